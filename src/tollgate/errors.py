@@ -1,0 +1,119 @@
+"""The one exception hierarchy of Tollgate.
+
+    TollgateError
+    ├── GatewayError                 a response the gateway makes itself (status, code, message)
+    │   ├── AuthenticationError      401: missing, wrong, expired or revoked API key
+    │   ├── PermissionDeniedError    403: key valid but not for this resource / path
+    │   ├── RouteNotFoundError       404: no deployment owns this context
+    │   ├── ModelNotAllowedError     400: request model outside the provider's allow-list
+    │   ├── BadRequestError          400: malformed JSON where the gateway must read the body
+    │   ├── PayloadTooLargeError     413: request body over the configured limit
+    │   ├── RateLimitedError         429: a limit was hit (carries retry_after)
+    │   ├── GuardrailError           400/422: a guardrail refused the content
+    │   └── UpstreamError            502/504: the vendor could not be reached or misbehaved
+    │       ├── UpstreamConnectError     502: connect refused / DNS / TLS failure
+    │       ├── UpstreamTimeoutError     504: connect, first-byte or idle timeout
+    │       └── UpstreamProtocolError    502: the upstream broke HTTP framing
+    └── ResourceValidationError      a resource document is invalid (carries document and field path)
+
+Messages never contain secrets, keys or bodies: they are shown to clients and written to logs.
+"""
+
+from __future__ import annotations
+
+
+class TollgateError(Exception):
+    """Base of every error Tollgate raises on purpose."""
+
+
+class GatewayError(TollgateError):
+    """A response the gateway produces itself; rendered in the route's vendor error shape."""
+
+    status: int = 500
+    code: str = "gateway_error"
+    #: The vendor-neutral error category; providers map it to their own `type` strings.
+    kind: str = "api_error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+        if status is not None:
+            self.status = status
+
+
+class AuthenticationError(GatewayError):
+    status = 401
+    code = "invalid_api_key"
+    kind = "authentication_error"
+
+
+class PermissionDeniedError(GatewayError):
+    status = 403
+    code = "permission_denied"
+    kind = "permission_error"
+
+
+class RouteNotFoundError(GatewayError):
+    status = 404
+    code = "not_found"
+    kind = "not_found_error"
+
+
+class BadRequestError(GatewayError):
+    status = 400
+    code = "invalid_request"
+    kind = "invalid_request_error"
+
+
+class ModelNotAllowedError(BadRequestError):
+    code = "model_not_allowed"
+
+
+class PayloadTooLargeError(GatewayError):
+    status = 413
+    code = "request_too_large"
+    kind = "request_too_large"
+
+
+class RateLimitedError(GatewayError):
+    status = 429
+    code = "rate_limit_exceeded"
+    kind = "rate_limit_error"
+
+
+class GuardrailError(GatewayError):
+    status = 400
+    code = "guardrail_violation"
+    kind = "invalid_request_error"
+
+
+class UpstreamError(GatewayError):
+    status = 502
+    code = "upstream_error"
+    kind = "api_error"
+
+
+class UpstreamConnectError(UpstreamError):
+    code = "upstream_unreachable"
+
+
+class UpstreamTimeoutError(UpstreamError):
+    status = 504
+    code = "upstream_timeout"
+    kind = "timeout_error"
+
+
+class UpstreamProtocolError(UpstreamError):
+    code = "upstream_protocol_error"
+
+
+class ResourceValidationError(TollgateError):
+    """A resource document failed validation: names the document, the field path and the reason."""
+
+    def __init__(self, document: str, field: str, reason: str) -> None:
+        self.document = document
+        self.field = field
+        self.reason = reason
+        where = f"{document}: {field}" if field else document
+        super().__init__(f"{where}: {reason}")

@@ -1,0 +1,287 @@
+"""Pydantic models of the resource documents (Kubernetes style: apiVersion, kind, metadata, spec).
+
+These models are the single schema of Tollgate's resources: YAML files, the management API and the
+store all speak them. They validate shape and field values only; cross-resource integrity (a proxy
+naming a missing provider, two contexts colliding) is checked by `resources.integrity`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+API_VERSION = "tollgate.dev/v1"
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+_CONTEXT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+
+DEFAULT_KEY_HEADER = "X-API-Key"
+
+
+class Model(BaseModel):
+    """Base: unknown fields are errors (a typo must not silently do nothing)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Metadata(Model):
+    name: Annotated[str, Field(pattern=NAME_PATTERN, description="DNS-label style name, unique per kind.")]
+    labels: dict[str, str] = Field(default_factory=dict)
+    description: str = ""
+
+
+# --- provider templates ------------------------------------------------------------------------
+
+
+class CredentialPlacement(Model):
+    """How the upstream credential is sent to the vendor."""
+
+    location: Literal["header", "query"] = "header"
+    name: str = Field("Authorization", description="Header or query parameter name.")
+    prefix: str = Field("", description="Prepended to the secret value, e.g. 'Bearer '.")
+
+
+class ModelLocation(Model):
+    """Where the request model is: a top-level body field, or a path regex with one group."""
+
+    body_field: str | None = Field("model", alias="bodyField")
+    path_pattern: str | None = Field(None, alias="pathPattern")
+
+    @field_validator("path_pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                if re.compile(value).groups < 1:
+                    raise ValueError("needs one capturing group for the model")
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+
+class StreamDetection(Model):
+    """How a request asks for a stream: a boolean body field, or a path regex."""
+
+    body_flag: str | None = Field("stream", alias="bodyFlag")
+    path_pattern: str | None = Field(None, alias="pathPattern")
+
+
+class UsagePaths(Model):
+    """Dotted JSON paths (first present wins) to the token counts, in JSON bodies and SSE event data."""
+
+    prompt_tokens: list[str] = Field(default_factory=list, alias="promptTokens")
+    completion_tokens: list[str] = Field(default_factory=list, alias="completionTokens")
+    total_tokens: list[str] = Field(default_factory=list, alias="totalTokens")
+
+
+ErrorFormat = Literal["openai", "anthropic", "gemini", "mistral"]
+
+
+class TemplateSpec(Model):
+    """How to talk to one vendor API."""
+
+    base_url: str | None = Field(None, alias="baseUrl", description="Default upstream URL.")
+    credential: CredentialPlacement = Field(default_factory=CredentialPlacement)
+    client_key_headers: list[str] = Field(
+        default_factory=lambda: ["authorization"],
+        alias="clientKeyHeaders",
+        description="Vendor credential headers a client may send the gateway key in.",
+    )
+    default_headers: dict[str, str] = Field(
+        default_factory=dict, alias="defaultHeaders", description="Sent upstream when the client sent none."
+    )
+    request_model: ModelLocation = Field(default_factory=ModelLocation, alias="requestModel")
+    streaming: StreamDetection = Field(default_factory=StreamDetection)
+    response_model: list[str] = Field(default_factory=lambda: ["model"], alias="responseModel")
+    usage: UsagePaths = Field(default_factory=UsagePaths)
+    error_format: ErrorFormat = Field("openai", alias="errorFormat")
+
+
+class ProviderTemplate(Model):
+    api_version: Literal["tollgate.dev/v1"] = Field(API_VERSION, alias="apiVersion")
+    kind: Literal["ProviderTemplate"] = "ProviderTemplate"
+    metadata: Metadata
+    spec: TemplateSpec
+
+
+# --- providers and proxies ----------------------------------------------------------------------
+
+
+class InboundSecurity(Model):
+    """The Security tab: where the gateway looks for the API key."""
+
+    enabled: bool = True
+    location: Literal["header", "query"] = "header"
+    name: str = Field(DEFAULT_KEY_HEADER, min_length=1, max_length=128)
+    value_prefix: str = Field("", alias="valuePrefix", description="e.g. 'Bearer ' when the key is sent so.")
+    accept_vendor_headers: bool = Field(
+        True,
+        alias="acceptVendorHeaders",
+        description="Also accept the key from the vendor's own credential header (Authorization: Bearer, "
+        "x-api-key, api-key, x-goog-api-key).",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _token(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", value):
+            raise ValueError("must be an HTTP token (letters, digits, '-', '_' ...)")
+        return value
+
+
+class SecretRef(Model):
+    """A credential reference: a Secret resource by name, or an environment variable."""
+
+    secret: str | None = Field(None, pattern=NAME_PATTERN)
+    env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.secret is None) == (self.env is None):
+            raise ValueError("give exactly one of 'secret' or 'env'")
+        return self
+
+
+class Timeouts(Model):
+    connect: float = Field(10.0, gt=0, le=600, description="Seconds to open the upstream connection.")
+    first_byte: float = Field(
+        300.0, gt=0, le=3600, alias="firstByte", description="Seconds until the upstream answers headers."
+    )
+    idle: float = Field(120.0, gt=0, le=3600, description="Seconds allowed between two body chunks.")
+
+
+class PolicyRef(Model):
+    """A policy step attached to a provider or proxy (types and params are validated by `policies`)."""
+
+    type: str = Field(min_length=1)
+    name: str | None = None
+    params: dict[str, object] = Field(default_factory=dict)
+
+
+def _check_context(value: str) -> str:
+    value = value.rstrip("/") if len(value) > 1 else value
+    if not _CONTEXT_RE.match(value):
+        raise ValueError("must look like '/name' or '/a/b' (letters, digits, '.', '_', '~', '-')")
+    return value
+
+
+class ProviderSpec(Model):
+    template: str = Field(pattern=NAME_PATTERN)
+    context: str
+    upstream_url: str | None = Field(None, alias="upstreamUrl", description="Defaults to the template's baseUrl.")
+    credential: SecretRef | None = None
+    models: list[str] = Field(default_factory=list, description="Allow-list of request models; empty = any.")
+    security: InboundSecurity = Field(default_factory=InboundSecurity)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    ca_bundle: str | None = Field(None, alias="caBundle", description="PEM file to verify the upstream with.")
+    max_request_bytes: int = Field(
+        10 * 1024 * 1024, alias="maxRequestBytes", gt=0, le=512 * 1024 * 1024, description="413 above this."
+    )
+    policies: list[PolicyRef] = Field(default_factory=list)
+
+    @field_validator("context")
+    @classmethod
+    def _context(cls, value: str) -> str:
+        return _check_context(value)
+
+    @field_validator("upstream_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+
+class LLMProvider(Model):
+    api_version: Literal["tollgate.dev/v1"] = Field(API_VERSION, alias="apiVersion")
+    kind: Literal["LLMProvider"] = "LLMProvider"
+    metadata: Metadata
+    spec: ProviderSpec
+
+
+class ProxySpec(Model):
+    provider: str = Field(pattern=NAME_PATTERN)
+    context: str
+    security: InboundSecurity = Field(default_factory=InboundSecurity)
+    policies: list[PolicyRef] = Field(default_factory=list)
+
+    @field_validator("context")
+    @classmethod
+    def _context(cls, value: str) -> str:
+        return _check_context(value)
+
+
+class LLMProxy(Model):
+    api_version: Literal["tollgate.dev/v1"] = Field(API_VERSION, alias="apiVersion")
+    kind: Literal["LLMProxy"] = "LLMProxy"
+    metadata: Metadata
+    spec: ProxySpec
+
+
+# --- secrets and keys ---------------------------------------------------------------------------
+
+
+class SecretSpec(Model):
+    """A named credential. `value` is write-only: never returned, logged or echoed."""
+
+    value: str | None = Field(None, min_length=1, repr=False)
+    from_env: str | None = Field(None, alias="fromEnv", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretSpec:
+        if (self.value is None) == (self.from_env is None):
+            raise ValueError("give exactly one of 'value' or 'fromEnv'")
+        return self
+
+
+class Secret(Model):
+    api_version: Literal["tollgate.dev/v1"] = Field(API_VERSION, alias="apiVersion")
+    kind: Literal["Secret"] = "Secret"
+    metadata: Metadata
+    spec: SecretSpec
+
+
+class KeyTarget(Model):
+    kind: Literal["LLMProvider", "LLMProxy"]
+    name: str = Field(pattern=NAME_PATTERN)
+
+
+class APIKeySpec(Model):
+    """A gateway API key for one provider or proxy. Without `valueFrom` the value is generated."""
+
+    target: KeyTarget
+    expires_at: datetime | None = Field(None, alias="expiresAt")
+    value_from_env: str | None = Field(
+        None, alias="valueFromEnv", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Take the key value from env."
+    )
+
+
+class APIKey(Model):
+    api_version: Literal["tollgate.dev/v1"] = Field(API_VERSION, alias="apiVersion")
+    kind: Literal["APIKey"] = "APIKey"
+    metadata: Metadata
+    spec: APIKeySpec
+
+
+class GatewaySpec(Model):
+    base_url: str = Field("http://127.0.0.1:8080", alias="baseUrl", description="Public URL of the data plane.")
+
+
+class Gateway(Model):
+    api_version: Literal["tollgate.dev/v1"] = Field(API_VERSION, alias="apiVersion")
+    kind: Literal["Gateway"] = "Gateway"
+    metadata: Metadata
+    spec: GatewaySpec = Field(default_factory=GatewaySpec)
+
+
+Resource = ProviderTemplate | LLMProvider | LLMProxy | Secret | APIKey | Gateway
+KINDS: dict[str, type[Resource]] = {
+    "ProviderTemplate": ProviderTemplate,
+    "LLMProvider": LLMProvider,
+    "LLMProxy": LLMProxy,
+    "Secret": Secret,
+    "APIKey": APIKey,
+    "Gateway": Gateway,
+}

@@ -1,0 +1,1 @@
+"""Usage metering: token counts per request, written in batches off the request path."""

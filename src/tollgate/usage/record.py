@@ -1,0 +1,66 @@
+"""Leaf value types of metering: TokenUsage (with set-flags) and the per-request UsageRecord."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class TokenUsage:
+    """Token counts that know "unset" from "zero".
+
+    Streams report usage in pieces (Anthropic: input tokens in `message_start`, output tokens in
+    `message_delta`), so each field is None until some event sets it; `merge` keeps set fields.
+    """
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+    def merge(self, other: TokenUsage) -> None:
+        """Override this usage's fields with the fields `other` has set."""
+        if other.prompt_tokens is not None:
+            self.prompt_tokens = other.prompt_tokens
+        if other.completion_tokens is not None:
+            self.completion_tokens = other.completion_tokens
+        if other.total_tokens is not None:
+            self.total_tokens = other.total_tokens
+
+    def finalized(self) -> TokenUsage:
+        """A copy whose total is derived from prompt + completion when the vendor gave none."""
+        total = self.total_tokens
+        if total is None and (self.prompt_tokens is not None or self.completion_tokens is not None):
+            total = (self.prompt_tokens or 0) + (self.completion_tokens or 0)
+        return TokenUsage(self.prompt_tokens, self.completion_tokens, total)
+
+
+@dataclass(slots=True)
+class UsageResult:
+    """What a provider's usage tap extracted from one response: tokens and the response model."""
+
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    response_model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """One row per request, queued by the relay and written in batches by the recorder."""
+
+    ts: float                    # unix time the request arrived
+    request_id: str
+    gateway: str
+    provider: str
+    proxy: str | None
+    key_id: str | None
+    method: str
+    path: str
+    request_model: str | None
+    response_model: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+    status: int
+    latency_ms: float
+    ttfb_ms: float | None
+    is_streaming: bool
+    error_code: str | None = None
