@@ -14,7 +14,10 @@
     │       ├── UpstreamConnectError     502: connect refused / DNS / TLS failure
     │       ├── UpstreamTimeoutError     504: connect, first-byte or idle timeout
     │       └── UpstreamProtocolError    502: the upstream broke HTTP framing
-    └── ResourceValidationError      a resource document is invalid (carries document and field path)
+    ├── ResourceValidationError      a resource document is invalid (carries document and field path)
+    │   └── ResourceValidationGroupError  several such errors at once (`errors` lists each)
+    ├── ResourceNotFoundError        the store has no resource / key / deployment of that name
+    └── ResourceConflictError        a change the store refuses (delete a provider a proxy still uses)
 
 Messages never contain secrets, keys or bodies: they are shown to clients and written to logs.
 """
@@ -117,3 +120,35 @@ class ResourceValidationError(TollgateError):
         self.reason = reason
         where = f"{document}: {field}" if field else document
         super().__init__(f"{where}: {reason}")
+
+
+class ResourceValidationGroupError(ResourceValidationError):
+    """Several validation errors found in one pass (a file, a set of documents): `errors` lists each.
+
+    Its own `document`, `field` and `reason` are the first error's, so a caller that only handles
+    `ResourceValidationError` still gets a precise message; `str()` lists every error, one per line.
+    """
+
+    def __init__(self, errors: list[ResourceValidationError]) -> None:
+        if not errors:
+            raise ValueError("ResourceValidationGroupError needs at least one error")
+        first = errors[0]
+        super().__init__(first.document, first.field, first.reason)
+        self.errors = list(errors)
+        self.args = (f"{len(errors)} validation errors:\n" + "\n".join(f"  {e}" for e in errors),)
+
+
+def raise_validation_errors(errors: list[ResourceValidationError]) -> None:
+    """Raise nothing for no errors, the error itself for one, a group for several."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ResourceValidationGroupError(errors)
+
+
+class ResourceNotFoundError(TollgateError):
+    """The store has no resource, secret, key or deployment by that kind and name (HTTP 404)."""
+
+
+class ResourceConflictError(TollgateError):
+    """The store refuses a change that would break another resource, e.g. deleting a used provider (HTTP 409)."""

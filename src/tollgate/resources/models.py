@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-API_VERSION = "tollgate.dev/v1"
+API_VERSION: Final = "tollgate.dev/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _CONTEXT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 
@@ -39,15 +39,15 @@ class CredentialPlacement(Model):
     """How the upstream credential is sent to the vendor."""
 
     location: Literal["header", "query"] = "header"
-    name: str = Field("Authorization", description="Header or query parameter name.")
-    prefix: str = Field("", description="Prepended to the secret value, e.g. 'Bearer '.")
+    name: str = Field(default="Authorization", description="Header or query parameter name.")
+    prefix: str = Field(default="", description="Prepended to the secret value, e.g. 'Bearer '.")
 
 
 class ModelLocation(Model):
     """Where the request model is: a top-level body field, or a path regex with one group."""
 
-    body_field: str | None = Field("model", alias="bodyField")
-    path_pattern: str | None = Field(None, alias="pathPattern")
+    body_field: str | None = Field(default="model", alias="bodyField")
+    path_pattern: str | None = Field(default=None, alias="pathPattern")
 
     @field_validator("path_pattern")
     @classmethod
@@ -64,8 +64,8 @@ class ModelLocation(Model):
 class StreamDetection(Model):
     """How a request asks for a stream: a boolean body field, or a path regex."""
 
-    body_flag: str | None = Field("stream", alias="bodyFlag")
-    path_pattern: str | None = Field(None, alias="pathPattern")
+    body_flag: str | None = Field(default="stream", alias="bodyFlag")
+    path_pattern: str | None = Field(default=None, alias="pathPattern")
 
 
 class UsagePaths(Model):
@@ -82,7 +82,7 @@ ErrorFormat = Literal["openai", "anthropic", "gemini", "mistral"]
 class TemplateSpec(Model):
     """How to talk to one vendor API."""
 
-    base_url: str | None = Field(None, alias="baseUrl", description="Default upstream URL.")
+    base_url: str | None = Field(default=None, alias="baseUrl", description="Default upstream URL.")
     credential: CredentialPlacement = Field(default_factory=CredentialPlacement)
     client_key_headers: list[str] = Field(
         default_factory=lambda: ["authorization"],
@@ -96,11 +96,11 @@ class TemplateSpec(Model):
     streaming: StreamDetection = Field(default_factory=StreamDetection)
     response_model: list[str] = Field(default_factory=lambda: ["model"], alias="responseModel")
     usage: UsagePaths = Field(default_factory=UsagePaths)
-    error_format: ErrorFormat = Field("openai", alias="errorFormat")
+    error_format: ErrorFormat = Field(default="openai", alias="errorFormat")
 
 
 class ProviderTemplate(Model):
-    api_version: Literal["tollgate.dev/v1"] = Field(API_VERSION, alias="apiVersion")
+    api_version: Literal["tollgate.dev/v1"] = Field(default=API_VERSION, alias="apiVersion")
     kind: Literal["ProviderTemplate"] = "ProviderTemplate"
     metadata: Metadata
     spec: TemplateSpec
@@ -114,10 +114,10 @@ class InboundSecurity(Model):
 
     enabled: bool = True
     location: Literal["header", "query"] = "header"
-    name: str = Field(DEFAULT_KEY_HEADER, min_length=1, max_length=128)
-    value_prefix: str = Field("", alias="valuePrefix", description="e.g. 'Bearer ' when the key is sent so.")
+    name: str = Field(default=DEFAULT_KEY_HEADER, min_length=1, max_length=128)
+    value_prefix: str = Field(default="", alias="valuePrefix", description="e.g. 'Bearer ' when the key is sent so.")
     accept_vendor_headers: bool = Field(
-        True,
+        default=True,
         alias="acceptVendorHeaders",
         description="Also accept the key from the vendor's own credential header (Authorization: Bearer, "
         "x-api-key, api-key, x-goog-api-key).",
@@ -134,8 +134,8 @@ class InboundSecurity(Model):
 class SecretRef(Model):
     """A credential reference: a Secret resource by name, or an environment variable."""
 
-    secret: str | None = Field(None, pattern=NAME_PATTERN)
-    env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    secret: str | None = Field(default=None, pattern=NAME_PATTERN)
+    env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretRef:
@@ -145,11 +145,11 @@ class SecretRef(Model):
 
 
 class Timeouts(Model):
-    connect: float = Field(10.0, gt=0, le=600, description="Seconds to open the upstream connection.")
+    connect: float = Field(default=10.0, gt=0, le=600, description="Seconds to open the upstream connection.")
     first_byte: float = Field(
-        300.0, gt=0, le=3600, alias="firstByte", description="Seconds until the upstream answers headers."
+        default=300.0, gt=0, le=3600, alias="firstByte", description="Seconds until the upstream answers headers."
     )
-    idle: float = Field(120.0, gt=0, le=3600, description="Seconds allowed between two body chunks.")
+    idle: float = Field(default=120.0, gt=0, le=3600, description="Seconds allowed between two body chunks.")
 
 
 class PolicyRef(Model):
@@ -170,14 +170,16 @@ def _check_context(value: str) -> str:
 class ProviderSpec(Model):
     template: str = Field(pattern=NAME_PATTERN)
     context: str
-    upstream_url: str | None = Field(None, alias="upstreamUrl", description="Defaults to the template's baseUrl.")
+    upstream_url: str | None = Field(
+        default=None, alias="upstreamUrl", description="Defaults to the template's baseUrl."
+    )
     credential: SecretRef | None = None
     models: list[str] = Field(default_factory=list, description="Allow-list of request models; empty = any.")
     security: InboundSecurity = Field(default_factory=InboundSecurity)
     timeouts: Timeouts = Field(default_factory=Timeouts)
-    ca_bundle: str | None = Field(None, alias="caBundle", description="PEM file to verify the upstream with.")
+    ca_bundle: str | None = Field(default=None, alias="caBundle", description="PEM file to verify the upstream with.")
     max_request_bytes: int = Field(
-        10 * 1024 * 1024, alias="maxRequestBytes", gt=0, le=512 * 1024 * 1024, description="413 above this."
+        default=10 * 1024 * 1024, alias="maxRequestBytes", gt=0, le=512 * 1024 * 1024, description="413 above this."
     )
     policies: list[PolicyRef] = Field(default_factory=list)
 
@@ -195,7 +197,7 @@ class ProviderSpec(Model):
 
 
 class LLMProvider(Model):
-    api_version: Literal["tollgate.dev/v1"] = Field(API_VERSION, alias="apiVersion")
+    api_version: Literal["tollgate.dev/v1"] = Field(default=API_VERSION, alias="apiVersion")
     kind: Literal["LLMProvider"] = "LLMProvider"
     metadata: Metadata
     spec: ProviderSpec
@@ -214,7 +216,7 @@ class ProxySpec(Model):
 
 
 class LLMProxy(Model):
-    api_version: Literal["tollgate.dev/v1"] = Field(API_VERSION, alias="apiVersion")
+    api_version: Literal["tollgate.dev/v1"] = Field(default=API_VERSION, alias="apiVersion")
     kind: Literal["LLMProxy"] = "LLMProxy"
     metadata: Metadata
     spec: ProxySpec
@@ -226,8 +228,8 @@ class LLMProxy(Model):
 class SecretSpec(Model):
     """A named credential. `value` is write-only: never returned, logged or echoed."""
 
-    value: str | None = Field(None, min_length=1, repr=False)
-    from_env: str | None = Field(None, alias="fromEnv", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    value: str | None = Field(default=None, min_length=1, repr=False)
+    from_env: str | None = Field(default=None, alias="fromEnv", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretSpec:
@@ -237,7 +239,7 @@ class SecretSpec(Model):
 
 
 class Secret(Model):
-    api_version: Literal["tollgate.dev/v1"] = Field(API_VERSION, alias="apiVersion")
+    api_version: Literal["tollgate.dev/v1"] = Field(default=API_VERSION, alias="apiVersion")
     kind: Literal["Secret"] = "Secret"
     metadata: Metadata
     spec: SecretSpec
@@ -249,28 +251,31 @@ class KeyTarget(Model):
 
 
 class APIKeySpec(Model):
-    """A gateway API key for one provider or proxy. Without `valueFrom` the value is generated."""
+    """A gateway API key for one provider or proxy. Without `valueFromEnv` the value is generated."""
 
     target: KeyTarget
-    expires_at: datetime | None = Field(None, alias="expiresAt")
+    expires_at: datetime | None = Field(default=None, alias="expiresAt")
     value_from_env: str | None = Field(
-        None, alias="valueFromEnv", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Take the key value from env."
+        default=None,
+        alias="valueFromEnv",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Take the key value from env.",
     )
 
 
 class APIKey(Model):
-    api_version: Literal["tollgate.dev/v1"] = Field(API_VERSION, alias="apiVersion")
+    api_version: Literal["tollgate.dev/v1"] = Field(default=API_VERSION, alias="apiVersion")
     kind: Literal["APIKey"] = "APIKey"
     metadata: Metadata
     spec: APIKeySpec
 
 
 class GatewaySpec(Model):
-    base_url: str = Field("http://127.0.0.1:8080", alias="baseUrl", description="Public URL of the data plane.")
+    base_url: str = Field(default="http://127.0.0.1:8080", alias="baseUrl", description="Public URL of the data plane.")
 
 
 class Gateway(Model):
-    api_version: Literal["tollgate.dev/v1"] = Field(API_VERSION, alias="apiVersion")
+    api_version: Literal["tollgate.dev/v1"] = Field(default=API_VERSION, alias="apiVersion")
     kind: Literal["Gateway"] = "Gateway"
     metadata: Metadata
     spec: GatewaySpec = Field(default_factory=GatewaySpec)

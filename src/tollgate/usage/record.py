@@ -46,7 +46,7 @@ class UsageResult:
 class UsageRecord:
     """One row per request, queued by the relay and written in batches by the recorder."""
 
-    ts: float                    # unix time the request arrived
+    ts: float  # unix time the request arrived
     request_id: str
     gateway: str
     provider: str

@@ -1,0 +1,117 @@
+"""Cross-resource integrity of a whole resource set: references resolve and contexts do not collide.
+
+Field values are the models' job (`resources.models`); this module checks only what needs several
+resources at once. It knows no vendor: the caller passes the built-in templates and their base URLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
+
+from tollgate.errors import ResourceValidationError, raise_validation_errors
+from tollgate.resources.models import APIKey, LLMProvider, LLMProxy, ProviderTemplate, Resource, Secret
+
+_T = TypeVar("_T")
+
+
+def check_integrity(resources: Iterable[Resource], *, known_templates: Mapping[str, str | None]) -> None:
+    """Raise every integrity error of `resources` at once (a `ResourceValidationGroupError` if several).
+
+    `known_templates` maps each built-in template name to its default base URL (None when the
+    template has none, as azure-openai, azure-ai-foundry and openai-compatible). ProviderTemplates in
+    `resources` are added to it. Rules: names are unique per kind; a custom template does not reuse a
+    built-in name; a provider's template exists; a provider whose template has no base URL sets
+    `upstreamUrl`; a credential `secret:` names an existing Secret; a proxy names an existing provider;
+    an APIKey's target exists; no two providers/proxies share a context (nested contexts are allowed:
+    the longest prefix wins at routing).
+    """
+    raise_validation_errors(integrity_errors(resources, known_templates=known_templates))
+
+
+def integrity_errors(
+    resources: Iterable[Resource], *, known_templates: Mapping[str, str | None]
+) -> list[ResourceValidationError]:
+    """The errors `check_integrity` would raise, as a list (empty when the set is consistent)."""
+    items = list(resources)
+    errors = _duplicate_errors(items)
+    templates: dict[str, str | None] = dict(known_templates)
+    for template in _of(items, ProviderTemplate):
+        if template.metadata.name in known_templates:
+            errors.append(_err(template, "metadata.name", "is the name of a built-in template; choose another"))
+        else:
+            templates[template.metadata.name] = template.spec.base_url
+    providers = {p.metadata.name: p for p in _of(items, LLMProvider)}
+    proxies = {p.metadata.name: p for p in _of(items, LLMProxy)}
+    secrets = {s.metadata.name for s in _of(items, Secret)}
+
+    for provider in providers.values():
+        spec = provider.spec
+        if spec.template not in templates:
+            errors.append(
+                _err(provider, "spec.template", f"unknown template {spec.template!r} (known: {_names(templates)})")
+            )
+        elif templates[spec.template] is None and spec.upstream_url is None:
+            errors.append(
+                _err(
+                    provider,
+                    "spec.upstreamUrl",
+                    f"is required: template {spec.template!r} has no default base URL",
+                )
+            )
+        secret = spec.credential.secret if spec.credential is not None else None
+        if secret is not None and secret not in secrets:
+            errors.append(_err(provider, "spec.credential.secret", f"no Secret named {secret!r} exists"))
+    for proxy in proxies.values():
+        if proxy.spec.provider not in providers:
+            errors.append(_err(proxy, "spec.provider", f"no LLMProvider named {proxy.spec.provider!r} exists"))
+    for key in _of(items, APIKey):
+        target = key.spec.target
+        pool: Mapping[str, object] = providers if target.kind == "LLMProvider" else proxies
+        if target.name not in pool:
+            errors.append(_err(key, "spec.target.name", f"no {target.kind} named {target.name!r} exists"))
+    errors.extend(_context_errors([*providers.values(), *proxies.values()]))
+    return errors
+
+
+def _context_errors(routed: list[LLMProvider | LLMProxy]) -> list[ResourceValidationError]:
+    """Equal contexts collide; the later resource (by kind, then name) gets the error naming the first."""
+    owners: dict[str, LLMProvider | LLMProxy] = {}
+    errors: list[ResourceValidationError] = []
+    for resource in sorted(routed, key=lambda r: (r.kind, r.metadata.name)):
+        context = resource.spec.context
+        owner = owners.get(context)
+        if owner is not None:
+            errors.append(
+                _err(
+                    resource,
+                    "spec.context",
+                    f"{context!r} is already the context of {owner.kind} {owner.metadata.name!r}",
+                )
+            )
+        else:
+            owners[context] = resource
+    return errors
+
+
+def _duplicate_errors(items: list[Resource]) -> list[ResourceValidationError]:
+    seen: set[tuple[str, str]] = set()
+    errors: list[ResourceValidationError] = []
+    for resource in items:
+        key = (resource.kind, resource.metadata.name)
+        if key in seen:
+            errors.append(_err(resource, "metadata.name", "is defined more than once"))
+        seen.add(key)
+    return errors
+
+
+def _of(items: list[Resource], kind: type[_T]) -> list[_T]:
+    return [item for item in items if isinstance(item, kind)]
+
+
+def _err(resource: Resource, field: str, reason: str) -> ResourceValidationError:
+    return ResourceValidationError(f"{resource.kind} {resource.metadata.name!r}", field, reason)
+
+
+def _names(templates: Mapping[str, object]) -> str:
+    return ", ".join(sorted(templates))
