@@ -152,14 +152,6 @@ class Timeouts(Model):
     idle: float = Field(default=120.0, gt=0, le=3600, description="Seconds allowed between two body chunks.")
 
 
-class PolicyRef(Model):
-    """A policy step attached to a provider or proxy (types and params are validated by `policies`)."""
-
-    type: str = Field(min_length=1)
-    name: str | None = None
-    params: dict[str, object] = Field(default_factory=dict)
-
-
 def _check_context(value: str) -> str:
     value = value.rstrip("/") if len(value) > 1 else value
     if not _CONTEXT_RE.match(value):
@@ -181,7 +173,6 @@ class ProviderSpec(Model):
     max_request_bytes: int = Field(
         default=10 * 1024 * 1024, alias="maxRequestBytes", gt=0, le=512 * 1024 * 1024, description="413 above this."
     )
-    policies: list[PolicyRef] = Field(default_factory=list)
 
     @field_validator("context")
     @classmethod
@@ -207,7 +198,6 @@ class ProxySpec(Model):
     provider: str = Field(pattern=NAME_PATTERN)
     context: str
     security: InboundSecurity = Field(default_factory=InboundSecurity)
-    policies: list[PolicyRef] = Field(default_factory=list)
 
     @field_validator("context")
     @classmethod
