@@ -181,6 +181,9 @@ class UpstreamConnection(asyncio.Protocol):
         )
         try:
             await self._headers_waiter
+        except BaseException:  # timeout, broken connection or the client left: never reuse it
+            self.close()
+            raise
         finally:
             timer.cancel()
             self._headers_waiter = None

@@ -1,0 +1,189 @@
+"""One Tollgate process: wires the store, the data plane, the usage recorder and the control plane.
+
+The data plane never reads the store on the request path. This module is the only place that
+moves data between them: it loads the deployed ResourceSet, follows the store's revision (so a
+change made by any node reaches this one within a second), flushes usage records and key
+last-use times, and heartbeats the gateway record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from tollgate.gateway.app import GatewayState, server_ssl_context, start_gateway_server
+from tollgate.resources.loader import load_documents
+from tollgate.store import Store
+from tollgate.usage.recorder import UsageRecorder
+
+log = logging.getLogger("tollgate.node")
+
+Role = Literal["all", "gateway", "control"]
+#: How often a gateway checks the store revision; changes apply within this (well under a second).
+DEFAULT_POLL_INTERVAL = 0.25
+_KEY_USE_FLUSH_INTERVAL = 5.0
+_HEARTBEAT_INTERVAL = 5.0
+_DRAIN_GRACE = 30.0
+
+
+@dataclass
+class NodeConfig:
+    db_url: str
+    role: Role = "all"
+    config_paths: list[Path] = field(default_factory=list)
+    gateway_name: str = "default"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 9090
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    #: called with (name, value) for every generated API key, shown once
+    on_new_key: Callable[[str, str, str], None] | None = None
+
+
+class Node:
+    """Runs until `stop()` is called or SIGINT/SIGTERM arrives."""
+
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.store: Store | None = None
+        self.state: GatewayState | None = None
+        self.recorder: UsageRecorder | None = None
+        self._servers: list[asyncio.AbstractServer] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.gateway_port: int | None = None
+        self.admin_port: int | None = None
+
+    @property
+    def public_url(self) -> str:
+        cfg = self.config
+        if cfg.public_url:
+            return cfg.public_url.rstrip("/")
+        scheme = "https" if cfg.tls_cert else "http"
+        host = "127.0.0.1" if cfg.host in ("0.0.0.0", "::", "") else cfg.host
+        return f"{scheme}://{host}:{self.gateway_port or cfg.port}"
+
+    async def start(self) -> None:
+        cfg = self.config
+        store = self.store = await asyncio.to_thread(Store.open, cfg.db_url)
+        for path in cfg.config_paths:
+            docs = await asyncio.to_thread(load_documents, path)
+            result = await asyncio.to_thread(store.apply_documents, docs, gateway=cfg.gateway_name)
+            for line in result.summary_lines():
+                log.info("%s", line)
+            if cfg.on_new_key is not None:
+                for key_name, target, value in result.new_keys:
+                    cfg.on_new_key(key_name, target, value)
+        if cfg.role in ("all", "gateway"):
+            await self._start_gateway(store)
+        if cfg.role in ("all", "control"):
+            await self._start_control(store)
+        self.ready.set()
+
+    async def _start_gateway(self, store: Store) -> None:
+        cfg = self.config
+        recorder = self.recorder = UsageRecorder(store)
+        state = self.state = GatewayState(cfg.gateway_name, recorder)
+        resources = await asyncio.to_thread(store.load_resource_set, cfg.gateway_name)
+        state.apply(resources)
+        tls = server_ssl_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None
+        server = await start_gateway_server(state, cfg.host, cfg.port, tls)
+        self._servers.append(server)
+        self.gateway_port = server.sockets[0].getsockname()[1]
+        await asyncio.to_thread(store.register_gateway, cfg.gateway_name, self.public_url)
+        self._tasks += [
+            asyncio.create_task(recorder.run(), name="usage-recorder"),
+            asyncio.create_task(self._follow_store(store, state), name="follow-store"),
+            asyncio.create_task(self._flush_key_use(store, state), name="key-use"),
+            asyncio.create_task(self._heartbeat(store), name="heartbeat"),
+        ]
+        log.info("gateway %s serving on %s", cfg.gateway_name, self.public_url)
+
+    async def _start_control(self, store: Store) -> None:
+        try:
+            from tollgate.control.server import start_control_server
+        except ModuleNotFoundError:  # control plane not built into this install
+            return
+        server, port = await start_control_server(self, store, self.config.admin_host, self.config.admin_port)
+        self._servers.append(server)
+        self.admin_port = port
+
+    async def _follow_store(self, store: Store, state: GatewayState) -> None:
+        """Poll the store revision; on change compile and swap a new snapshot."""
+        while True:
+            await asyncio.sleep(self.config.poll_interval)
+            try:
+                revision = await asyncio.to_thread(store.current_revision)
+                if revision != state.snapshot.revision:
+                    resources = await asyncio.to_thread(store.load_resource_set, self.config.gateway_name)
+                    state.apply(resources)
+                    log.info("applied store revision %d", resources.revision)
+            except Exception as exc:  # the store may be briefly unreachable: keep serving the last snapshot
+                log.warning("could not refresh from the store: %s", type(exc).__name__)
+
+    async def _flush_key_use(self, store: Store, state: GatewayState) -> None:
+        while True:
+            await asyncio.sleep(_KEY_USE_FLUSH_INTERVAL)
+            await self._write_key_use(store, state)
+
+    async def _write_key_use(self, store: Store, state: GatewayState) -> None:
+        used = state.take_key_usage()
+        if used:
+            stamps = {key_id: datetime.fromtimestamp(ts, UTC) for key_id, ts in used.items()}
+            try:
+                await asyncio.to_thread(store.record_key_use, stamps)
+            except Exception as exc:
+                log.warning("could not record key use: %s", type(exc).__name__)
+
+    async def _heartbeat(self, store: Store) -> None:
+        while True:
+            await asyncio.sleep(_HEARTBEAT_INTERVAL)
+            try:
+                await asyncio.to_thread(store.register_gateway, self.config.gateway_name, self.public_url)
+            except Exception as exc:
+                log.warning("gateway heartbeat failed: %s", type(exc).__name__)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        await self.start()
+        await self._stopping.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop accepting, let requests in flight finish (bounded), flush usage and key use."""
+        for server in self._servers:
+            server.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_DRAIN_GRACE):
+                for server in self._servers:
+                    await server.wait_closed()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.recorder is not None:
+            await self.recorder.aclose()
+        if self.store is not None and self.state is not None:
+            await self._write_key_use(self.store, self.state)
+            self.state.pools.close()
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
