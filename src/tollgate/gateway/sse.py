@@ -1,0 +1,128 @@
+"""The one Server-Sent Events frame splitter of Tollgate, plus cheap field readers for one frame.
+
+It cuts a byte stream into complete events, each with its terminating blank line, so frames can be
+re-emitted byte-exact; it keeps only the incomplete tail. It does not decode text, strip comments or
+rewrite anything: taps and policies decide what a frame means.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SSEFrameSplitter", "frame_data", "frame_event", "parse_frame"]
+
+_LF = 0x0A
+
+
+class SSEFrameSplitter:
+    """Splits an SSE byte stream into complete frames; one per stream, not thread-safe.
+
+    A frame ends at the first empty line, whatever the line endings: LF, CRLF or CR (the SSE spec
+    allows all three, mixed). Every two consecutive line ends contain `\\n\\n`, `\\n\\r` or `\\r\\r`,
+    so three `bytes.find` calls locate a boundary; no regex and no per-byte Python loop. A frame
+    whose ending is still ambiguous (a trailing `\\r` that may be the start of `\\r\\n`) waits for
+    the next chunk, or for `close()`.
+
+    Invariant: the concatenation of every returned frame plus `close()` equals the input.
+    """
+
+    __slots__ = ("_scanned", "_tail")
+
+    def __init__(self) -> None:
+        self._tail = b""
+        #: how far into `_tail` no boundary can start (so a long frame fed byte by byte is scanned once)
+        self._scanned = 0
+
+    @property
+    def pending(self) -> int:
+        """Bytes held back: the incomplete trailing frame."""
+        return len(self._tail)
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Add `chunk`; return the frames it completed (possibly none), in order."""
+        if self._tail:
+            buf = self._tail + chunk
+            start_scan = self._scanned
+        else:
+            buf = chunk
+            start_scan = 0
+        frames: list[bytes] = []
+        start = 0
+        size = len(buf)
+        find = buf.find
+        # Next position of each pattern; -1 = absent from the rest of `buf`.
+        lf_lf = find(b"\n\n", start_scan)
+        lf_cr = find(b"\n\r", start_scan)
+        cr_cr = find(b"\r\r", start_scan)
+        while True:
+            # The earliest pattern start is the frame's boundary (two patterns never share a start).
+            p = -1
+            for q in (lf_lf, lf_cr, cr_cr):
+                if q >= 0 and (p < 0 or q < p):
+                    p = q
+            if p < 0:
+                break
+            if p == lf_lf:
+                end = p + 2
+            elif p + 2 < size:
+                # "\n\r" or "\r\r": the blank line is "\r" alone or "\r\n".
+                end = p + 3 if buf[p + 2] == _LF else p + 2
+            else:
+                break  # a trailing "\r" may be half of "\r\n": wait for the next byte
+            frames.append(buf[start:end])
+            start = end
+            if 0 <= lf_lf < start:
+                lf_lf = find(b"\n\n", start)
+            if 0 <= lf_cr < start:
+                lf_cr = find(b"\n\r", start)
+            if 0 <= cr_cr < start:
+                cr_cr = find(b"\r\r", start)
+        self._tail = buf[start:] if start else buf
+        # A boundary can start at most two bytes before the end of what has been seen.
+        self._scanned = max(0, len(self._tail) - 2)
+        return frames
+
+    def close(self) -> bytes:
+        """End of stream: return (and forget) the incomplete last frame, possibly empty."""
+        tail = self._tail
+        self._tail = b""
+        self._scanned = 0
+        return tail
+
+
+def parse_frame(frame: bytes) -> tuple[bytes | None, bytes | None]:
+    """The `event:` name and the `data:` payload of one frame, as bytes; None where absent.
+
+    Several `data:` lines are joined with `\\n` as the SSE spec says; one space after the colon is
+    removed. Comment lines (`:`) and other fields are ignored.
+    """
+    event: bytes | None = None
+    data: bytes | None = None
+    more: list[bytes] | None = None
+    for line in frame.splitlines():
+        if line.startswith(b"data"):
+            if line.startswith(b"data:"):
+                value = line[6:] if line[5:6] == b" " else line[5:]
+            elif line == b"data":
+                value = b""
+            else:
+                continue
+            if data is None:
+                data = value
+            elif more is None:
+                more = [data, value]
+            else:
+                more.append(value)
+        elif line.startswith(b"event:"):
+            event = line[7:] if line[6:7] == b" " else line[6:]
+    if more is not None:
+        data = b"\n".join(more)
+    return event, data
+
+
+def frame_data(frame: bytes) -> bytes | None:
+    """The concatenated `data:` payload of one frame, or None when it has no data line."""
+    return parse_frame(frame)[1]
+
+
+def frame_event(frame: bytes) -> bytes | None:
+    """The `event:` name of one frame, or None when it has none."""
+    return parse_frame(frame)[0]

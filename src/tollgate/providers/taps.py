@@ -1,0 +1,195 @@
+"""Usage readers: where tokens and the response model sit in one decoded JSON object, and the SSE tap.
+
+`UsageReader` is built once per template from its dotted JSON paths; vendor quirks (Anthropic cache
+tokens, Gemini thinking tokens) override one method. `SSEUsageTap` reads a stream on the side with
+the one SSE splitter, parsing only frames that can hold usage or model. Neither does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import orjson
+
+from tollgate.gateway.sse import SSEFrameSplitter, parse_frame
+from tollgate.types import JSONObject, JSONValue
+from tollgate.usage.record import TokenUsage, UsageResult
+
+__all__ = ["DropPredicate", "JSONPath", "SSEUsageTap", "UsageReader", "lookup", "parse_object"]
+
+#: a compiled dotted path: "usage.prompt_tokens" → ("usage", "prompt_tokens")
+JSONPath = tuple[str, ...]
+#: decides, from a decoded stream event that carried usage, whether the client must not see it
+DropPredicate = Callable[[JSONObject], bool]
+
+
+def lookup(obj: JSONObject, path: JSONPath) -> JSONValue:
+    """The value at `path` in `obj`, or None when any step is missing or not an object."""
+    value: JSONValue = obj
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def parse_object(data: bytes) -> JSONObject | None:
+    """Decode a JSON object; None for invalid JSON or any other JSON type (never raises)."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def as_count(value: JSONValue) -> int | None:
+    """A token count, or None for anything that is not a non-negative integer (bools excluded)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    return None
+
+
+def _compile(paths: Sequence[str]) -> tuple[JSONPath, ...]:
+    return tuple(tuple(p.split(".")) for p in paths if p)
+
+
+def _needles(paths: tuple[JSONPath, ...]) -> tuple[bytes, ...]:
+    # The last key of a path must appear quoted in any JSON text that holds the value.
+    return tuple(dict.fromkeys(b'"' + p[-1].encode() + b'"' for p in paths))
+
+
+class UsageReader:
+    """Finds token counts and the response model in one JSON object (a body or one stream event).
+
+    Immutable, shared by every request of a template. Paths are tried in order, first present
+    wins. `usage_needles`/`model_needles` are byte strings at least one of which must occur in an
+    event's text for it to be worth parsing.
+    """
+
+    __slots__ = ("_completion", "_model", "_prompt", "_total", "model_needles", "usage_needles")
+
+    def __init__(
+        self,
+        prompt_tokens: Sequence[str],
+        completion_tokens: Sequence[str],
+        total_tokens: Sequence[str],
+        response_model: Sequence[str],
+    ) -> None:
+        self._prompt = _compile(prompt_tokens)
+        self._completion = _compile(completion_tokens)
+        self._total = _compile(total_tokens)
+        self._model = _compile(response_model)
+        self.usage_needles = _needles(self._prompt + self._completion + self._total)
+        self.model_needles = _needles(self._model)
+
+    @staticmethod
+    def _first_count(obj: JSONObject, paths: tuple[JSONPath, ...]) -> int | None:
+        for path in paths:
+            count = as_count(lookup(obj, path))
+            if count is not None:
+                return count
+        return None
+
+    def usage(self, obj: JSONObject) -> TokenUsage | None:
+        """The counts `obj` reports, with unset fields None; None when it reports none."""
+        usage = TokenUsage(
+            self._first_count(obj, self._prompt),
+            self._first_count(obj, self._completion),
+            self._first_count(obj, self._total),
+        )
+        if usage.prompt_tokens is None and usage.completion_tokens is None and usage.total_tokens is None:
+            return None
+        return usage
+
+    def model(self, obj: JSONObject) -> str | None:
+        """The response model `obj` names; empty strings (Azure's filter chunk) count as absent."""
+        for path in self._model:
+            value = lookup(obj, path)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    def result(self, body: bytes, fallback_model: str | None) -> UsageResult:
+        """Usage and model of a whole JSON response body; the request model when it names none."""
+        obj = parse_object(body)
+        if obj is None:
+            return UsageResult(TokenUsage(), fallback_model)
+        usage = self.usage(obj)
+        return UsageResult(usage.finalized() if usage else TokenUsage(), self.model(obj) or fallback_model)
+
+
+class SSEUsageTap:
+    """Reads usage and model from an SSE stream on the side; one per response, not thread-safe.
+
+    Without `drop`, `feed` returns the chunk object itself: nothing is copied or delayed. With
+    `drop`, complete frames are re-emitted byte-exact except those events the predicate rejects
+    (they are still metered); only the incomplete last frame is held back until it completes or
+    `close()`. Malformed events are skipped. Usage merges across events (set fields win, the last
+    report of a field wins); the model is the latest reported, else the request model.
+    """
+
+    __slots__ = ("_drop", "_fallback_model", "_model", "_reader", "_splitter", "_usage")
+
+    def __init__(self, reader: UsageReader, fallback_model: str | None, drop: DropPredicate | None = None) -> None:
+        self._reader = reader
+        self._fallback_model = fallback_model
+        self._drop = drop
+        self._splitter = SSEFrameSplitter()
+        self._usage = TokenUsage()
+        self._model: str | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        frames = self._splitter.feed(chunk)
+        if self._drop is None:
+            for frame in frames:
+                self._read(frame)
+            return chunk
+        kept = [frame for frame in frames if not self._read(frame)]
+        if len(kept) == 1:
+            return kept[0]
+        return b"".join(kept)
+
+    def close(self) -> bytes:
+        tail = self._splitter.close()
+        if not tail:
+            return b""
+        dropped = self._read(tail)  # a last event without its blank line still counts
+        if self._drop is None or dropped:
+            return b""
+        return tail
+
+    def result(self) -> UsageResult:
+        return UsageResult(self._usage.finalized(), self._model or self._fallback_model)
+
+    def read_event(self, obj: JSONObject) -> bool:
+        """Meter one decoded event; True when it carried usage and the drop predicate rejects it."""
+        reader = self._reader
+        usage = reader.usage(obj)
+        if usage is not None:
+            self._usage.merge(usage)
+        model = reader.model(obj)
+        if model is not None:
+            self._model = model
+        return usage is not None and self._drop is not None and self._drop(obj)
+
+    def _read(self, frame: bytes) -> bool:
+        data = parse_frame(frame)[1]
+        if not data:
+            return False
+        reader = self._reader
+        worth = False
+        for needle in reader.usage_needles:
+            if needle in data:
+                worth = True
+                break
+        if not worth and self._model is None:
+            for needle in reader.model_needles:
+                if needle in data:
+                    worth = True
+                    break
+        if not worth:
+            return False
+        obj = parse_object(data)
+        return obj is not None and self.read_event(obj)
