@@ -17,7 +17,8 @@
     ├── ResourceValidationError      a resource document is invalid (carries document and field path)
     │   └── ResourceValidationGroupError  several such errors at once (`errors` lists each)
     ├── ResourceNotFoundError        the store has no resource / key / deployment of that name
-    └── ResourceConflictError        a change the store refuses (delete a provider a proxy still uses)
+    ├── ResourceConflictError        a change the store refuses (delete a provider a proxy still uses)
+    └── SecretKeyError               the secret encryption key is missing, malformed or does not match
 
 Messages never contain secrets, keys or bodies: they are shown to clients and written to logs.
 """
@@ -152,3 +153,7 @@ class ResourceNotFoundError(TollgateError):
 
 class ResourceConflictError(TollgateError):
     """The store refuses a change that would break another resource, e.g. deleting a used provider (HTTP 409)."""
+
+
+class SecretKeyError(TollgateError):
+    """The key that encrypts secrets at rest is malformed, unreadable, or not the one a secret was written with."""

@@ -15,7 +15,12 @@ from tollgate.resources.models import APIKey, LLMProvider, LLMProxy, ProviderTem
 _T = TypeVar("_T")
 
 
-def check_integrity(resources: Iterable[Resource], *, known_templates: Mapping[str, str | None]) -> None:
+def check_integrity(
+    resources: Iterable[Resource],
+    *,
+    known_templates: Mapping[str, str | None],
+    secret_names: Iterable[str] = (),
+) -> None:
     """Raise every integrity error of `resources` at once (a `ResourceValidationGroupError` if several).
 
     `known_templates` maps each built-in template name to its default base URL (None when the
@@ -24,13 +29,17 @@ def check_integrity(resources: Iterable[Resource], *, known_templates: Mapping[s
     built-in name; a provider's template exists; a provider whose template has no base URL sets
     `upstreamUrl`; a credential `secret:` names an existing Secret; a proxy names an existing provider;
     an APIKey's target exists; no two providers/proxies share a context (nested contexts are allowed:
-    the longest prefix wins at routing).
+    the longest prefix wins at routing). `secret_names` adds Secrets known without their documents
+    (the store keeps only encrypted values).
     """
-    raise_validation_errors(integrity_errors(resources, known_templates=known_templates))
+    raise_validation_errors(integrity_errors(resources, known_templates=known_templates, secret_names=secret_names))
 
 
 def integrity_errors(
-    resources: Iterable[Resource], *, known_templates: Mapping[str, str | None]
+    resources: Iterable[Resource],
+    *,
+    known_templates: Mapping[str, str | None],
+    secret_names: Iterable[str] = (),
 ) -> list[ResourceValidationError]:
     """The errors `check_integrity` would raise, as a list (empty when the set is consistent)."""
     items = list(resources)
@@ -43,7 +52,7 @@ def integrity_errors(
             templates[template.metadata.name] = template.spec.base_url
     providers = {p.metadata.name: p for p in _of(items, LLMProvider)}
     proxies = {p.metadata.name: p for p in _of(items, LLMProxy)}
-    secrets = {s.metadata.name for s in _of(items, Secret)}
+    secrets = {s.metadata.name for s in _of(items, Secret)} | set(secret_names)
 
     for provider in providers.values():
         spec = provider.spec

@@ -63,6 +63,8 @@ def key_from_value(value: str) -> NewKey:
     if parsed is None:
         raise ValueError(f"an API key must look like {KEY_PREFIX}<12 hex>_<secret of 22+ chars>")
     key_id, secret = parsed
+    if any(c not in "0123456789abcdef" for c in key_id):
+        raise ValueError(f"an API key must look like {KEY_PREFIX}<12 hex>_<secret of 22+ chars>")
     return NewKey(id=key_id, value=value, secret_hash=hash_secret(secret))
 
 

@@ -1,0 +1,173 @@
+"""Rows of the `deployments` and `gateways` tables: what runs where, with every past revision kept.
+
+Deploying snapshots the resource's document, so editing a resource changes no traffic until it is
+deployed again, and any earlier revision can be restored. Undeploying stamps `undeployed_at`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from tollgate.errors import ResourceConflictError, ResourceNotFoundError
+from tollgate.store.records import DeploymentRecord, GatewayRecord, Outcome
+from tollgate.store.resource_rows import canonical
+from tollgate.store.schema import deployments, gateways
+from tollgate.store.tx import WriteTx, to_utc
+from tollgate.types import JSONObject
+
+DEFAULT_GATEWAY_URL = "http://127.0.0.1:8080"
+
+
+def _record(row: Any) -> DeploymentRecord:
+    return DeploymentRecord(
+        gateway=row.gateway,
+        kind=row.kind,
+        name=row.name,
+        revision=row.revision,
+        spec=row.spec,
+        deployed_at=to_utc(row.deployed_at) or row.deployed_at,
+        undeployed_at=to_utc(row.undeployed_at),
+    )
+
+
+def _where(gateway: str, kind: str, name: str) -> list[Any]:
+    return [deployments.c.gateway == gateway, deployments.c.kind == kind, deployments.c.name == name]
+
+
+def live(conn: Connection, gateway: str | None = None, kind: str | None = None) -> list[DeploymentRecord]:
+    query = select(deployments).where(deployments.c.undeployed_at.is_(None))
+    if gateway is not None:
+        query = query.where(deployments.c.gateway == gateway)
+    if kind is not None:
+        query = query.where(deployments.c.kind == kind)
+    query = query.order_by(deployments.c.gateway, deployments.c.kind, deployments.c.name)
+    return [_record(row) for row in conn.execute(query)]
+
+
+def live_one(conn: Connection, gateway: str, kind: str, name: str) -> DeploymentRecord | None:
+    row = conn.execute(select(deployments).where(*_where(gateway, kind, name), deployments.c.undeployed_at.is_(None)))
+    first = row.first()
+    return None if first is None else _record(first)
+
+
+def history(conn: Connection, gateway: str, kind: str, name: str) -> list[DeploymentRecord]:
+    query = select(deployments).where(*_where(gateway, kind, name)).order_by(deployments.c.revision)
+    return [_record(row) for row in conn.execute(query)]
+
+
+def revision_spec(conn: Connection, gateway: str, kind: str, name: str, revision: int) -> JSONObject:
+    row = conn.execute(
+        select(deployments.c.spec).where(*_where(gateway, kind, name), deployments.c.revision == revision)
+    ).first()
+    if row is None:
+        raise ResourceNotFoundError(f"{kind} {name!r} has no revision {revision} on gateway {gateway!r}")
+    spec: JSONObject = row.spec
+    return spec
+
+
+def deploy(tx: WriteTx, gateway: str, kind: str, name: str, spec: JSONObject) -> tuple[DeploymentRecord, Outcome]:
+    """Make `spec` the live revision; "unchanged" when the live revision already has exactly it."""
+    ensure_gateway(tx, gateway)
+    current = live_one(tx.conn, gateway, kind, name)
+    if current is not None and canonical(current.spec) == canonical(spec):
+        return current, "unchanged"
+    if current is not None:
+        _stamp_undeployed(tx, gateway, kind, name)
+    last = tx.conn.execute(select(func.max(deployments.c.revision)).where(*_where(gateway, kind, name))).scalar()
+    tx.conn.execute(
+        insert(deployments).values(
+            gateway=gateway, kind=kind, name=name, revision=(last or 0) + 1, spec=spec, deployed_at=tx.now
+        )
+    )
+    tx.bump()
+    return history(tx.conn, gateway, kind, name)[-1], "created" if current is None else "changed"
+
+
+def undeploy(tx: WriteTx, gateway: str, kind: str, name: str) -> DeploymentRecord:
+    current = live_one(tx.conn, gateway, kind, name)
+    if current is None:
+        raise ResourceNotFoundError(f"{kind} {name!r} is not deployed on gateway {gateway!r}")
+    if kind == "LLMProvider":
+        users = [d.name for d in live(tx.conn, gateway, "LLMProxy") if proxy_provider(d.spec) == name]
+        if users:
+            raise ResourceConflictError(
+                f"LLMProvider {name!r} is used by LLMProxy {', '.join(map(repr, users))} on gateway {gateway!r}: "
+                "undeploy those first"
+            )
+    _stamp_undeployed(tx, gateway, kind, name)
+    tx.bump()
+    return history(tx.conn, gateway, kind, name)[-1]
+
+
+def proxy_provider(document: JSONObject) -> str | None:
+    """The provider a deployed proxy document names."""
+    spec = document.get("spec")
+    provider = spec.get("provider") if isinstance(spec, dict) else None
+    return provider if isinstance(provider, str) else None
+
+
+def undeploy_everywhere(tx: WriteTx, kind: str, name: str) -> None:
+    result = tx.conn.execute(
+        update(deployments)
+        .where(deployments.c.kind == kind, deployments.c.name == name, deployments.c.undeployed_at.is_(None))
+        .values(undeployed_at=tx.now)
+    )
+    if result.rowcount:
+        tx.bump()
+
+
+def _stamp_undeployed(tx: WriteTx, gateway: str, kind: str, name: str) -> None:
+    tx.conn.execute(
+        update(deployments)
+        .where(*_where(gateway, kind, name), deployments.c.undeployed_at.is_(None))
+        .values(undeployed_at=tx.now)
+    )
+
+
+# --- gateways ------------------------------------------------------------------------------------
+
+
+def _gateway(row: Any) -> GatewayRecord:
+    return GatewayRecord(
+        name=row.name,
+        base_url=row.base_url,
+        status=row.status,
+        last_seen=to_utc(row.last_seen),
+        created_at=to_utc(row.created_at) or row.created_at,
+    )
+
+
+def ensure_gateway(tx: WriteTx, name: str) -> None:
+    """Register a gateway first named by a deployment, with the default base URL."""
+    if tx.conn.execute(select(gateways.c.name).where(gateways.c.name == name)).first() is None:
+        register(tx, name, DEFAULT_GATEWAY_URL)
+
+
+def register(tx: WriteTx, name: str, base_url: str, *, seen: bool = False) -> Outcome:
+    """Create or update a gateway; with `seen`, also stamp it alive. Only a new gateway or URL bumps."""
+    row = tx.conn.execute(select(gateways.c.base_url).where(gateways.c.name == name)).first()
+    alive = {"status": "ready", "last_seen": tx.now} if seen else {}
+    if row is None:
+        tx.conn.execute(
+            insert(gateways).values(
+                name=name, base_url=base_url, created_at=tx.now, **({"status": "registered"} | alive)
+            )
+        )
+    else:
+        tx.conn.execute(update(gateways).where(gateways.c.name == name).values(base_url=base_url, **alive))
+        if row.base_url == base_url:
+            return "unchanged"
+    tx.bump()
+    return "created" if row is None else "changed"
+
+
+def heartbeat(conn: Connection, name: str, status: str, at: Any) -> None:
+    result = conn.execute(update(gateways).where(gateways.c.name == name).values(status=status, last_seen=at))
+    if result.rowcount == 0:
+        raise ResourceNotFoundError(f"no gateway named {name!r}")
+
+
+def all_gateways(conn: Connection) -> list[GatewayRecord]:
+    return [_gateway(row) for row in conn.execute(select(gateways).order_by(gateways.c.name))]

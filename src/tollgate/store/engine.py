@@ -1,0 +1,44 @@
+"""Engine construction for SQLite (WAL, busy timeout, explicit BEGIN) and PostgreSQL (psycopg 3).
+
+SQLite's Python driver begins transactions lazily and never with IMMEDIATE; we take control of BEGIN
+so a write transaction locks the file up front (`tollgate_write` execution option) instead of failing
+with "database is locked" when it upgrades from a read lock halfway through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL
+
+from tollgate.store.urls import sqlite_path
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def build_engine(url: URL) -> Engine:
+    """An engine for `url` (already mapped by `urls.engine_url`); creates a SQLite file's parent dirs."""
+    path = sqlite_path(url)
+    if path is None:
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # let us emit BEGIN ourselves
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    is_write = conn.get_execution_options().get("tollgate_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")

@@ -1,0 +1,57 @@
+"""Schema migrations: an ordered list of steps, recorded in `schema_version`, run when a store opens.
+
+Idempotent (applied versions are skipped) and safe when several processes start at once: on
+PostgreSQL the whole run holds a transaction-scoped advisory lock and DDL is transactional; on
+SQLite the run is one `BEGIN IMMEDIATE` transaction. Step 1 creates the tables as `schema.py` declares
+them; a later schema change adds a step here (ALTER ...) and must freeze step 1's table shapes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, insert, select, text
+
+from tollgate.store import schema
+
+#: Arbitrary constant identifying Tollgate's migration lock among PostgreSQL advisory locks.
+_ADVISORY_LOCK_ID = 0x70_6C_67_61_74_65  # "tollgate"-ish
+
+Step = Callable[[Connection], None]
+
+
+def _v1_initial(conn: Connection) -> None:
+    schema.metadata.create_all(conn, checkfirst=True)
+    conn.execute(insert(schema.revision).values(id=1, value=0))
+
+
+MIGRATIONS: list[tuple[int, Step]] = [
+    (1, _v1_initial),
+]
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the schema to the latest version; returns that version. Safe to call any number of times."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn = conn.execution_options(tollgate_write=True)  # BEGIN IMMEDIATE: one migrator at a time
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+            schema.schema_version.create(conn, checkfirst=True)
+            done = set(conn.execute(select(schema.schema_version.c.version)).scalars())
+            for version, step in MIGRATIONS:
+                if version in done:
+                    continue
+                step(conn)
+                conn.execute(insert(schema.schema_version).values(version=version, applied_at=datetime.now(UTC)))
+    return MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    """The highest applied version (0 on an empty database)."""
+    if not conn.dialect.has_table(conn, "schema_version"):
+        return 0
+    versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
+    return max(versions, default=0)

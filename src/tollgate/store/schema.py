@@ -1,0 +1,135 @@
+"""The tables, as SQLAlchemy Core metadata: the current shape of the schema that `migrations` builds.
+
+Timestamps are timezone-aware UTC (SQLite stores them naive; `store` re-attaches UTC on read).
+Usage rows keep `ts` as unix seconds, the unit of `UsageRecord`, so range scans are plain numbers.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only INTEGER PRIMARY KEY
+_JSON = JSON().with_variant(JSONB(), "postgresql")
+_TS = DateTime(timezone=True)
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", _TS, nullable=False),
+)
+
+#: One row (id 1): bumped in the same transaction as every configuration change.
+revision = Table(
+    "revision",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("value", BigInteger, nullable=False),
+)
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("metadata", _JSON, nullable=False),
+    Column("spec", _JSON, nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("created_at", _TS, nullable=False),
+    Column("updated_at", _TS, nullable=False),
+    UniqueConstraint("kind", "name", name="uq_resources_kind_name"),
+)
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", _TS, nullable=False),
+    Column("updated_at", _TS, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(12), primary_key=True),
+    Column("name", String(63), nullable=False),
+    Column("target_kind", String(32), nullable=False),
+    Column("target_name", String(63), nullable=False),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column("created_at", _TS, nullable=False),
+    Column("expires_at", _TS),
+    Column("revoked_at", _TS),
+    Column("last_used_at", _TS),
+    Index("ix_api_keys_target", "target_kind", "target_name"),
+    Index("ix_api_keys_name", "name"),
+)
+
+gateways = Table(
+    "gateways",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("base_url", String(2048), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("last_seen", _TS),
+    Column("created_at", _TS, nullable=False),
+)
+
+#: One row per deployed revision of a resource on a gateway; the live one has no undeployed_at.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("gateway", String(63), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("spec", _JSON, nullable=False),
+    Column("deployed_at", _TS, nullable=False),
+    Column("undeployed_at", _TS),
+    UniqueConstraint("gateway", "kind", "name", "revision", name="uq_deployments_revision"),
+    Index("ix_deployments_live", "gateway", "undeployed_at"),
+)
+
+usage = Table(
+    "usage",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("gateway", String(63), nullable=False),
+    Column("provider", String(63), nullable=False),
+    Column("proxy", String(63)),
+    Column("key_id", String(12)),
+    Column("method", String(16), nullable=False),
+    Column("path", String(2048), nullable=False),
+    Column("request_model", String(256)),
+    Column("response_model", String(256)),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("total_tokens", Integer),
+    Column("status", Integer, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("ttfb_ms", Float),
+    Column("is_streaming", Boolean, nullable=False),
+    Column("error_code", String(64)),
+    Index("ix_usage_ts", "ts"),
+)

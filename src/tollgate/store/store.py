@@ -1,0 +1,373 @@
+"""`Store`: the control plane's one handle on the database (SQLite file or PostgreSQL), sync API.
+
+Async callers run its methods in worker threads (`asyncio.to_thread`); the engine's pool makes that
+safe. Each method is one transaction. The data plane never calls it on the request path: it is handed
+the `ResourceSet` that `load_resource_set` builds and follows `current_revision()` to know when to reload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from sqlalchemy import Engine
+
+from tollgate.errors import ResourceConflictError, ResourceNotFoundError
+from tollgate.resources.keys import KeyRecord
+from tollgate.resources.loader import parse_document
+from tollgate.resources.models import API_VERSION, LLMProvider, LLMProxy, ProviderTemplate, Resource
+from tollgate.resources.resource_set import ResourceSet
+from tollgate.store import apply as applying
+from tollgate.store import deployment_rows, key_rows, migrations, resource_rows, usage_rows
+from tollgate.store.crypto import SecretCipher, append_key, retire_keys
+from tollgate.store.engine import build_engine
+from tollgate.store.records import (
+    DEPLOYABLE_KINDS,
+    STORED_KINDS,
+    ApplyReport,
+    ApplyResult,
+    DeploymentRecord,
+    GatewayRecord,
+    Outcome,
+    UsageSummaryRow,
+)
+from tollgate.store.tx import current_revision, read_tx, to_utc, write_tx
+from tollgate.store.urls import engine_url, sqlite_path
+from tollgate.usage.record import UsageRecord
+
+DEFAULT_SECRET_KEY_FILE = Path("~/.tollgate/secret.key")
+
+__all__ = ["ApplyReport", "ApplyResult", "DeploymentRecord", "GatewayRecord", "Store", "UsageSummaryRow"]
+
+
+def builtin_template_urls() -> dict[str, str | None]:
+    """Built-in template name -> default base URL, from the providers registry (imported on demand)."""
+    from tollgate.providers.registry import BUILTIN_TEMPLATES
+
+    return {name: spec.base_url for name, spec in BUILTIN_TEMPLATES.items()}
+
+
+class Store:
+    """Resources, secrets, API keys, deployments, gateways and usage in one database.
+
+    Open with `Store.open(url)`; close with `close()` (or use it as a context manager). Methods raise
+    `ResourceValidationError` (bad or inconsistent documents), `ResourceNotFoundError`,
+    `ResourceConflictError` (a change that would break another resource) and `SecretKeyError`.
+    """
+
+    def __init__(self, engine: Engine, cipher: SecretCipher, known_templates: Mapping[str, str | None]) -> None:
+        self._engine = engine
+        self._cipher = cipher
+        self.known_templates: dict[str, str | None] = dict(known_templates)
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        secret_key_file: Path | None = None,
+        known_templates: Mapping[str, str | None] | None = None,
+    ) -> Store:
+        """Connect, run pending migrations, and load the secret key ring.
+
+        `url` is `sqlite:///path/to/file.db` (parent directories are created; WAL mode) or
+        `postgresql://...` (psycopg 3). The key ring is env TOLLGATE_SECRET_KEY, else the key file:
+        `secret_key_file`, else TOLLGATE_SECRET_KEY_FILE, else `secret.key` beside the SQLite file or
+        ~/.tollgate/secret.key. `known_templates` maps built-in template names to their default base
+        URL (None when they have none) for integrity checks; by default, the providers registry's.
+        """
+        sa_url = engine_url(url)
+        db_file = sqlite_path(sa_url)
+        key_file = secret_key_file or (db_file.parent / "secret.key" if db_file else DEFAULT_SECRET_KEY_FILE)
+        engine = build_engine(sa_url)
+        try:
+            migrations.migrate(engine)
+            cipher = SecretCipher.load(key_file)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, cipher, builtin_template_urls() if known_templates is None else known_templates)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self.close()
+
+    @property
+    def backend(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self._engine.dialect.name
+
+    def schema_version(self) -> int:
+        with read_tx(self._engine) as conn:
+            return migrations.current_version(conn)
+
+    def current_revision(self) -> int:
+        """The counter every configuration change bumps; gateways poll it to know when to reload."""
+        with read_tx(self._engine) as conn:
+            return current_revision(conn)
+
+    # --- resources -------------------------------------------------------------------------------
+
+    def apply_documents(
+        self,
+        docs: Sequence[Resource],
+        *,
+        gateway: str = "default",
+        deploy: bool = True,
+        known_templates: Mapping[str, str | None] | None = None,
+    ) -> ApplyReport:
+        """Apply documents in one transaction, dependency order first, deploying providers/proxies if asked.
+
+        Integrity is checked against the store's contents plus `docs`. APIKey documents keep their
+        key when re-applied; a generated key's value is in the report's `new_keys`, once.
+        """
+        templates = self.known_templates if known_templates is None else known_templates
+        with write_tx(self._engine) as tx:
+            return applying.apply_documents(
+                tx, self._cipher, docs, known_templates=templates, gateway=gateway, deploy=deploy
+            )
+
+    def apply_resource(self, resource: Resource) -> Outcome:
+        """Apply one document (no deployment): "created", "changed" or "unchanged" (idempotent)."""
+        return self.apply_documents([resource], deploy=False).results[0].outcome
+
+    def get_resource(self, kind: str, name: str) -> Resource:
+        """A template, provider or proxy by name (ResourceNotFoundError if absent)."""
+        with read_tx(self._engine) as conn:
+            return resource_rows.fetch_required(conn, kind, name)
+
+    def list_resources(self, kind: str | None = None) -> list[Resource]:
+        """Templates, providers and proxies (of one kind if given), sorted by kind and name."""
+        with read_tx(self._engine) as conn:
+            return resource_rows.fetch_all(conn, kind)
+
+    def delete_resource(self, kind: str, name: str) -> None:
+        """Delete a template, provider or proxy; it is undeployed everywhere and its keys are revoked.
+
+        Refuses (ResourceConflictError) a provider some proxy uses, or a template some provider uses.
+        """
+        if kind not in STORED_KINDS:
+            raise ResourceNotFoundError(f"{kind} resources are not deleted this way")
+        with write_tx(self._engine) as tx:
+            resource_rows.fetch_required(tx.conn, kind, name)
+            users: list[str] = []
+            if kind == "LLMProvider":
+                proxies = resource_rows.fetch_all(tx.conn, "LLMProxy")
+                users = [
+                    f"LLMProxy {p.metadata.name!r}"
+                    for p in proxies
+                    if isinstance(p, LLMProxy) and p.spec.provider == name
+                ]
+            elif kind == "ProviderTemplate":
+                providers = resource_rows.fetch_all(tx.conn, "LLMProvider")
+                users = [
+                    f"LLMProvider {p.metadata.name!r}"
+                    for p in providers
+                    if isinstance(p, LLMProvider) and p.spec.template == name
+                ]
+            if users:
+                raise ResourceConflictError(f"cannot delete {kind} {name!r}: it is used by {', '.join(users)}")
+            if kind in DEPLOYABLE_KINDS:
+                deployment_rows.undeploy_everywhere(tx, kind, name)
+                key_rows.revoke_for_target(tx, kind, name)
+            resource_rows.remove(tx, kind, name)
+
+    # --- secrets ---------------------------------------------------------------------------------
+
+    def put_secret(self, name: str, value: str) -> Outcome:
+        """Store a secret value, encrypted; the value is never returned by any listing."""
+        parse_document(
+            {"apiVersion": API_VERSION, "kind": "Secret", "metadata": {"name": name}, "spec": {"value": value}},
+            "Secret",
+        )
+        with write_tx(self._engine) as tx:
+            return resource_rows.put_secret(tx, self._cipher, name, value)
+
+    def list_secrets(self) -> list[str]:
+        """Secret names only."""
+        with read_tx(self._engine) as conn:
+            return resource_rows.secret_names(conn)
+
+    def delete_secret(self, name: str) -> None:
+        """Delete a secret; refused while a provider's credential names it."""
+        with write_tx(self._engine) as tx:
+            providers = resource_rows.fetch_all(tx.conn, "LLMProvider")
+            users = [
+                p.metadata.name
+                for p in providers
+                if isinstance(p, LLMProvider) and p.spec.credential is not None and p.spec.credential.secret == name
+            ]
+            if users:
+                raise ResourceConflictError(f"cannot delete Secret {name!r}: used by LLMProvider {', '.join(users)}")
+            if name not in resource_rows.secret_names(tx.conn):
+                raise ResourceNotFoundError(f"no Secret named {name!r}")
+            resource_rows.delete_secret(tx, name)
+
+    def rotate_secrets(self, *, new_key: bool = False, retire_old_keys: bool = False) -> int:
+        """Re-encrypt every secret with the newest key; returns how many were rewritten.
+
+        With `new_key`, a fresh key is first appended to the key file (env-provided rings are rotated
+        by adding a key to TOLLGATE_SECRET_KEY and reopening). With `retire_old_keys`, the key file
+        keeps only the newest key afterwards.
+        """
+        key_file = self._cipher.key_file
+        if (new_key or retire_old_keys) and key_file is None:
+            raise ResourceConflictError("the secret keys come from TOLLGATE_SECRET_KEY: rotate them there")
+        if new_key and key_file is not None:
+            append_key(key_file)
+            self._cipher = SecretCipher.load(key_file)
+        with write_tx(self._engine) as tx:
+            count = resource_rows.reencrypt_secrets(tx, self._cipher)
+        if retire_old_keys and key_file is not None:
+            retire_keys(key_file)
+            self._cipher = SecretCipher.load(key_file)
+        return count
+
+    # --- API keys --------------------------------------------------------------------------------
+
+    def create_key(
+        self,
+        target_kind: str,
+        target_name: str,
+        name: str,
+        expires_at: datetime | None = None,
+        value: str | None = None,
+    ) -> tuple[KeyRecord, str]:
+        """Issue a key for an existing provider or proxy; returns the record and the value, shown once.
+
+        `value` (e.g. from an env var) must have the key format, else ValueError; otherwise one is generated.
+        """
+        if target_kind not in DEPLOYABLE_KINDS:
+            raise ResourceNotFoundError(f"API keys are for {' or '.join(DEPLOYABLE_KINDS)}, not {target_kind}")
+        with write_tx(self._engine) as tx:
+            resource_rows.fetch_required(tx.conn, target_kind, target_name)
+            return key_rows.create(
+                tx,
+                target_kind=target_kind,
+                target_name=target_name,
+                name=name,
+                expires_at=to_utc(expires_at),
+                value=value,
+            )
+
+    def get_key(self, key_id: str) -> KeyRecord:
+        with read_tx(self._engine) as conn:
+            return key_rows.fetch(conn, key_id)
+
+    def list_keys(self, target_kind: str | None = None, target_name: str | None = None) -> list[KeyRecord]:
+        """Every key (revoked and expired included), oldest first; hashes only, never values."""
+        with read_tx(self._engine) as conn:
+            return key_rows.fetch_all(conn, target_kind=target_kind, target_name=target_name)
+
+    def revoke_key(self, key_id: str) -> KeyRecord:
+        """Revoke a key; gateways drop it at their next reload (the revision is bumped)."""
+        with write_tx(self._engine) as tx:
+            return key_rows.revoke(tx, key_id)
+
+    def record_key_use(self, last_used: Mapping[str, datetime]) -> None:
+        """Store last-use times of many keys at once (key id -> time); not a configuration change."""
+        stamps = {key_id: to_utc(at) or at for key_id, at in last_used.items()}
+        with self._engine.begin() as conn:
+            key_rows.record_use(conn, stamps)
+
+    # --- deployments and gateways ----------------------------------------------------------------
+
+    def deploy(self, gateway: str, kind: str, name: str) -> Outcome:
+        """Deploy the stored document of a provider or proxy to a gateway (a new revision if it changed)."""
+        with write_tx(self._engine) as tx:
+            return applying.deploy_current(tx, gateway, kind, name)
+
+    def undeploy(self, gateway: str, kind: str, name: str) -> DeploymentRecord:
+        """Stop serving a provider or proxy on a gateway (refused for a provider a live proxy uses there)."""
+        with write_tx(self._engine) as tx:
+            return deployment_rows.undeploy(tx, gateway, kind, name)
+
+    def list_deployments(self, gateway: str | None = None) -> list[DeploymentRecord]:
+        """Live deployments, of one gateway if given."""
+        with read_tx(self._engine) as conn:
+            return deployment_rows.live(conn, gateway)
+
+    def deployment_history(self, gateway: str, kind: str, name: str) -> list[DeploymentRecord]:
+        """Every revision of a resource on a gateway, oldest first."""
+        with read_tx(self._engine) as conn:
+            return deployment_rows.history(conn, gateway, kind, name)
+
+    def restore_deployment(self, gateway: str, kind: str, name: str, revision: int) -> DeploymentRecord:
+        """Make an earlier revision current again: the resource takes its document and it is redeployed."""
+        with write_tx(self._engine) as tx:
+            document = resource_rows.from_document(
+                deployment_rows.revision_spec(tx.conn, gateway, kind, name, revision)
+            )
+            applying.check_against_store(tx.conn, [document], self.known_templates)
+            resource_rows.upsert(tx, document)
+            applying.deploy_current(tx, gateway, kind, name)
+            return deployment_rows.history(tx.conn, gateway, kind, name)[-1]
+
+    def register_gateway(self, name: str, base_url: str) -> Outcome:
+        """Register a running gateway (or refresh it: also a heartbeat); a new base URL bumps the revision."""
+        with write_tx(self._engine) as tx:
+            return deployment_rows.register(tx, name, base_url, seen=True)
+
+    def heartbeat(self, name: str, status: str = "ready") -> None:
+        """Record that a gateway is alive (not a configuration change: no revision bump)."""
+        with self._engine.begin() as conn:
+            deployment_rows.heartbeat(conn, name, status, datetime.now(UTC))
+
+    def list_gateways(self) -> list[GatewayRecord]:
+        with read_tx(self._engine) as conn:
+            return deployment_rows.all_gateways(conn)
+
+    # --- the data plane's view -------------------------------------------------------------------
+
+    def load_resource_set(self, gateway: str) -> ResourceSet:
+        """Everything `gateway` serves, read in one snapshot: all templates, its deployed providers and
+        proxies (as deployed), their live keys, the decrypted secrets its providers name, and the revision.
+
+        This is the one method that returns secret values; the result belongs in data-plane memory only.
+        """
+        with read_tx(self._engine) as conn:
+            revision = current_revision(conn)
+            templates = {r.metadata.name: r for r in resource_rows.fetch_all(conn, "ProviderTemplate")}
+            providers: dict[str, LLMProvider] = {}
+            proxies: dict[str, LLMProxy] = {}
+            for deployment in deployment_rows.live(conn, gateway):
+                resource = resource_rows.from_document(deployment.spec)
+                if isinstance(resource, LLMProvider):
+                    providers[resource.metadata.name] = resource
+                elif isinstance(resource, LLMProxy):
+                    proxies[resource.metadata.name] = resource
+            targets = {("LLMProvider", n) for n in providers} | {("LLMProxy", n) for n in proxies}
+            keys = [
+                k
+                for k in key_rows.fetch_all(conn, live_at=datetime.now(UTC))
+                if (k.target_kind, k.target_name) in targets
+            ]
+            names = {p.spec.credential.secret for p in providers.values() if p.spec.credential is not None}
+            values = resource_rows.decrypt_secrets(conn, self._cipher, {n for n in names if n is not None})
+        return ResourceSet(
+            templates={n: t for n, t in templates.items() if isinstance(t, ProviderTemplate)},
+            providers=providers,
+            proxies=proxies,
+            keys=keys,
+            secrets=values,
+            revision=revision,
+        )
+
+    # --- usage -----------------------------------------------------------------------------------
+
+    def insert_usage(self, records: Sequence[UsageRecord]) -> None:
+        """Write a batch of usage records in one transaction (called by the recorder, off the request path)."""
+        with self._engine.begin() as conn:
+            usage_rows.insert_records(conn, records)
+
+    def usage_summary(self, since: datetime | None = None, group_by: str = "provider") -> list[UsageSummaryRow]:
+        """Requests, errors, tokens and p50 latency per provider, proxy, model, key or gateway."""
+        with read_tx(self._engine) as conn:
+            return usage_rows.summary(conn, since, group_by)
