@@ -1,0 +1,92 @@
+"""Tests for gateway/sse.py: frames survive every chunking byte-exact, in LF, CRLF and CR framing."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tollgate.gateway.sse import SSEFrameSplitter, frame_data, frame_event, parse_frame
+
+LF = b"event: a\ndata: {\"x\": 1}\n\ndata: [DONE]\n\n"
+CRLF = b"data: {\"candidates\": []}\r\n\r\ndata: {\"y\": 2}\r\n\r\n"
+CR = b"event: a\rdata: 1\r\rdata: 2\r\r"
+MIXED = b"data: 1\r\n\ndata: 2\n\r\ndata: 3\r\rdata: 4\n\n"
+
+
+def split_all(chunks: list[bytes]) -> tuple[list[bytes], bytes]:
+    splitter = SSEFrameSplitter()
+    frames: list[bytes] = []
+    for chunk in chunks:
+        frames.extend(splitter.feed(chunk))
+    return frames, splitter.close()
+
+
+def chunkings(data: bytes) -> list[list[bytes]]:
+    rng = random.Random(7)
+    out = [[data], [data[i : i + 1] for i in range(len(data))]]
+    for _ in range(30):
+        cuts = sorted(rng.sample(range(1, len(data)), rng.randint(1, len(data) // 3)))
+        out.append([data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("stream", "expected"),
+    [
+        (LF, [b'event: a\ndata: {"x": 1}\n\n', b"data: [DONE]\n\n"]),
+        (CRLF, [b'data: {"candidates": []}\r\n\r\n', b'data: {"y": 2}\r\n\r\n']),
+        (MIXED, [b"data: 1\r\n\n", b"data: 2\n\r\n", b"data: 3\r\r", b"data: 4\n\n"]),
+    ],
+)
+def test_frames_are_byte_exact_in_every_chunking(stream: bytes, expected: list[bytes]) -> None:
+    for chunks in chunkings(stream):
+        frames, tail = split_all(chunks)
+        assert frames == expected
+        assert tail == b""
+
+
+def test_cr_framing_waits_for_the_byte_after_a_trailing_cr() -> None:
+    # "\r\r" at the very end may still become "\r\r\n": the last frame is held until close().
+    for chunks in chunkings(CR):
+        frames, tail = split_all(chunks)
+        assert frames == [b"event: a\rdata: 1\r\r"]
+        assert tail == b"data: 2\r\r"
+    frames, tail = split_all([CR, b"data: 3\r\r\n"])
+    assert frames == [b"event: a\rdata: 1\r\r", b"data: 2\r\r", b"data: 3\r\r\n"]
+    assert tail == b""
+
+
+def test_only_the_incomplete_tail_is_kept() -> None:
+    splitter = SSEFrameSplitter()
+    assert splitter.feed(b"data: 1\n\ndata: par") == [b"data: 1\n\n"]
+    assert splitter.pending == len(b"data: par")
+    assert splitter.feed(b"tial\n") == []
+    assert splitter.feed(b"\n") == [b"data: partial\n\n"]
+    assert splitter.pending == 0
+
+
+def test_a_long_frame_fed_byte_by_byte() -> None:
+    frame = b"data: " + b"x" * 5000 + b"\r\n\r\n"
+    frames, tail = split_all([frame[i : i + 1] for i in range(len(frame))] + [frame])
+    assert frames == [frame, frame]
+    assert tail == b""
+
+
+def test_concatenation_invariant_on_garbage() -> None:
+    rng = random.Random(3)
+    data = bytes(rng.choice(b"ab:\r\n ") for _ in range(3000))
+    for chunks in chunkings(data)[:8]:
+        frames, tail = split_all(chunks)
+        assert b"".join(frames) + tail == data
+
+
+def test_parse_frame_fields() -> None:
+    assert parse_frame(b'event: message_start\ndata: {"a":1}\n\n') == (b"message_start", b'{"a":1}')
+    assert parse_frame(b"data:no-space\r\n\r\n") == (None, b"no-space")
+    assert parse_frame(b"data:  two spaces\n\n") == (None, b" two spaces")
+    assert parse_frame(b"data: a\ndata: b\ndata\n\n") == (None, b"a\nb\n")
+    assert parse_frame(b": keep-alive\n\n") == (None, None)
+    assert parse_frame(b"id: 3\nretry: 10\ndatum: x\n\n") == (None, None)
+    assert frame_event(b"event:error\rdata: {}\r\r") == b"error"
+    assert frame_data(b"event: ping\n\n") is None
