@@ -79,15 +79,16 @@ def integrity_errors(
         pool: Mapping[str, object] = providers if target.kind == "LLMProvider" else proxies
         if target.name not in pool:
             errors.append(_err(key, "spec.target.name", f"no {target.kind} named {target.name!r} exists"))
-    errors.extend(_context_errors([*providers.values(), *proxies.values()]))
+    errors.extend(_context_errors([r for r in items if isinstance(r, LLMProvider | LLMProxy)]))
     return errors
 
 
 def _context_errors(routed: list[LLMProvider | LLMProxy]) -> list[ResourceValidationError]:
-    """Equal contexts collide; the later resource (by kind, then name) gets the error naming the first."""
+    """Equal contexts collide; the later resource in input order gets the error naming the earlier one
+    (the store passes its stored resources first, so the newcomer is blamed)."""
     owners: dict[str, LLMProvider | LLMProxy] = {}
     errors: list[ResourceValidationError] = []
-    for resource in sorted(routed, key=lambda r: (r.kind, r.metadata.name)):
+    for resource in routed:
         context = resource.spec.context
         owner = owners.get(context)
         if owner is not None:
