@@ -50,7 +50,7 @@ def test_put_secret_outcomes(store: Store) -> None:
     assert store.put_secret("s", "one") == "created"
     assert store.put_secret("s", "one") == "unchanged"
     assert store.put_secret("s", "two") == "changed"
-    with pytest.raises(ResourceValidationError, match="metadata.name"):
+    with pytest.raises(ResourceValidationError, match=r"metadata\.name"):
         store.put_secret("Bad Name", "x")
 
 
@@ -117,5 +117,5 @@ def test_cipher_binds_the_name_and_rejects_bad_keys() -> None:
 
 def test_malformed_env_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TOLLGATE_SECRET_KEY", "not-a-key")
-    with pytest.raises(SecretKeyError, match="32 bytes|base64"):
+    with pytest.raises(SecretKeyError, match=r"32 bytes|base64"):
         Store.open(f"sqlite:///{tmp_path / 't.db'}")

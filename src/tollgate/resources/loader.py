@@ -146,8 +146,10 @@ def _name_of(obj: Mapping[object, object]) -> str | None:
 def _label(source: str, kind: str | None, name: str | None) -> str:
     if kind and name:
         return f"{source} ({kind} {name!r})"
-    if kind or name:
-        return f"{source} ({kind or name!r})"
+    if kind:
+        return f"{source} ({kind})"
+    if name:
+        return f"{source} ({name!r})"
     return source
 
 
