@@ -151,7 +151,7 @@ class Node:
         while True:
             await asyncio.sleep(_HEARTBEAT_INTERVAL)
             try:
-                await asyncio.to_thread(store.register_gateway, self.config.gateway_name, self.public_url)
+                await asyncio.to_thread(store.heartbeat, self.config.gateway_name)
             except Exception as exc:
                 log.warning("gateway heartbeat failed: %s", type(exc).__name__)
 

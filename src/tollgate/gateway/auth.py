@@ -35,11 +35,11 @@ class AuthCheck:
     """The compiled Security tab of one provider or proxy."""
 
     enabled: bool
-    location: str                       # "header" or "query"
-    name: bytes                         # lower-case header name, or the query parameter name
+    location: str  # "header" or "query"
+    name: bytes  # lower-case header name, or the query parameter name
     query_name: str
     value_prefix: bytes
-    vendor_headers: tuple[bytes, ...]   # lower-case; empty when switched off
+    vendor_headers: tuple[bytes, ...]  # lower-case; empty when switched off
     keys: dict[str, KeyEntry]
 
     def authenticate(self, headers: HeaderList, query: str) -> str | None:
@@ -82,13 +82,13 @@ class AuthCheck:
         prefix = self.query_name + "="
         for part in query.split("&"):
             if part.startswith(prefix):
-                value = unquote(part[len(prefix) :])
+                text = unquote(part[len(prefix) :])
                 if self.value_prefix:
                     text_prefix = self.value_prefix.decode()
-                    if not value.startswith(text_prefix):
+                    if not text.startswith(text_prefix):
                         return ""
-                    value = value[len(text_prefix) :]
-                return value
+                    text = text[len(text_prefix) :]
+                return text
         return None
 
     def _vendor_value(self, headers: HeaderList) -> str | None:

@@ -19,6 +19,6 @@ def _builtin(name: str) -> ProviderAdapter:
 def adapter_for_path(path: str) -> ProviderAdapter:
     if path.endswith("/messages") or "/messages/" in path:
         return _builtin("anthropic")
-    if "Content" in path or "/models/" in path and ":" in path:
+    if "Content" in path or ("/models/" in path and ":" in path):
         return _builtin("gemini")
     return _builtin("openai")

@@ -38,8 +38,16 @@ log = logging.getLogger("tollgate.gateway")
 
 #: Response headers the gateway sets itself (framing) or renames.
 _RESPONSE_DROP = frozenset(
-    {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"proxy-connection", b"te",
-     b"trailer", b"upgrade"}
+    {
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"content-length",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"upgrade",
+    }
 )
 _NO_FACTS = RequestFacts(model=None, is_streaming=False)
 _EVENT_STREAM = b"text/event-stream"
@@ -69,8 +77,9 @@ class Relay:
         started = time.time()
         route = state.snapshot.match(req.path)
         if route is None:
-            self._fail(conn, adapter_for_path(req.path), RouteNotFoundError(f"No API is deployed at {req.path!r}."),
-                       request_id)
+            self._fail(
+                conn, adapter_for_path(req.path), RouteNotFoundError(f"No API is deployed at {req.path!r}."), request_id
+            )
             return
         adapter = route.adapter
         key_id: str | None = None
@@ -79,7 +88,7 @@ class Relay:
             key_id = route.auth.authenticate(req.headers, req.query)
             if req.body_too_large or len(req.body) > route.max_body:
                 raise PayloadTooLargeError(f"Request body is larger than {route.max_body} bytes.")
-            sub_path = req.path[len(route.context):] or "/"
+            sub_path = req.path[len(route.context) :] or "/"
             if "/." in sub_path or "%2e" in sub_path.lower():
                 _check_dot_segments(sub_path)
             body_obj = _parse_body(req) if adapter.reads_body(req.method, sub_path) else None
@@ -99,7 +108,7 @@ class Relay:
                 drop_usage = rewrite.drop_usage_chunk
             target = _target(route, sub_path, query)
             headers = _upstream_headers(route, req.headers)
-            resp = await route.pool.request(req.method, target, headers, body, route.timeout)
+            resp = await route.pool.request(req.method, target, headers, route.upstream_headers, body, route.timeout)
         except GatewayError as err:
             status = self._fail(conn, adapter, err, request_id)
             self._record(route, req, request_id, key_id, facts, None, status, started, None, err.code)
@@ -112,7 +121,9 @@ class Relay:
         result: UsageResult | None = None
         error_code: str | None = None
         try:
-            if content_type.startswith(_EVENT_STREAM) or (facts.is_streaming and resp.header(b"content-length") is None):
+            if content_type.startswith(_EVENT_STREAM) or (
+                facts.is_streaming and resp.header(b"content-length") is None
+            ):
                 result, error_code = await self._stream(conn, resp, resp_headers, adapter, facts, drop_usage)
             else:
                 data = await resp.read()
@@ -132,8 +143,13 @@ class Relay:
         self._record(route, req, request_id, key_id, facts, result, resp.status, started, ttfb, error_code)
 
     async def _stream(
-        self, conn: Connection, resp: UpstreamResponse, headers: HeaderList, adapter: ProviderAdapter,
-        facts: RequestFacts, drop_usage: bool,
+        self,
+        conn: Connection,
+        resp: UpstreamResponse,
+        headers: HeaderList,
+        adapter: ProviderAdapter,
+        facts: RequestFacts,
+        drop_usage: bool,
     ) -> tuple[UsageResult, str | None]:
         """Relay a stream chunk by chunk; the tap reads (or filters) each chunk as it passes."""
         tap = adapter.new_stream_tap(facts, drop_usage)
@@ -170,8 +186,17 @@ class Relay:
         return status
 
     def _record(
-        self, route: Route | None, req: Request, request_id: str, key_id: str | None, facts: RequestFacts,
-        result: UsageResult | None, status: int, started: float, ttfb: float | None, error_code: str | None,
+        self,
+        route: Route | None,
+        req: Request,
+        request_id: str,
+        key_id: str | None,
+        facts: RequestFacts,
+        result: UsageResult | None,
+        status: int,
+        started: float,
+        ttfb: float | None,
+        error_code: str | None,
     ) -> None:
         if route is None:
             return
@@ -232,7 +257,6 @@ def _target(route: Route, sub_path: str, query: str) -> str:
 def _upstream_headers(route: Route, client_headers: HeaderList) -> HeaderList:
     strip = route.strip_headers
     headers = [(name, value) for name, value in client_headers if name not in strip]
-    headers.extend(route.upstream_headers)
     for name, value in route.default_headers:
         if not any(n == name for n, _ in client_headers):
             headers.append((name, value))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import cast
 
 import httptools
 
@@ -21,12 +21,31 @@ from tollgate.types import HeaderList
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
 _REASONS = {
-    200: b"OK", 201: b"Created", 202: b"Accepted", 204: b"No Content", 301: b"Moved Permanently",
-    302: b"Found", 304: b"Not Modified", 400: b"Bad Request", 401: b"Unauthorized", 402: b"Payment Required",
-    403: b"Forbidden", 404: b"Not Found", 405: b"Method Not Allowed", 408: b"Request Timeout",
-    409: b"Conflict", 413: b"Payload Too Large", 415: b"Unsupported Media Type", 422: b"Unprocessable Entity",
-    429: b"Too Many Requests", 500: b"Internal Server Error", 501: b"Not Implemented", 502: b"Bad Gateway",
-    503: b"Service Unavailable", 504: b"Gateway Timeout", 529: b"Site Overloaded",
+    200: b"OK",
+    201: b"Created",
+    202: b"Accepted",
+    204: b"No Content",
+    301: b"Moved Permanently",
+    302: b"Found",
+    304: b"Not Modified",
+    400: b"Bad Request",
+    401: b"Unauthorized",
+    402: b"Payment Required",
+    403: b"Forbidden",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    408: b"Request Timeout",
+    409: b"Conflict",
+    413: b"Payload Too Large",
+    415: b"Unsupported Media Type",
+    422: b"Unprocessable Entity",
+    429: b"Too Many Requests",
+    500: b"Internal Server Error",
+    501: b"Not Implemented",
+    502: b"Bad Gateway",
+    503: b"Service Unavailable",
+    504: b"Gateway Timeout",
+    529: b"Site Overloaded",
 }
 _STATUS_LINES: dict[int, bytes] = {}
 
@@ -62,8 +81,8 @@ class Request:
         return None
 
 
-class Handler(Protocol):
-    def __call__(self, request: Request, conn: Connection) -> Awaitable[None]: ...
+#: The request handler: called once per request, answers through the connection.
+Handler = Callable[[Request, "Connection"], Awaitable[None]]
 
 
 class ClientGoneError(ConnectionError):
@@ -74,8 +93,22 @@ class Connection(asyncio.Protocol):
     """One client connection. Requests on it are answered in order (pipelining is queued)."""
 
     __slots__ = (
-        "_body_parts", "_body_size", "_current", "_drain_waiter", "_handler", "_headers", "_loop",
-        "_max_body", "_parser", "_pending", "_task", "_url", "_write_paused", "closed", "peer", "transport",
+        "_body_parts",
+        "_body_size",
+        "_current",
+        "_drain_waiter",
+        "_handler",
+        "_headers",
+        "_loop",
+        "_max_body",
+        "_parser",
+        "_pending",
+        "_task",
+        "_url",
+        "_write_paused",
+        "closed",
+        "peer",
+        "transport",
     )
 
     def __init__(self, handler: Handler, loop: asyncio.AbstractEventLoop, max_body: int) -> None:
@@ -98,8 +131,7 @@ class Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if isinstance(peer, tuple) else ""
 

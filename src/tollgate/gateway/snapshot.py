@@ -27,8 +27,18 @@ CLIENT_CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key", b"api-key
 #: Hop-by-hop and framing headers the gateway sets itself.
 HOP_HEADERS = frozenset(
     {
-        b"connection", b"keep-alive", b"proxy-connection", b"proxy-authorization", b"proxy-authenticate",
-        b"te", b"trailer", b"transfer-encoding", b"upgrade", b"host", b"content-length", b"expect",
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authorization",
+        b"proxy-authenticate",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
+        b"expect",
         b"accept-encoding",
     }
 )
@@ -39,17 +49,17 @@ class Route:
     """Everything the relay needs for one deployed provider or proxy."""
 
     context: str
-    kind: str                      # "LLMProvider" or "LLMProxy"
+    kind: str  # "LLMProvider" or "LLMProxy"
     name: str
     provider: str
     proxy: str | None
     adapter: ProviderAdapter
     auth: AuthCheck
-    pool: UpstreamPool | None      # None when the route cannot serve (see `unavailable`)
+    pool: UpstreamPool | None  # None when the route cannot serve (see `unavailable`)
     base_path: str
-    upstream_headers: HeaderList   # credential + fixed headers, added to every upstream request
-    default_headers: HeaderList    # added only when the client sent none of that name
-    credential_query: str          # "name=value" appended to the upstream query, or ""
+    upstream_headers: bytes  # credential + fixed header lines, preformatted, sent with every request
+    default_headers: HeaderList  # added only when the client sent none of that name
+    credential_query: str  # "name=value" appended to the upstream query, or ""
     strip_headers: frozenset[bytes]
     strip_query: frozenset[str]
     models: frozenset[str] | None
@@ -182,26 +192,47 @@ def compile_snapshot(resources: ResourceSet, pools: PoolRegistry) -> Snapshot:
             continue
         upstreams[name] = upstream
         routes[provider.spec.context] = _route(
-            provider.spec.context, "LLMProvider", name, name, None, provider, provider.spec.security, upstream,
+            provider.spec.context,
+            "LLMProvider",
+            name,
+            name,
+            None,
+            provider,
+            provider.spec.security,
+            upstream,
             tables.get(("LLMProvider", name), {}),
         )
     for name, proxy in resources.proxies.items():
         provider_name = proxy.spec.provider
         upstream = upstreams.get(provider_name)
-        provider = resources.providers.get(provider_name)
-        if upstream is None or provider is None:
+        base = resources.providers.get(provider_name)
+        if upstream is None or base is None:
             log.error("proxy %s: provider %s is not deployed; not routed", name, provider_name)
             continue
         routes[proxy.spec.context] = _route(
-            proxy.spec.context, "LLMProxy", name, provider_name, name, provider, proxy.spec.security, upstream,
+            proxy.spec.context,
+            "LLMProxy",
+            name,
+            provider_name,
+            name,
+            base,
+            proxy.spec.security,
+            upstream,
             tables.get(("LLMProxy", name), {}),
         )
     return Snapshot(routes, resources.revision)
 
 
 def _route(
-    context: str, kind: str, name: str, provider_name: str, proxy: str | None, provider: LLMProvider,
-    security: InboundSecurity, upstream: _Upstream, keys: dict[str, KeyEntry],
+    context: str,
+    kind: str,
+    name: str,
+    provider_name: str,
+    proxy: str | None,
+    provider: LLMProvider,
+    security: InboundSecurity,
+    upstream: _Upstream,
+    keys: dict[str, KeyEntry],
 ) -> Route:
     adapter = upstream.adapter
     strip = set(HOP_HEADERS | CLIENT_CREDENTIAL_HEADERS | upstream.credential_names)
@@ -223,7 +254,9 @@ def _route(
         auth=_auth_check(security, adapter, keys),
         pool=upstream.pool,
         base_path=upstream.base_path,
-        upstream_headers=[*upstream.upstream_headers, (b"accept-encoding", b"identity")],
+        upstream_headers=b"".join(
+            b"%s: %s\r\n" % (n, v) for n, v in [*upstream.upstream_headers, (b"accept-encoding", b"identity")]
+        ),
         default_headers=list(adapter.default_headers),
         credential_query=upstream.credential_query,
         strip_headers=frozenset(strip),

@@ -14,6 +14,7 @@ import ssl
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -83,8 +84,23 @@ class UpstreamConnection(asyncio.Protocol):
     """One connection to the vendor; carries one request at a time."""
 
     __slots__ = (
-        "_buffered", "_chunks", "_done", "_error", "_headers", "_headers_waiter", "_loop", "_parser",
-        "_reading_paused", "_waiter", "got_bytes", "closed", "headers", "keep_alive", "pool", "status", "transport",
+        "_buffered",
+        "_chunks",
+        "_done",
+        "_error",
+        "_headers",
+        "_headers_waiter",
+        "_loop",
+        "_parser",
+        "_reading_paused",
+        "_waiter",
+        "closed",
+        "got_bytes",
+        "headers",
+        "keep_alive",
+        "pool",
+        "status",
+        "transport",
     )
 
     def __init__(self, pool: UpstreamPool, loop: asyncio.AbstractEventLoop) -> None:
@@ -110,8 +126,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- asyncio.Protocol -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -163,8 +178,12 @@ class UpstreamConnection(asyncio.Protocol):
             if waiter is not None and not waiter.done():
                 waiter.set_exception(err)
 
-    def _on_timeout(self, err: UpstreamError) -> None:
-        self._fail(err)
+    def _on_first_byte_timeout(self) -> None:
+        self._fail(UpstreamTimeoutError("upstream did not answer in time"))
+        self.close()
+
+    def _on_idle_timeout(self) -> None:
+        self._fail(UpstreamTimeoutError("upstream stream went idle for too long"))
         self.close()
 
     # -- used by UpstreamPool / UpstreamResponse ----------------------------------------------------
@@ -176,9 +195,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport.write(head + body if len(body) < 65536 else head)
         if len(body) >= 65536:
             self.transport.write(body)
-        timer = self._loop.call_later(
-            timeout.first_byte, self._on_timeout, UpstreamTimeoutError("upstream did not answer in time")
-        )
+        timer = self._loop.call_later(timeout.first_byte, self._on_first_byte_timeout)
         try:
             await self._headers_waiter
         except BaseException:  # timeout, broken connection or the client left: never reuse it
@@ -203,9 +220,7 @@ class UpstreamConnection(asyncio.Protocol):
             if self._error is not None:
                 raise self._error
             self._waiter = self._loop.create_future()
-            timer = self._loop.call_later(
-                idle, self._on_timeout, UpstreamTimeoutError("upstream stream went idle for too long")
-            )
+            timer = self._loop.call_later(idle, self._on_idle_timeout)
             try:
                 await self._waiter
             finally:
@@ -272,6 +287,7 @@ class UpstreamPool:
         self.origin = origin
         self.max_idle = max_idle
         self._idle: list[UpstreamConnection] = []
+        self._host_line = b"host: %s\r\n" % origin.host_header
         self._ssl: ssl.SSLContext | None = None
         if origin.is_tls:
             self._ssl = ssl.create_default_context(cafile=origin.ca_bundle)
@@ -290,9 +306,18 @@ class UpstreamPool:
                 )
         return proto
 
-    async def request(self, method: str, target: str, headers: HeaderList, body: bytes, timeout: Timeout) -> UpstreamResponse:
-        """Send one request; a reused connection that the vendor had closed is retried once, fresh."""
-        head_parts = [b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (method.encode(), target.encode("latin-1"), self.origin.host_header)]
+    async def request(
+        self, method: str, target: str, headers: HeaderList, fixed_headers: bytes, body: bytes, timeout: Timeout
+    ) -> UpstreamResponse:
+        """Send one request; a reused connection that the vendor had closed is retried once, fresh.
+
+        `fixed_headers` are preformatted header lines (credential etc.) compiled once per route.
+        """
+        head_parts = [
+            b"%s %s HTTP/1.1\r\n" % (method.encode(), target.encode("latin-1")),
+            self._host_line,
+            fixed_headers,
+        ]
         for name, value in headers:
             head_parts.append(b"%s: %s\r\n" % (name, value))
         if body or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):

@@ -6,14 +6,13 @@ has no percentile function, so there it is computed from the ordered latencies o
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from statistics import median
 from typing import Any, Literal, get_args
 
-from sqlalchemy import ColumnElement, Connection, case, func, insert, select
+from sqlalchemy import ColumnElement, Connection, case, func, select
 
 from tollgate.store.records import UsageSummaryRow
 from tollgate.store.schema import usage
@@ -23,9 +22,32 @@ GroupBy = Literal["provider", "proxy", "model", "key", "gateway"]
 GROUP_BY_CHOICES: tuple[str, ...] = get_args(GroupBy)
 
 
+_COLUMNS = UsageRecord._fields
+#: Text columns with a length limit, by position in a UsageRecord: values are cut to fit, so one
+#: odd request (a 5 kB path, a made-up model name) can never make a whole batch fail.
+_LIMITS = tuple(
+    (i, usage.c[name].type.length)
+    for i, name in enumerate(_COLUMNS)
+    if getattr(usage.c[name].type, "length", None)
+)
+
+
+def _fit(record: UsageRecord) -> tuple[object, ...]:
+    row: list[object] = list(record)
+    for i, limit in _LIMITS:
+        value = row[i]
+        if isinstance(value, str) and len(value) > limit:
+            row[i] = value[:limit]
+    return tuple(row)
+
+
 def insert_records(conn: Connection, records: Sequence[UsageRecord]) -> None:
-    if records:
-        conn.execute(insert(usage), [dataclasses.asdict(record) for record in records])
+    """Bulk insert with the driver's executemany: rows are the records themselves (no per-row ORM work)."""
+    if not records:
+        return
+    marker = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
+    sql = f"INSERT INTO usage ({', '.join(_COLUMNS)}) VALUES ({', '.join([marker] * len(_COLUMNS))})"
+    conn.exec_driver_sql(sql, [_fit(record) for record in records])
 
 
 def _group_column(group_by: str) -> ColumnElement[Any]:
