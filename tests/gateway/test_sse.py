@@ -8,8 +8,8 @@ import pytest
 
 from tollgate.gateway.sse import SSEFrameSplitter, frame_data, frame_event, parse_frame
 
-LF = b"event: a\ndata: {\"x\": 1}\n\ndata: [DONE]\n\n"
-CRLF = b"data: {\"candidates\": []}\r\n\r\ndata: {\"y\": 2}\r\n\r\n"
+LF = b'event: a\ndata: {"x": 1}\n\ndata: [DONE]\n\n'
+CRLF = b'data: {"candidates": []}\r\n\r\ndata: {"y": 2}\r\n\r\n'
 CR = b"event: a\rdata: 1\r\rdata: 2\r\r"
 MIXED = b"data: 1\r\n\ndata: 2\n\r\ndata: 3\r\rdata: 4\n\n"
 
