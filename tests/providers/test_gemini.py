@@ -83,6 +83,14 @@ def test_json_array_splitter_handles_strings_and_escapes() -> None:
         assert all(orjson.loads(element) is not None for element in found)
 
 
+def test_a_cut_off_last_event_falls_back_to_the_one_before() -> None:
+    stream = fixture("gemini_stream.sse")
+    tap = ADAPTER.new_stream_tap(FACTS, drop_usage_chunk=False)
+    tap.feed(stream[:-40])
+    tap.close()
+    assert tap.result() == UsageResult(TokenUsage(8, None, 8), "gemini-2.5-flash")
+
+
 def test_stream_without_usage_falls_back_to_request_model() -> None:
     tap = ADAPTER.new_stream_tap(FACTS, drop_usage_chunk=False)
     tap.feed(b'data: {"candidates": [{"content": {"parts": [{"text": "x"}]}}]}\r\n\r\n')

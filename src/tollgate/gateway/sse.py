@@ -46,6 +46,25 @@ class SSEFrameSplitter:
             start_scan = 0
         frames: list[bytes] = []
         start = 0
+        find = buf.find
+        if b"\r" not in buf:
+            # Fast path (LF framing, the usual case): one pattern, one find per frame.
+            end = find(b"\n\n", start_scan)
+            while end >= 0:
+                frames.append(buf[start : end + 2])
+                start = end + 2
+                end = find(b"\n\n", start)
+        else:
+            start = self._split_any(buf, start_scan, frames)
+        self._tail = buf[start:] if start else buf
+        # A boundary can start at most two bytes before the end of what has been seen.
+        self._scanned = max(0, len(self._tail) - 2)
+        return frames
+
+    @staticmethod
+    def _split_any(buf: bytes, start_scan: int, frames: list[bytes]) -> int:
+        """Cut frames with any line endings into `frames`; return where the unfinished tail starts."""
+        start = 0
         size = len(buf)
         find = buf.find
         # Next position of each pattern; -1 = absent from the rest of `buf`.
@@ -54,19 +73,20 @@ class SSEFrameSplitter:
         cr_cr = find(b"\r\r", start_scan)
         while True:
             # The earliest pattern start is the frame's boundary (two patterns never share a start).
-            p = -1
-            for q in (lf_lf, lf_cr, cr_cr):
-                if q >= 0 and (p < 0 or q < p):
-                    p = q
+            p = lf_lf
+            if lf_cr >= 0 and (p < 0 or lf_cr < p):
+                p = lf_cr
+            if cr_cr >= 0 and (p < 0 or cr_cr < p):
+                p = cr_cr
             if p < 0:
-                break
+                return start
             if p == lf_lf:
                 end = p + 2
             elif p + 2 < size:
                 # "\n\r" or "\r\r": the blank line is "\r" alone or "\r\n".
                 end = p + 3 if buf[p + 2] == _LF else p + 2
             else:
-                break  # a trailing "\r" may be half of "\r\n": wait for the next byte
+                return start  # a trailing "\r" may be half of "\r\n": wait for the next byte
             frames.append(buf[start:end])
             start = end
             if 0 <= lf_lf < start:
@@ -75,10 +95,6 @@ class SSEFrameSplitter:
                 lf_cr = find(b"\n\r", start)
             if 0 <= cr_cr < start:
                 cr_cr = find(b"\r\r", start)
-        self._tail = buf[start:] if start else buf
-        # A boundary can start at most two bytes before the end of what has been seen.
-        self._scanned = max(0, len(self._tail) - 2)
-        return frames
 
     def close(self) -> bytes:
         """End of stream: return (and forget) the incomplete last frame, possibly empty."""

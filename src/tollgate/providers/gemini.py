@@ -129,7 +129,7 @@ class GeminiStreamTap:
     __slots__ = ("_array", "_events", "_mode")
 
     def __init__(self, reader: UsageReader, fallback_model: str | None) -> None:
-        self._events = SSEUsageTap(reader, fallback_model)
+        self._events = SSEUsageTap(reader, fallback_model, cumulative=True)
         self._array: JSONArraySplitter | None = None
         self._mode = 0  # 0 undecided, 1 SSE, 2 JSON array
 

@@ -56,8 +56,20 @@ def _compile(paths: Sequence[str]) -> tuple[JSONPath, ...]:
 
 
 def _needles(paths: tuple[JSONPath, ...]) -> tuple[bytes, ...]:
-    # The last key of a path must appear quoted in any JSON text that holds the value.
-    return tuple(dict.fromkeys(b'"' + p[-1].encode() + b'"' for p in paths))
+    """Byte strings one of which must occur in any JSON text holding a value at one of `paths`.
+
+    The last key of a path appears quoted. When all keys share a long suffix (`"prompt_tokens"`,
+    `"total_tokens"` → `_tokens"`), that suffix alone is the needle: one `in` test per event
+    instead of one per key. A needle may over-match (the event is parsed for nothing), never miss.
+    """
+    keys = list(dict.fromkeys(b'"' + p[-1].encode() + b'"' for p in paths))
+    if len(keys) < 2:
+        return tuple(keys)
+    suffix = keys[0]
+    for key in keys[1:]:
+        while not key.endswith(suffix):
+            suffix = suffix[1:]
+    return (suffix,) if len(suffix) >= 6 else tuple(keys)
 
 
 class UsageReader:
@@ -128,14 +140,38 @@ class SSEUsageTap:
     (they are still metered); only the incomplete last frame is held back until it completes or
     `close()`. Malformed events are skipped. Usage merges across events (set fields win, the last
     report of a field wins); the model is the latest reported, else the request model.
+
+    `cumulative=True` is for vendors whose every event repeats the running totals (Gemini): only
+    the latest usage-bearing event is kept, as bytes, and parsed once in `result()` (with the one
+    before it as a spare, should the last be cut off).
     """
 
-    __slots__ = ("_drop", "_fallback_model", "_model", "_reader", "_splitter", "_usage")
+    __slots__ = (
+        "_cumulative",
+        "_drop",
+        "_fallback_model",
+        "_last",
+        "_model",
+        "_prev",
+        "_reader",
+        "_splitter",
+        "_usage",
+    )
 
-    def __init__(self, reader: UsageReader, fallback_model: str | None, drop: DropPredicate | None = None) -> None:
+    def __init__(
+        self,
+        reader: UsageReader,
+        fallback_model: str | None,
+        drop: DropPredicate | None = None,
+        *,
+        cumulative: bool = False,
+    ) -> None:
         self._reader = reader
         self._fallback_model = fallback_model
         self._drop = drop
+        self._cumulative = cumulative and drop is None
+        self._last: bytes | None = None
+        self._prev: bytes | None = None
         self._splitter = SSEFrameSplitter()
         self._usage = TokenUsage()
         self._model: str | None = None
@@ -161,6 +197,12 @@ class SSEUsageTap:
         return tail
 
     def result(self) -> UsageResult:
+        for data in (self._last, self._prev):
+            obj = parse_object(data) if data is not None else None
+            if obj is not None:
+                self.read_event(obj)
+                break
+        self._last = self._prev = None
         return UsageResult(self._usage.finalized(), self._model or self._fallback_model)
 
     def read_event(self, obj: JSONObject) -> bool:
@@ -179,17 +221,21 @@ class SSEUsageTap:
         if not data:
             return False
         reader = self._reader
-        worth = False
+        has_usage = False
         for needle in reader.usage_needles:
             if needle in data:
-                worth = True
+                has_usage = True
                 break
-        if not worth and self._model is None:
+        if has_usage and self._cumulative:
+            self._prev, self._last = self._last, data  # parsed once, in result()
+            return False
+        if not has_usage:
+            if self._model is not None:
+                return False
             for needle in reader.model_needles:
                 if needle in data:
-                    worth = True
                     break
-        if not worth:
-            return False
+            else:
+                return False
         obj = parse_object(data)
         return obj is not None and self.read_event(obj)
