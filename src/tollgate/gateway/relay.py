@@ -121,10 +121,9 @@ class Relay:
         result: UsageResult | None = None
         error_code: str | None = None
         try:
-            if content_type.startswith(_EVENT_STREAM) or (
-                facts.is_streaming and resp.header(b"content-length") is None
-            ):
-                result, error_code = await self._stream(conn, resp, resp_headers, adapter, facts, drop_usage)
+            is_sse = content_type.startswith(_EVENT_STREAM)
+            if is_sse or (facts.is_streaming and resp.header(b"content-length") is None):
+                result, error_code = await self._stream(conn, resp, resp_headers, adapter, facts, drop_usage, is_sse)
             else:
                 data = await resp.read()
                 if 200 <= resp.status < 300:
@@ -150,8 +149,13 @@ class Relay:
         adapter: ProviderAdapter,
         facts: RequestFacts,
         drop_usage: bool,
+        is_sse: bool,
     ) -> tuple[UsageResult, str | None]:
-        """Relay a stream chunk by chunk; the tap reads (or filters) each chunk as it passes."""
+        """Relay a stream chunk by chunk; the tap reads (or filters) each chunk as it passes.
+
+        An upstream failure mid-stream ends the stream with the vendor's in-stream error event where
+        it has one (SSE only), otherwise by breaking the connection, so the client never mistakes a
+        cut stream for a complete answer."""
         tap = adapter.new_stream_tap(facts, drop_usage)
         first = await resp.next_chunk()  # surface a failure before the head goes out, as a clean error
         conn.start_stream(resp.status, headers)
@@ -168,7 +172,7 @@ class Relay:
             conn.end_stream()
             return tap.result(), None
         except UpstreamError as err:
-            frame = adapter.stream_error_frame(err)
+            frame = adapter.stream_error_frame(err) if is_sse else None
             if frame is not None and not conn.closed:
                 await conn.write_chunk(frame)
                 conn.end_stream()

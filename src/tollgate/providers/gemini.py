@@ -168,6 +168,9 @@ def _reader(spec: TemplateSpec) -> GeminiUsageReader:
 class GeminiProvider(TemplateProvider):
     """The template adapter with Gemini's usage reader and dual-format stream tap."""
 
+    #: Google also takes its API key as `?key=`: a client's one must never reach the upstream.
+    client_key_query_params = ("key",)
+
     def __init__(self, name: str = "gemini", spec: TemplateSpec = TEMPLATE) -> None:
         super().__init__(name, spec, reader=_reader(spec))
 

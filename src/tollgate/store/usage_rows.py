@@ -25,8 +25,8 @@ GROUP_BY_CHOICES: tuple[str, ...] = get_args(GroupBy)
 _COLUMNS = UsageRecord._fields
 #: Text columns with a length limit, by position in a UsageRecord: values are cut to fit, so one
 #: odd request (a 5 kB path, a made-up model name) can never make a whole batch fail.
-_LIMITS = tuple(
-    (i, usage.c[name].type.length) for i, name in enumerate(_COLUMNS) if getattr(usage.c[name].type, "length", None)
+_LIMITS: tuple[tuple[int, int], ...] = tuple(
+    (i, length) for i, name in enumerate(_COLUMNS) if (length := getattr(usage.c[name].type, "length", None))
 )
 
 
