@@ -55,7 +55,7 @@ RESTRICTED_MAX_BYTES = 1500
 FIRST_BYTE_TIMEOUT_S = 1.0
 #: extra keys: name -> (target kind, target name, expiresAt or None)
 EXTRA_KEYS: dict[str, tuple[str, str, str | None]] = {
-    "openai-expired": ("LLMProvider", "openai", "2001-01-01T00:00:00Z"),
+    **{f"{family}-expired": ("LLMProvider", family, "2001-01-01T00:00:00Z") for family in FAMILY_MODELS},
     **{f"{family}-revoke": ("LLMProvider", family, None) for family in FAMILY_MODELS},
 }
 
