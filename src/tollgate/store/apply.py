@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Connection
 
-from tollgate.errors import ResourceValidationError, raise_validation_errors
+from tollgate.errors import ResourceConflictError, ResourceValidationError, raise_validation_errors
 from tollgate.resources.integrity import integrity_errors
 from tollgate.resources.keys import key_from_value
 from tollgate.resources.models import APIKey, Gateway, Resource, Secret
@@ -42,6 +42,7 @@ def apply_documents(
     known_templates: Mapping[str, str | None],
     gateway: str,
     deploy: bool,
+    redeploy: bool = False,
 ) -> ApplyReport:
     """Validate, then apply `docs` in dependency order and deploy providers/proxies to `gateway` if asked.
 
@@ -67,6 +68,11 @@ def apply_documents(
         for doc in sorted(docs, key=lambda d: APPLY_ORDER[d.kind]):
             if doc.kind in DEPLOYABLE_KINDS:
                 deploy_current(tx, gateway, doc.kind, doc.metadata.name)
+    if redeploy:
+        for doc in sorted(docs, key=lambda d: APPLY_ORDER[d.kind]):
+            if doc.kind in DEPLOYABLE_KINDS:
+                for live in deployment_rows.live_everywhere(tx.conn, doc.kind, doc.metadata.name):
+                    deploy_current(tx, live.gateway, doc.kind, doc.metadata.name)
     return ApplyReport(results)
 
 
@@ -82,6 +88,13 @@ def deploy_current(tx: WriteTx, gateway: str, kind: str, name: str) -> Outcome:
             "spec.provider",
             f"LLMProvider {provider!r} is not deployed on gateway {gateway!r}; deploy it first",
         )
+    context = getattr(resource.spec, "context", None)
+    for other in deployment_rows.live(tx.conn, gateway):
+        if (other.kind, other.name) != (kind, name) and deployment_rows.context_of(other.spec) == context:
+            raise ResourceConflictError(
+                f"{kind} {name!r}: context {context!r} is already served on gateway {gateway!r} "
+                f"by {other.kind} {other.name!r}"
+            )
     _, outcome = deployment_rows.deploy(tx, gateway, kind, name, resource_rows.document(resource))
     return outcome
 

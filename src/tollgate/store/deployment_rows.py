@@ -108,6 +108,21 @@ def proxy_provider(document: JSONObject) -> str | None:
     return provider if isinstance(provider, str) else None
 
 
+def context_of(document: JSONObject) -> str | None:
+    """The context a deployed provider or proxy document serves."""
+    spec = document.get("spec")
+    context = spec.get("context") if isinstance(spec, dict) else None
+    return context if isinstance(context, str) else None
+
+
+def live_everywhere(conn: Connection, kind: str, name: str) -> list[DeploymentRecord]:
+    """The live deployments of one resource, on every gateway."""
+    query = select(deployments).where(
+        deployments.c.kind == kind, deployments.c.name == name, deployments.c.undeployed_at.is_(None)
+    )
+    return [_record(row) for row in conn.execute(query.order_by(deployments.c.gateway))]
+
+
 def undeploy_everywhere(tx: WriteTx, kind: str, name: str) -> None:
     result = tx.conn.execute(
         update(deployments)

@@ -26,8 +26,13 @@ def _v1_initial(conn: Connection) -> None:
     conn.execute(insert(schema.revision).values(id=1, value=0))
 
 
+def _v2_admin_tokens(conn: Connection) -> None:
+    schema.admin_tokens.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, _v1_initial),
+    (2, _v2_admin_tokens),
 ]
 
 

@@ -109,6 +109,16 @@ deployments = Table(
     Index("ix_deployments_live", "gateway", "undeployed_at"),
 )
 
+#: Management API admin tokens: only the SHA-256 of each token is stored (tokens have 256 bits of entropy).
+admin_tokens = Table(
+    "admin_tokens",
+    metadata,
+    Column("id", String(12), primary_key=True),
+    Column("name", String(63), nullable=False),
+    Column("token_hash", LargeBinary(32), nullable=False),
+    Column("created_at", _TS, nullable=False),
+)
+
 usage = Table(
     "usage",
     metadata,

@@ -19,8 +19,8 @@ from tollgate.resources.keys import KeyRecord
 from tollgate.resources.loader import parse_document
 from tollgate.resources.models import API_VERSION, LLMProvider, LLMProxy, ProviderTemplate, Resource
 from tollgate.resources.resource_set import ResourceSet
+from tollgate.store import admin_rows, deployment_rows, key_rows, migrations, resource_rows, usage_rows
 from tollgate.store import apply as applying
-from tollgate.store import deployment_rows, key_rows, migrations, resource_rows, usage_rows
 from tollgate.store.crypto import SecretCipher, append_key, retire_keys
 from tollgate.store.engine import build_engine
 from tollgate.store.records import (
@@ -122,16 +122,18 @@ class Store:
         gateway: str = "default",
         deploy: bool = True,
         known_templates: Mapping[str, str | None] | None = None,
+        redeploy: bool = False,
     ) -> ApplyReport:
         """Apply documents in one transaction, dependency order first, deploying providers/proxies if asked.
 
         Integrity is checked against the store's contents plus `docs`. APIKey documents keep their
-        key when re-applied; a generated key's value is in the report's `new_keys`, once.
+        key when re-applied; a generated key's value is in the report's `new_keys`, once. With
+        `redeploy`, each provider or proxy is also redeployed on every gateway where it is live.
         """
         templates = self.known_templates if known_templates is None else known_templates
         with write_tx(self._engine) as tx:
             return applying.apply_documents(
-                tx, self._cipher, docs, known_templates=templates, gateway=gateway, deploy=deploy
+                tx, self._cipher, docs, known_templates=templates, gateway=gateway, deploy=deploy, redeploy=redeploy
             )
 
     def apply_resource(self, resource: Resource) -> Outcome:
@@ -323,6 +325,23 @@ class Store:
     def list_gateways(self) -> list[GatewayRecord]:
         with read_tx(self._engine) as conn:
             return deployment_rows.all_gateways(conn)
+
+    # --- management API admin tokens -----------------------------------------------------------------
+
+    def ensure_admin_token(self) -> str | None:
+        """Create the first admin token if none exists and return its value (once); else None."""
+        with write_tx(self._engine) as tx:
+            return admin_rows.create(tx, "initial") if admin_rows.count(tx.conn) == 0 else None
+
+    def create_admin_token(self, name: str) -> str:
+        """Issue another admin token; its value is returned once and stored only hashed."""
+        with write_tx(self._engine) as tx:
+            return admin_rows.create(tx, name)
+
+    def verify_admin_token(self, value: str) -> bool:
+        """Constant-time check of a presented admin token against the stored hashes."""
+        with read_tx(self._engine) as conn:
+            return admin_rows.verify(conn, value)
 
     # --- the data plane's view -------------------------------------------------------------------
 

@@ -1,0 +1,45 @@
+"""`create_app`: the management API as a FastAPI app over one `Store`, described by /openapi.json.
+
+Route functions are plain `def`: the store is synchronous and FastAPI runs them in worker threads.
+Everything below /api/v1 needs the admin token; /healthz and the OpenAPI document do not.
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from tollgate.control.auth import AdminAuth, require_admin
+from tollgate.control.errors import install_error_handlers
+from tollgate.control.routes import apply, deployments, keys, resources, secrets
+from tollgate.control.schemas import ErrorResponse
+from tollgate.store import Store
+
+API_PREFIX = "/api/v1"
+_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorResponse, "description": "Missing or invalid admin token"},
+    404: {"model": ErrorResponse, "description": "No such resource"},
+    409: {"model": ErrorResponse, "description": "Conflict with another resource"},
+    422: {"model": ErrorResponse, "description": "Invalid input: names resource, field and reason"},
+}
+
+
+def create_app(store: Store, *, auth: AdminAuth | None = None) -> FastAPI:
+    """The management API over `store`; `auth` defaults to env TOLLGATE_ADMIN_TOKEN plus the stored tokens."""
+    app = FastAPI(
+        title="Tollgate management API",
+        version="1",
+        description="Manage templates, providers, proxies, secrets, API keys, gateways and deployments.",
+        separate_input_output_schemas=False,
+    )
+    app.state.store = store
+    app.state.auth = auth or AdminAuth(store)
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    guarded = [Depends(require_admin)]
+    for module in (resources, secrets, keys, deployments, apply):
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded, responses=_ERRORS)
+    return app

@@ -1,0 +1,108 @@
+"""The management API's one mapping from exceptions to HTTP errors, all in one JSON shape.
+
+422 names resource, field and reason (the loader's own messages when a body is a resource document);
+404 for missing things, 409 for conflicts, 401 for a bad admin token. An unexpected error is a bare
+500 whose body and log carry only the exception type: never a value from the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tollgate.errors import (
+    ResourceConflictError,
+    ResourceNotFoundError,
+    ResourceValidationError,
+    ResourceValidationGroupError,
+)
+from tollgate.resources.loader import parse_document
+from tollgate.resources.models import API_VERSION
+
+log = logging.getLogger("tollgate.control")
+
+#: First path segment after /api/v1 -> the resource kind a PUT body there must be.
+KIND_BY_COLLECTION = {"templates": "ProviderTemplate", "providers": "LLMProvider", "proxies": "LLMProxy"}
+_TYPES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 409: "conflict"}
+
+
+def error_response(
+    status: int, message: str, *, kind: str | None = None, details: Sequence[Mapping[str, str]] = ()
+) -> JSONResponse:
+    body = {"status": status, "type": kind or _TYPES.get(status, "error"), "message": message, "errors": list(details)}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def validation_response(exc: ResourceValidationError) -> JSONResponse:
+    errors = exc.errors if isinstance(exc, ResourceValidationGroupError) else [exc]
+    details = [{"resource": e.document, "field": e.field, "reason": e.reason} for e in errors]
+    return error_response(422, str(exc), kind="validation_error", details=details)
+
+
+def _document_errors(request: Request, body: object) -> ResourceValidationError | None:
+    """The loader's verdict on a resource document body, so the API words errors like `tollgate apply`."""
+    parts = request.url.path.strip("/").split("/")
+    kind = KIND_BY_COLLECTION.get(parts[2]) if len(parts) >= 3 and parts[:2] == ["api", "v1"] else None
+    if kind is None or not isinstance(body, Mapping):
+        return None
+    document = {"kind": kind, "apiVersion": API_VERSION, **body}
+    try:
+        parse_document(document, kind)
+    except ResourceValidationError as exc:
+        return exc
+    return None
+
+
+def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    document_error = _document_errors(request, exc.body)
+    if document_error is not None:
+        return validation_response(document_error)
+    details = [_detail(err) for err in exc.errors()]
+    message = "; ".join(f"{d['resource']}: {d['field']}: {d['reason']}".replace(": : ", ": ") for d in details)
+    return error_response(422, message or "invalid request", kind="validation_error", details=details)
+
+
+def _detail(err: Mapping[str, Any]) -> dict[str, str]:
+    loc = [str(part) for part in err.get("loc", ())]
+    where = loc[0] if loc else "request"
+    return {"resource": f"request {where}", "field": ".".join(loc[1:]), "reason": str(err.get("msg", "invalid"))}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register every handler on `app` (one place: the status of each error class is decided here)."""
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return _request_validation(request, exc)
+
+    async def on_resource_invalid(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ResourceValidationError)
+        return validation_response(exc)
+
+    async def on_not_found(_request: Request, exc: Exception) -> JSONResponse:
+        return error_response(404, str(exc))
+
+    async def on_conflict(_request: Request, exc: Exception) -> JSONResponse:
+        return error_response(409, str(exc))
+
+    async def on_http(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return error_response(exc.status_code, str(exc.detail))
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+        return error_response(500, f"internal error ({type(exc).__name__})", kind="internal")
+
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(ResourceValidationError, on_resource_invalid)
+    app.add_exception_handler(ResourceNotFoundError, on_not_found)
+    app.add_exception_handler(ResourceConflictError, on_conflict)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

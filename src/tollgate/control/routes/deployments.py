@@ -1,0 +1,137 @@
+"""Gateways and deployments: deploy or undeploy a provider or proxy, history, restore, Invoke URLs.
+
+A gateway's status is what its nodes last reported, or `offline` when no heartbeat came for a while.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from tollgate.control.deps import NameParam, StoreDep
+from tollgate.control.schemas import (
+    DeployableKind,
+    DeploymentInfo,
+    DeployRequest,
+    DeployResponse,
+    GatewayInfo,
+    GatewayWrite,
+    OutcomeResponse,
+    RestoreRequest,
+)
+from tollgate.errors import ResourceNotFoundError
+from tollgate.resources.models import NAME_PATTERN, Gateway
+from tollgate.store import DeploymentRecord, GatewayRecord, Store
+
+router = APIRouter()
+#: Gateways heartbeat every 5 s; three missed beats make one `offline`.
+OFFLINE_AFTER = timedelta(seconds=15)
+
+
+def _gateway_info(record: GatewayRecord, now: datetime) -> GatewayInfo:
+    status = record.status
+    if record.last_seen is not None and now - record.last_seen > OFFLINE_AFTER:
+        status = "offline"
+    return GatewayInfo(
+        name=record.name,
+        base_url=record.base_url,
+        status=status,
+        last_seen=record.last_seen,
+        created_at=record.created_at,
+    )
+
+
+def _base_urls(store: Store) -> dict[str, str]:
+    return {g.name: g.base_url for g in store.list_gateways()}
+
+
+def deployment_info(record: DeploymentRecord, base_urls: dict[str, str]) -> DeploymentInfo:
+    spec = record.spec.get("spec")
+    context = spec.get("context") if isinstance(spec, dict) else None
+    context = context if isinstance(context, str) else None
+    base = base_urls.get(record.gateway)
+    invoke = f"{base.rstrip('/')}{context}" if base and context and record.is_live else None
+    return DeploymentInfo(
+        gateway=record.gateway,
+        kind=record.kind,
+        name=record.name,
+        revision=record.revision,
+        context=context,
+        invoke_url=invoke,
+        live=record.is_live,
+        deployed_at=record.deployed_at,
+        undeployed_at=record.undeployed_at,
+    )
+
+
+# --- gateways ------------------------------------------------------------------------------------
+
+
+@router.get("/gateways", tags=["gateways"])
+def list_gateways(store: StoreDep) -> list[GatewayInfo]:
+    now = datetime.now(UTC)
+    return [_gateway_info(g, now) for g in store.list_gateways()]
+
+
+@router.get("/gateways/{name}", tags=["gateways"])
+def get_gateway(store: StoreDep, name: NameParam) -> GatewayInfo:
+    for record in store.list_gateways():
+        if record.name == name:
+            return _gateway_info(record, datetime.now(UTC))
+    raise ResourceNotFoundError(f"no gateway named {name!r}")
+
+
+@router.put("/gateways/{name}", tags=["gateways"])
+def put_gateway(store: StoreDep, name: NameParam, body: GatewayWrite) -> OutcomeResponse:
+    """Register a gateway (group of nodes) or change its public base URL (used in Invoke URLs)."""
+    document = Gateway.model_validate({"metadata": {"name": name}, "spec": {"baseUrl": body.base_url}})
+    outcome = store.apply_documents([document], deploy=False).results[0].outcome
+    return OutcomeResponse(kind="Gateway", name=name, outcome=outcome)
+
+
+# --- deployments ---------------------------------------------------------------------------------
+
+
+@router.get("/deployments", tags=["deployments"])
+def list_deployments(
+    store: StoreDep,
+    gateway: Annotated[str | None, Query(pattern=NAME_PATTERN, description="Only this gateway's.")] = None,
+) -> list[DeploymentInfo]:
+    """Live deployments with their Invoke URLs."""
+    urls = _base_urls(store)
+    return [deployment_info(d, urls) for d in store.list_deployments(gateway)]
+
+
+@router.post("/deployments", tags=["deployments"])
+def deploy(store: StoreDep, body: DeployRequest) -> DeployResponse:
+    """Deploy the stored document to a gateway: 409 if its context is taken there, 422 if a proxy's
+    provider is not deployed there first, 404 if the resource does not exist."""
+    outcome = store.deploy(body.gateway, body.kind, body.name)
+    live = store.deployment_history(body.gateway, body.kind, body.name)[-1]
+    return DeployResponse(outcome=outcome, deployment=deployment_info(live, _base_urls(store)))
+
+
+@router.delete("/deployments/{gateway}/{kind}/{name}", tags=["deployments"])
+def undeploy(store: StoreDep, gateway: NameParam, kind: DeployableKind, name: NameParam) -> DeploymentInfo:
+    """Stop serving at once (409 for a provider a live proxy on that gateway uses)."""
+    return deployment_info(store.undeploy(gateway, kind, name), _base_urls(store))
+
+
+@router.get("/deployments/{gateway}/{kind}/{name}/history", tags=["deployments"])
+def history(store: StoreDep, gateway: NameParam, kind: DeployableKind, name: NameParam) -> list[DeploymentInfo]:
+    """Every revision of a resource on a gateway, oldest first."""
+    records = store.deployment_history(gateway, kind, name)
+    if not records:
+        raise ResourceNotFoundError(f"{kind} {name!r} was never deployed on gateway {gateway!r}")
+    urls = _base_urls(store)
+    return [deployment_info(d, urls) for d in records]
+
+
+@router.post("/deployments/{gateway}/{kind}/{name}/restore", tags=["deployments"])
+def restore(
+    store: StoreDep, gateway: NameParam, kind: DeployableKind, name: NameParam, body: RestoreRequest
+) -> DeploymentInfo:
+    """Make an earlier revision current again (validated like any apply) and deploy it."""
+    return deployment_info(store.restore_deployment(gateway, kind, name, body.revision), _base_urls(store))

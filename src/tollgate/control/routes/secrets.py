@@ -1,0 +1,49 @@
+"""Secrets: names only out, values only in. A value is encrypted at rest and never returned or logged."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from tollgate.control.deps import NameParam, StoreDep
+from tollgate.control.schemas import OutcomeResponse, SecretInfo, SecretWrite
+from tollgate.errors import ResourceNotFoundError
+from tollgate.resources.models import LLMProvider
+from tollgate.store import Store
+
+router = APIRouter(tags=["secrets"])
+
+
+def _users(store: Store) -> dict[str, list[str]]:
+    users: dict[str, list[str]] = {}
+    for provider in store.list_resources("LLMProvider"):
+        if isinstance(provider, LLMProvider) and provider.spec.credential and provider.spec.credential.secret:
+            users.setdefault(provider.spec.credential.secret, []).append(f"LLMProvider/{provider.metadata.name}")
+    return users
+
+
+@router.get("/secrets", response_model=list[SecretInfo])
+def list_secrets(store: StoreDep) -> list[SecretInfo]:
+    users = _users(store)
+    return [SecretInfo(name=name, used_by=users.get(name, [])) for name in store.list_secrets()]
+
+
+@router.get("/secrets/{name}", response_model=SecretInfo)
+def get_secret(store: StoreDep, name: NameParam) -> SecretInfo:
+    """That the secret exists and who uses it; never its value."""
+    if name not in store.list_secrets():
+        raise ResourceNotFoundError(f"no Secret named {name!r}")
+    return SecretInfo(name=name, used_by=_users(store).get(name, []))
+
+
+@router.put("/secrets/{name}")
+def put_secret(store: StoreDep, name: NameParam, body: SecretWrite) -> OutcomeResponse:
+    """Create or replace a value (write-only); gateways read the new value at their next reload."""
+    outcome = store.put_secret(name, body.value)
+    return OutcomeResponse(kind="Secret", name=name, outcome=outcome)
+
+
+@router.delete("/secrets/{name}", status_code=204)
+def delete_secret(store: StoreDep, name: NameParam) -> Response:
+    """Refused (409) while a provider's credential names it."""
+    store.delete_secret(name)
+    return Response(status_code=204)
