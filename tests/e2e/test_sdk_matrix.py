@@ -26,6 +26,30 @@ UPSTREAM_CREDENTIAL = {
     "foundry": ("api-key", ""),
 }
 COUNT_REPLY = "1 2 3 4 5"
+#: setups whose SDK exposes the response headers: the gateway's x-request-id must be there
+EXPOSES_REQUEST_ID = {"openai-OpenAI", "mistral-OpenAI", "azure-AzureOpenAI", "foundry-AzureOpenAI",
+                      "anthropic-Anthropic", "gemini-genai"}
+#: Known gateway/mock disagreement, kept visible: strict, so the fix turns it into a failure to remove.
+FOUNDRY_STREAM_USAGE = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Foundry streams are not metered: providers/azure_ai_foundry.py sets inject_usage=False "
+        "assuming the model-inference API always sends usage in its last chunk, but the Foundry mock "
+        "(mock/foundry.py -> mock/openai.serve_chat/chat_stream_plan) sends usage only when the client asks "
+        "with stream_options.include_usage, so an OpenAI-SDK stream (no include_usage) is recorded with "
+        "prompt/completion/total tokens = None"
+    ),
+)
+
+
+def _params() -> list[Any]:
+    out = []
+    for setup in SETUPS:
+        for mode in ("basic", "stream"):
+            for via in ("provider", "proxy"):
+                marks = [FOUNDRY_STREAM_USAGE] if (setup.id, mode) == ("foundry-AzureOpenAI", "stream") else []
+                out.append(pytest.param(setup, mode, via, id=f"{setup.id}-{mode}-{via}", marks=marks))
+    return out
 
 
 def upstream_request(e2e: E2E, vendor: str, nonce: str) -> dict[str, Any]:
@@ -47,9 +71,7 @@ def assert_no_client_key_upstream(e2e: E2E, request: dict[str, Any]) -> None:
         assert value not in blob and value not in request["body"]
 
 
-@pytest.mark.parametrize("via", ["provider", "proxy"])
-@pytest.mark.parametrize("mode", ["basic", "stream"])
-@pytest.mark.parametrize("setup", SETUPS, ids=[s.id for s in SETUPS])
+@pytest.mark.parametrize(("setup", "mode", "via"), _params())
 def test_matrix(e2e: E2E, setup: Setup, mode: str, via: str) -> None:
     route = setup.provider if via == "provider" else f"{setup.provider}-app"
     url, key = e2e.invoke_url(route), e2e.key(route)
@@ -90,6 +112,8 @@ def test_matrix(e2e: E2E, setup: Setup, mode: str, via: str) -> None:
     rows = wait_usage(e2e.db_path, window[0], window[1], provider=setup.provider, proxy=proxy)
     assert len(rows) == 1, f"expected one usage row for {route} in the request's window, got {rows}"
     row = rows[0]
+    if setup.id in EXPOSES_REQUEST_ID:
+        assert result.request_id, "no x-request-id header on the response"
     if result.request_id is not None:
         assert row["request_id"] == result.request_id
     prompt_count = expected_prompt_tokens(vendor, body)
