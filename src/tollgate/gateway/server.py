@@ -103,6 +103,7 @@ class Connection(asyncio.Protocol):
         "_max_body",
         "_parser",
         "_pending",
+        "_rejected",
         "_task",
         "_url",
         "_write_paused",
@@ -122,6 +123,7 @@ class Connection(asyncio.Protocol):
         self._body_size = 0
         self._current: Request | None = None
         self._pending: deque[Request] = deque()
+        self._rejected: bytes | None = None
         self._task: asyncio.Task[None] | None = None
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -147,7 +149,14 @@ class Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._reject(b"upgrade not supported")
+            # The request itself was parsed and gets a normal answer (a server may ignore Upgrade,
+            # RFC 9110 7.8); the bytes after it are another protocol, so close after answering.
+            last = self._pending[-1] if self._pending else self._current
+            if last is None or self.transport is None:
+                self._reject(b"upgrade not supported")
+            else:
+                last.keep_alive = False
+                self.transport.pause_reading()
         except httptools.HttpParserError:
             self._reject(b"malformed HTTP request")
 
@@ -224,8 +233,17 @@ class Connection(asyncio.Protocol):
         self._current = None
         if self._pending and not self.closed:
             self._start(self._pending.popleft())
+        elif self._rejected is not None:
+            self._reject(self._rejected)
 
     def _reject(self, reason: bytes) -> None:
+        if self._current is not None and not self.closed:
+            # Requests parsed before the bad bytes are answered first, in order; then the 400.
+            # Bytes after a `Connection: close` request are never answered (RFC 9112 9.6).
+            self._rejected = reason
+            if self.transport is not None:
+                self.transport.pause_reading()
+            return
         if self.transport is not None and not self.closed:
             body = b'{"error":{"message":"%s","type":"invalid_request_error"}}' % reason
             self.transport.write(
