@@ -12,6 +12,15 @@ _COMMANDS = {
     "mock": "mock",
     "demo": "demo",
     "usage": "usage",
+    "apply": "apply",
+    "get": "get",
+    "describe": "describe",
+    "delete": "delete",
+    "keys": "keys",
+    "deploy": "deploy",
+    "undeploy": "undeploy",
+    "deployments": "deployments",
+    "secrets": "secrets",
 }
 
 

@@ -19,33 +19,105 @@ def _print_key(name: str, target: str, value: str) -> None:
 
 
 @click.command()
-@click.option("--config", "-c", "config_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Resource YAML file or directory to apply and deploy at start (repeatable).")
-@click.option("--db", "db_url", envvar="TOLLGATE_DB", default=None,
-              help="sqlite:///path.db (default ~/.tollgate/tollgate.db) or postgresql://... [env TOLLGATE_DB]")
-@click.option("--role", type=click.Choice(["all", "gateway", "control"]), default="all", envvar="TOLLGATE_ROLE",
-              show_default=True, help="Which planes this process runs. [env TOLLGATE_ROLE]")
-@click.option("--host", default="127.0.0.1", envvar="TOLLGATE_HOST", show_default=True,
-              help="Data-plane listen address. [env TOLLGATE_HOST]")
-@click.option("--port", default=8080, type=int, envvar="TOLLGATE_PORT", show_default=True,
-              help="Data-plane port (0 = any free port). [env TOLLGATE_PORT]")
-@click.option("--public-url", envvar="TOLLGATE_PUBLIC_URL", default=None,
-              help="Base of the Invoke URLs as clients see it. [env TOLLGATE_PUBLIC_URL]")
-@click.option("--admin-host", default="127.0.0.1", envvar="TOLLGATE_ADMIN_HOST", show_default=True,
-              help="Management API listen address. [env TOLLGATE_ADMIN_HOST]")
-@click.option("--admin-port", default=9090, type=int, envvar="TOLLGATE_ADMIN_PORT", show_default=True,
-              help="Management API port. [env TOLLGATE_ADMIN_PORT]")
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), envvar="TOLLGATE_TLS_CERT",
-              help="PEM certificate: serve the data plane over HTTPS. [env TOLLGATE_TLS_CERT]")
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), envvar="TOLLGATE_TLS_KEY",
-              help="PEM private key for --tls-cert. [env TOLLGATE_TLS_KEY]")
-@click.option("--gateway-name", default="default", envvar="TOLLGATE_GATEWAY", show_default=True,
-              help="Which gateway's deployments this node serves. [env TOLLGATE_GATEWAY]")
-@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]),
-              envvar="TOLLGATE_LOG_LEVEL", show_default=True, help="[env TOLLGATE_LOG_LEVEL]")
+@click.option(
+    "--config",
+    "-c",
+    "config_paths",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Resource YAML file or directory to apply and deploy at start (repeatable).",
+)
+@click.option(
+    "--db",
+    "db_url",
+    envvar="TOLLGATE_DB",
+    default=None,
+    help="sqlite:///path.db (default ~/.tollgate/tollgate.db) or postgresql://... [env TOLLGATE_DB]",
+)
+@click.option(
+    "--role",
+    type=click.Choice(["all", "gateway", "control"]),
+    default="all",
+    envvar="TOLLGATE_ROLE",
+    show_default=True,
+    help="Which planes this process runs. [env TOLLGATE_ROLE]",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    envvar="TOLLGATE_HOST",
+    show_default=True,
+    help="Data-plane listen address. [env TOLLGATE_HOST]",
+)
+@click.option(
+    "--port",
+    default=8080,
+    type=int,
+    envvar="TOLLGATE_PORT",
+    show_default=True,
+    help="Data-plane port (0 = any free port). [env TOLLGATE_PORT]",
+)
+@click.option(
+    "--public-url",
+    envvar="TOLLGATE_PUBLIC_URL",
+    default=None,
+    help="Base of the Invoke URLs as clients see it. [env TOLLGATE_PUBLIC_URL]",
+)
+@click.option(
+    "--admin-host",
+    default="127.0.0.1",
+    envvar="TOLLGATE_ADMIN_HOST",
+    show_default=True,
+    help="Management API listen address. [env TOLLGATE_ADMIN_HOST]",
+)
+@click.option(
+    "--admin-port",
+    default=9090,
+    type=int,
+    envvar="TOLLGATE_ADMIN_PORT",
+    show_default=True,
+    help="Management API port. [env TOLLGATE_ADMIN_PORT]",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    envvar="TOLLGATE_TLS_CERT",
+    help="PEM certificate: serve the data plane over HTTPS. [env TOLLGATE_TLS_CERT]",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False),
+    envvar="TOLLGATE_TLS_KEY",
+    help="PEM private key for --tls-cert. [env TOLLGATE_TLS_KEY]",
+)
+@click.option(
+    "--gateway-name",
+    default="default",
+    envvar="TOLLGATE_GATEWAY",
+    show_default=True,
+    help="Which gateway's deployments this node serves. [env TOLLGATE_GATEWAY]",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    envvar="TOLLGATE_LOG_LEVEL",
+    show_default=True,
+    help="[env TOLLGATE_LOG_LEVEL]",
+)
 def serve(
-    config_paths: tuple[Path, ...], db_url: str | None, role: str, host: str, port: int, public_url: str | None,
-    admin_host: str, admin_port: int, tls_cert: str | None, tls_key: str | None, gateway_name: str, log_level: str,
+    config_paths: tuple[Path, ...],
+    db_url: str | None,
+    role: str,
+    host: str,
+    port: int,
+    public_url: str | None,
+    admin_host: str,
+    admin_port: int,
+    tls_cert: str | None,
+    tls_key: str | None,
+    gateway_name: str,
+    log_level: str,
 ) -> None:
     """Serve Invoke URLs (and the management API) from the store, applying --config first."""
     if bool(tls_cert) != bool(tls_key):

@@ -1,0 +1,35 @@
+"""`tollgate secrets set|list|delete`: upstream credentials, write-only (read from stdin or the environment)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from tollgate.cli._app import Application, api_command
+from tollgate.cli._columns import COLUMNS
+
+
+@click.group()
+def secrets() -> None:
+    """Store upstream credentials (encrypted at rest, never shown back)."""
+
+
+@secrets.command("set")
+@click.argument("name")
+@click.option("--from-env", "from_env", default=None, help="Read the value from this environment variable.")
+@api_command
+def set_secret(app: Application, name: str, from_env: str | None) -> None:
+    """Set NAME's value from --from-env, else from stdin (never from an argument: shells keep history)."""
+    value = os.environ.get(from_env, "") if from_env else sys.stdin.read().rstrip("\n")
+    if not value:
+        raise click.UsageError(f"no value: {'$' + from_env + ' is empty' if from_env else 'stdin was empty'}")
+    result = app.call(lambda c: c.put(f"/secrets/{name}", {"value": value}))
+    click.echo(f"Secret {name}: {result['outcome']}")
+
+
+@secrets.command("list")
+@api_command
+def list_secrets(app: Application) -> None:
+    app.emit(app.call(lambda c: c.get("/secrets")), COLUMNS["secrets"])

@@ -1,0 +1,95 @@
+"""`ManagementClient`: a small synchronous httpx client of the management API (what the CLI talks through).
+
+Every failure becomes one of four exceptions, so a caller maps them to exit codes in one place:
+
+    ManagementError            any refused request (status, message, details)
+    ├── AuthFailedError        401: missing or wrong admin token
+    ├── NotFoundError          404
+    └── ConnectionFailedError  the API could not be reached at all (status 0)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+DEFAULT_API_URL = "http://127.0.0.1:9090"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+API_PREFIX = "/api/v1"
+
+
+class ManagementError(Exception):
+    """The API refused a request; `details` are its (resource, field, reason) entries, if any."""
+
+    def __init__(self, status: int, message: str, details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details or []
+
+
+class AuthFailedError(ManagementError):
+    """401: the admin token is missing or not accepted."""
+
+
+class NotFoundError(ManagementError):
+    """404: no such resource, key, gateway or deployment."""
+
+
+class ConnectionFailedError(ManagementError):
+    """The API did not answer (refused, DNS, timeout, TLS)."""
+
+
+class ManagementClient:
+    """One client per CLI invocation; not thread-safe. `close()` (or `with`) releases the connection pool."""
+
+    def __init__(self, url: str, token: str | None, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
+        self.url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.url + API_PREFIX, headers=headers, timeout=timeout)
+
+    def __enter__(self) -> ManagementClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, path: str, **params: str | None) -> Any:
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def post(self, path: str, body: object) -> Any:
+        return self.request("POST", path, json=body)
+
+    def put(self, path: str, body: object) -> Any:
+        return self.request("PUT", path, json=body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The decoded JSON answer (None for 204); raises a `ManagementError` subclass otherwise."""
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ConnectionFailedError(
+                0, f"cannot reach the management API at {self.url} ({type(exc).__name__}): is `tollgate serve` running?"
+            ) from None
+        if response.status_code == 204:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.is_success:
+            return body
+        error = body.get("error") if isinstance(body, dict) else None
+        message = str(error.get("message")) if isinstance(error, dict) else f"HTTP {response.status_code}"
+        details = error.get("errors") if isinstance(error, dict) else None
+        cls = {401: AuthFailedError, 404: NotFoundError}.get(response.status_code, ManagementError)
+        if cls is AuthFailedError:
+            message = f"{message} (set --token or TOLLGATE_ADMIN_TOKEN to the admin token)"
+        raise cls(response.status_code, message, details if isinstance(details, list) else None)
