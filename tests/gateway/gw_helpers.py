@@ -127,6 +127,15 @@ class RawRequest:
     target: str
     headers: dict[str, str]
     body: bytes
+    reader: asyncio.StreamReader | None = None
+
+    async def wait_closed(self, timeout: float = WAIT) -> None:
+        """Return when the client closes its side (or after `timeout`): a hung upstream that still notices."""
+        assert self.reader is not None
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            async with asyncio.timeout(timeout):
+                while await self.reader.read(65536):
+                    pass
 
 
 async def read_request(reader: asyncio.StreamReader) -> RawRequest | None:
@@ -197,6 +206,7 @@ class RawUpstream:
                 req = await read_request(reader)
                 if req is None:
                     break
+                req.reader = reader
                 self.requests.append(req)
                 if not await self.handler(self, req, writer):
                     break

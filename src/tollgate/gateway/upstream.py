@@ -74,8 +74,9 @@ def map_upstream_errors(what: str) -> Iterator[None]:
         raise
     except TimeoutError as exc:
         raise UpstreamTimeoutError(f"upstream {what} timed out") from exc
-    except ssl.SSLError as exc:
-        raise UpstreamConnectError(f"upstream TLS failure during {what}: {exc.reason or 'handshake failed'}") from exc
+    except ssl.SSLError as exc:  # CertificateErrors raised in Python (match_hostname) have no `reason`
+        reason = getattr(exc, "reason", None) or "handshake failed"
+        raise UpstreamConnectError(f"upstream TLS failure during {what}: {reason}") from exc
     except OSError as exc:
         raise UpstreamConnectError(f"upstream unreachable during {what}: {exc.strerror or type(exc).__name__}") from exc
 
