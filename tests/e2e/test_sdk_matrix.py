@@ -27,19 +27,14 @@ UPSTREAM_CREDENTIAL = {
 }
 COUNT_REPLY = "1 2 3 4 5"
 #: setups whose SDK exposes the response headers: the gateway's x-request-id must be there
-EXPOSES_REQUEST_ID = {"openai-OpenAI", "mistral-OpenAI", "azure-AzureOpenAI", "foundry-AzureOpenAI",
-                      "anthropic-Anthropic", "gemini-genai"}
-#: Known gateway/mock disagreement, kept visible: strict, so the fix turns it into a failure to remove.
-FOUNDRY_STREAM_USAGE = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Foundry streams are not metered: providers/azure_ai_foundry.py sets inject_usage=False "
-        "assuming the model-inference API always sends usage in its last chunk, but the Foundry mock "
-        "(mock/foundry.py -> mock/openai.serve_chat/chat_stream_plan) sends usage only when the client asks "
-        "with stream_options.include_usage, so an OpenAI-SDK stream (no include_usage) is recorded with "
-        "prompt/completion/total tokens = None"
-    ),
-)
+EXPOSES_REQUEST_ID = {
+    "openai-OpenAI",
+    "mistral-OpenAI",
+    "azure-AzureOpenAI",
+    "foundry-AzureOpenAI",
+    "anthropic-Anthropic",
+    "gemini-genai",
+}
 
 
 def _params() -> list[Any]:
@@ -47,8 +42,7 @@ def _params() -> list[Any]:
     for setup in SETUPS:
         for mode in ("basic", "stream"):
             for via in ("provider", "proxy"):
-                marks = [FOUNDRY_STREAM_USAGE] if (setup.id, mode) == ("foundry-AzureOpenAI", "stream") else []
-                out.append(pytest.param(setup, mode, via, id=f"{setup.id}-{mode}-{via}", marks=marks))
+                out.append(pytest.param(setup, mode, via, id=f"{setup.id}-{mode}-{via}"))
     return out
 
 
@@ -124,5 +118,7 @@ def test_matrix(e2e: E2E, setup: Setup, mode: str, via: str) -> None:
     assert row["request_model"] == setup.model
     assert row["response_model"] == setup.model
     assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]) == (
-        prompt_count, completion_count, prompt_count + completion_count,
+        prompt_count,
+        completion_count,
+        prompt_count + completion_count,
     ), f"usage row {row} does not match the mock's counts"

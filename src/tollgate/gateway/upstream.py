@@ -207,12 +207,18 @@ class UpstreamConnection(asyncio.Protocol):
             self._headers_waiter = None
 
     async def next_chunk(self, idle: float) -> bytes | None:
-        """The next body chunk as received, or None at the end of the body."""
+        """All body bytes received so far and not yet taken, or None at the end of the body.
+
+        Whatever arrived together is handed over together: a burst of stream events costs one
+        write to the client, while events that arrive one by one are still relayed one by one.
+        """
         while True:
-            if self._chunks:
-                chunk = self._chunks.popleft()
-                self._buffered -= len(chunk)
-                if self._reading_paused and self._buffered < READ_HIGH_WATER // 2 and self.transport is not None:
+            chunks = self._chunks
+            if chunks:
+                chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+                chunks.clear()
+                self._buffered = 0
+                if self._reading_paused and self.transport is not None:
                     self._reading_paused = False
                     self.transport.resume_reading()
                 return chunk

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from tollgate.mock.azure import AzureMock, error_response
+from tollgate.mock.openai import serve_chat
 from tollgate.mock.wire import json_response
 
 DEFAULT_MODEL = "gpt-4o"
@@ -38,7 +39,17 @@ class FoundryMock(AzureMock):
             return error_response(
                 400, "No model specified in request. Please provide a model name in the request body."
             )
-        return await self.chat(request, body, model)
+        # The model-inference route reports usage on the last chunk of every stream, asked or not.
+        return await serve_chat(
+            request,
+            body,
+            state=self.state,
+            vendor=self.vendor,
+            label=self.label,
+            model=model,
+            error=error_response,
+            usage_on_finish=True,
+        )
 
     async def model_embeddings(self, request: Request) -> Response:
         body = await self.body(request)

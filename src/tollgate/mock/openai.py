@@ -163,12 +163,18 @@ def _choice(delta: JSONObject, finish_reason: str | None, filters: JSONObject | 
 
 
 def chat_stream_plan(
-    reply: ChatReply, *, include_usage: bool, filters: JSONObject | None = None, head: list[bytes] | None = None
+    reply: ChatReply,
+    *,
+    include_usage: bool,
+    filters: JSONObject | None = None,
+    head: list[bytes] | None = None,
+    usage_on_finish: bool = False,
 ) -> StreamPlan:
     """The `chat.completion.chunk` stream: role chunk, one chunk per piece, finish chunk, usage chunk
     (`choices: []`, only when asked with `stream_options.include_usage`), then `[DONE]`.
 
     With `filters` (Azure) each text chunk carries them and the role/finish chunks carry `{}`.
+    `usage_on_finish` (Azure AI model inference) puts the usage on the finish chunk unasked.
     """
     empty: JSONObject | None = {} if filters is not None else None
     role = _choice({"role": "assistant", "content": "", "refusal": None}, None, empty)
@@ -176,7 +182,10 @@ def chat_stream_plan(
         sse_frame(_chunk(reply, [_choice({"content": piece}, None, filters)], include_usage=include_usage))
         for piece in reply.pieces
     ]
-    tail = [sse_frame(_chunk(reply, [_choice({}, "stop", empty)], include_usage=include_usage))]
+    finish = _chunk(reply, [_choice({}, "stop", empty)], include_usage=include_usage)
+    if usage_on_finish and not include_usage:
+        finish["usage"] = usage_object(reply)
+    tail = [sse_frame(finish)]
     if include_usage:
         usage_chunk = _chunk(reply, [], include_usage=False)
         usage_chunk["usage"] = usage_object(reply)
@@ -203,6 +212,7 @@ async def serve_chat(
     filters: JSONObject | None = None,
     stream_filters: JSONObject | None = None,
     prompt_filters: JSONValue = None,
+    usage_on_finish: bool = False,
 ) -> Response:
     """Answer an OpenAI-style chat completion request (OpenAI, Azure OpenAI, Foundry).
 
@@ -234,7 +244,9 @@ async def serve_chat(
             if prompt_filters is not None
             else None
         )
-        plan = chat_stream_plan(reply, include_usage=wants_usage(body), filters=stream_filters, head=head)
+        plan = chat_stream_plan(
+            reply, include_usage=wants_usage(body), filters=stream_filters, head=head, usage_on_finish=usage_on_finish
+        )
         return stream_response(plan, outcome)
     return json_response(completion_body(reply, filters=filters, prompt_filters=prompt_filters))
 
