@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-
 
 from tests.control.conftest import ADMIN_TOKEN, KNOWN_TEMPLATES
 from tests.control.docs import api_key, provider, proxy, secret
@@ -30,8 +30,6 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
     ) as store:
         store.apply_documents([], deploy=False)
         app = create_app(store, auth=AdminAuth(store, env_token=ADMIN_TOKEN))
-        from fastapi.testclient import TestClient
-
         with TestClient(app, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as seed:
             seed.post(
                 "/api/v1/apply",
