@@ -148,6 +148,28 @@ async def test_http_10_keep_alive_when_asked() -> None:
         writer.close()
 
 
+async def test_http_10_stream_is_unframed_and_ends_by_close() -> None:
+    async def streams(req: Request, conn: Connection) -> None:
+        conn.start_stream(200, [(b"content-type", b"text/plain")])
+        for part in (b"one ", b"two ", b"three"):
+            await conn.write_chunk(part)
+        conn.end_stream()
+
+    async with serve(streams) as port:
+        for version, chunked in ((b"1.0", False), (b"1.1", True)):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/%s\r\nhost: x\r\n\r\n" % version)
+            if chunked:
+                _status, headers, body = await read_response(reader)
+                assert headers["transfer-encoding"] == "chunked" and body == b"one two three"
+            else:
+                raw = await asyncio.wait_for(reader.read(), WAIT)
+                head, _, body = raw.partition(b"\r\n\r\n")
+                assert b"transfer-encoding" not in head and b"connection: close" in head
+                assert body == b"one two three"
+            writer.close()
+
+
 async def test_expect_100_continue() -> None:
     async with serve(echo) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -271,7 +293,7 @@ async def test_slow_reader_gets_backpressure_with_bounded_memory() -> None:
     async def flood(req: Request, conn: Connection) -> None:
         conns.append(conn)
         conn.start_stream(200, [(b"content-type", b"application/octet-stream")])
-        for _ in range(400):  # 25 MiB if nothing pushed back
+        for _ in range(160):  # 10 MiB if nothing pushed back
             await conn.write_chunk(chunk)
             progress["sent"] += 1
             assert conn.transport is not None
@@ -289,11 +311,11 @@ async def test_slow_reader_gets_backpressure_with_bounded_memory() -> None:
         await asyncio.sleep(0.3)  # not reading: the handler must be parked in write_chunk
         stalled_at = progress["sent"]
         await asyncio.sleep(0.2)
-        assert progress["sent"] == stalled_at < 100, progress
+        assert progress["sent"] == stalled_at < 80, progress
         assert progress["buffered_max"] < 1024 * 1024
         # now read everything: the handler resumes and finishes
         status, _headers, body = await asyncio.wait_for(read_response(reader), 20)
-        assert status == 200 and len(body) == 400 * 65536
+        assert status == 200 and len(body) == 160 * 65536
         await wait_until(lambda: progress["done"])
         writer.close()
 

@@ -61,7 +61,7 @@ def status_line(status: int) -> bytes:
 class Request:
     """One parsed request: raw path and query, lower-cased header names, whole body."""
 
-    __slots__ = ("body", "body_too_large", "headers", "keep_alive", "method", "path", "query", "started")
+    __slots__ = ("body", "body_too_large", "headers", "http10", "keep_alive", "method", "path", "query", "started")
 
     def __init__(self) -> None:
         self.method = ""
@@ -71,6 +71,7 @@ class Request:
         self.body = b""
         self.body_too_large = False
         self.keep_alive = True
+        self.http10 = False
         self.started = 0.0
 
     def header(self, name: bytes) -> bytes | None:
@@ -95,6 +96,7 @@ class Connection(asyncio.Protocol):
     __slots__ = (
         "_body_parts",
         "_body_size",
+        "_chunked",
         "_current",
         "_drain_waiter",
         "_handler",
@@ -125,6 +127,7 @@ class Connection(asyncio.Protocol):
         self._pending: deque[Request] = deque()
         self._rejected: bytes | None = None
         self._task: asyncio.Task[None] | None = None
+        self._chunked = True
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self.transport: asyncio.Transport | None = None
@@ -207,6 +210,7 @@ class Connection(asyncio.Protocol):
         req.body = parts[0] if len(parts) == 1 else b"".join(parts)
         req.body_too_large = self._body_size > self._max_body
         req.keep_alive = self._parser.should_keep_alive()
+        req.http10 = self._parser.get_http_version() == "1.0"
         req.started = self._loop.time()
         if self._current is None:
             self._start(req)
@@ -271,14 +275,21 @@ class Connection(asyncio.Protocol):
         self.transport.write(b"".join(parts))
 
     def start_stream(self, status: int, headers: HeaderList) -> None:
-        """Response head of a chunked (streamed) response."""
+        """Response head of a chunked (streamed) response.
+
+        HTTP/1.0 clients cannot read chunked framing: they get the bare body, ended by closing."""
         if self.closed or self.transport is None:
             raise ClientGoneError("client disconnected")
+        current = self._current
+        self._chunked = current is None or not current.http10
         parts = [status_line(status)]
         for name, value in headers:
             parts.append(b"%s: %s\r\n" % (name, value))
-        parts.append(b"transfer-encoding: chunked\r\n")
-        if self._current is not None and not self._current.keep_alive:
+        if self._chunked:
+            parts.append(b"transfer-encoding: chunked\r\n")
+        elif current is not None:
+            current.keep_alive = False
+        if current is not None and not current.keep_alive:
             parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
         self.transport.write(b"".join(parts))
@@ -288,7 +299,7 @@ class Connection(asyncio.Protocol):
         if self.closed or self.transport is None:
             raise ClientGoneError("client disconnected")
         if data:
-            self.transport.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.transport.write(b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data)
         if self._write_paused:
             self._drain_waiter = self._loop.create_future()
             try:
@@ -297,7 +308,7 @@ class Connection(asyncio.Protocol):
                 self._drain_waiter = None
 
     def end_stream(self) -> None:
-        if not self.closed and self.transport is not None:
+        if not self.closed and self.transport is not None and self._chunked:
             self.transport.write(b"0\r\n\r\n")
 
     def close(self) -> None:
