@@ -90,3 +90,29 @@ def test_parse_frame_fields() -> None:
     assert parse_frame(b"id: 3\nretry: 10\ndatum: x\n\n") == (None, None)
     assert frame_event(b"event:error\rdata: {}\r\r") == b"error"
     assert frame_data(b"event: ping\n\n") is None
+
+
+def test_feed_through_keeps_frames_whole_in_every_chunking() -> None:
+    import random
+
+    stream = b"".join(b'data: {"n": %d}\n\n' % i for i in range(30)) + b"data: partial"
+    rng = random.Random(7)
+    for _ in range(50):
+        splitter = SSEFrameSplitter()
+        out = []
+        pos = 0
+        while pos < len(stream):
+            step = rng.randint(1, 40)
+            complete = splitter.feed_through(stream[pos : pos + step])
+            assert complete == b"" or complete.endswith(b"\n\n")
+            out.append(complete)
+            pos += step
+        assert b"".join(out) + splitter.close() == stream
+
+
+def test_feed_through_mixes_with_feed() -> None:
+    splitter = SSEFrameSplitter()
+    assert splitter.feed_through(b"data: a\n\ndata: b") == b"data: a\n\n"
+    assert splitter.feed(b"\n\ndata: c\r\n\r\n") == [b"data: b\n\n", b"data: c\r\n\r\n"]
+    assert splitter.feed_through(b"data: d\r\n\r\ndata:") == b"data: d\r\n\r\n"
+    assert splitter.close() == b"data:"

@@ -96,6 +96,30 @@ class SSEFrameSplitter:
             if 0 <= cr_cr < start:
                 cr_cr = find(b"\r\r", start)
 
+    def feed_through(self, chunk: bytes) -> bytes:
+        """Like `feed`, but the completed frames come back as one bytes object, never split.
+
+        For taps that look inside frames only now and then: keeping the frame boundaries costs one
+        `rfind` per chunk instead of one slice per frame.
+        """
+        buf = self._tail + chunk if self._tail else chunk
+        if b"\r" in buf:
+            frames = self.feed(chunk)
+            return frames[0] if len(frames) == 1 else b"".join(frames)
+        end = buf.rfind(b"\n\n")
+        if end < 0:
+            self._tail = buf
+            self._scanned = max(0, len(buf) - 2)
+            return b""
+        end += 2
+        self._tail = buf[end:]
+        self._scanned = max(0, len(self._tail) - 2)
+        return buf if end == len(buf) else buf[:end]
+
+    def tail_end(self, size: int) -> bytes:
+        """The last `size` bytes held back (to find a token split across two chunks)."""
+        return self._tail[-size:]
+
     def close(self) -> bytes:
         """End of stream: return (and forget) the incomplete last frame, possibly empty."""
         tail = self._tail

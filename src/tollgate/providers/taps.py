@@ -132,6 +132,10 @@ class UsageReader:
         return UsageResult(usage.finalized() if usage else TokenUsage(), self.model(obj) or fallback_model)
 
 
+#: Bytes of the held-back tail searched with a new chunk, so a needle split across two chunks is found.
+_NEEDLE_WINDOW = 32
+
+
 class SSEUsageTap:
     """Reads usage and model from an SSE stream on the side; one per response, not thread-safe.
 
@@ -155,6 +159,7 @@ class SSEUsageTap:
         "_prev",
         "_reader",
         "_splitter",
+        "_tail_hot",
         "_usage",
     )
 
@@ -173,19 +178,62 @@ class SSEUsageTap:
         self._last: bytes | None = None
         self._prev: bytes | None = None
         self._splitter = SSEFrameSplitter()
+        self._tail_hot = False
         self._usage = TokenUsage()
         self._model: str | None = None
 
     def feed(self, chunk: bytes) -> bytes:
-        frames = self._splitter.feed(chunk)
+        splitter = self._splitter
+        if not self._worth_reading(chunk):
+            # No usage (and no model still to learn) in this chunk: pass it on without cutting frames.
+            complete = splitter.feed_through(chunk)
+            return chunk if self._drop is None else complete
+        frames = splitter.feed(chunk)
+        # An unfinished frame that already shows a needle must be read when it completes.
+        self._tail_hot = splitter.pending > 0 and self._has_needle(splitter.tail_end(splitter.pending))
         if self._drop is None:
-            for frame in frames:
-                self._read(frame)
+            if self._cumulative and self._model is not None:
+                self._keep_last_usage(frames)
+            else:
+                for frame in frames:
+                    self._read(frame)
             return chunk
         kept = [frame for frame in frames if not self._read(frame)]
         if len(kept) == 1:
             return kept[0]
         return b"".join(kept)
+
+    def _worth_reading(self, chunk: bytes) -> bool:
+        """Whether `chunk` (with the held-back bytes before it) may hold usage or a needed model.
+
+        Invariant: while `_tail_hot` is false the held-back tail holds no needle, so looking at its
+        last bytes (a needle split across chunks) plus the new chunk is enough.
+        """
+        if self._tail_hot:
+            return True
+        pending = self._splitter.tail_end(_NEEDLE_WINDOW)
+        return self._has_needle(pending + chunk if pending else chunk)
+
+    def _has_needle(self, window: bytes) -> bool:
+        reader = self._reader
+        for needle in reader.usage_needles:
+            if needle in window:
+                return True
+        if self._model is None:
+            for needle in reader.model_needles:
+                if needle in window:
+                    return True
+        return False
+
+    def _keep_last_usage(self, frames: list[bytes]) -> None:
+        """Cumulative streams: only the newest usage-bearing frame matters; look at no other."""
+        needles = self._reader.usage_needles
+        for frame in reversed(frames):
+            if any(needle in frame for needle in needles):
+                data = parse_frame(frame)[1]
+                if data:
+                    self._prev, self._last = self._last, data
+                    return
 
     def close(self) -> bytes:
         tail = self._splitter.close()
