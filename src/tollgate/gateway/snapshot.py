@@ -235,7 +235,8 @@ def _route(
     keys: dict[str, KeyEntry],
 ) -> Route:
     adapter = upstream.adapter
-    strip = set(HOP_HEADERS | CLIENT_CREDENTIAL_HEADERS | upstream.credential_names)
+    # a custom template's own client key headers carry the gateway key too: never forwarded
+    strip = set(HOP_HEADERS | CLIENT_CREDENTIAL_HEADERS | upstream.credential_names) | set(adapter.client_key_headers)
     strip_query: set[str] = set(getattr(adapter, "client_key_query_params", ()))
     if security.location == "header":
         strip.add(security.name.lower().encode())
