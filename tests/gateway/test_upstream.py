@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import socket
@@ -183,14 +184,12 @@ async def test_connect_timeout() -> None:
         for _ in range(8):
             s = socket.socket()
             s.setblocking(False)
-            try:
+            with contextlib.suppress(BlockingIOError):
                 s.connect(("127.0.0.1", port))
-            except BlockingIOError:
-                pass
             fillers.append(s)
         pool = UpstreamPool(Origin("http", "127.0.0.1", port))
         try:
-            with pytest.raises((UpstreamTimeoutError, UpstreamConnectError)):
+            with pytest.raises(UpstreamTimeoutError, match="connect timed out"):
                 await get(pool, timeout=Timeout(connect=0.3, first_byte=1, idle=1))
         finally:
             for s in fillers:
