@@ -45,15 +45,23 @@ def lc_text(content: Any) -> str:
 def openai_client(url: str, key: str, **extra: Any) -> Any:
     from openai import OpenAI
 
-    return OpenAI(api_key=key, base_url=url + "/v1", default_headers={"X-API-Key": key},
-                  timeout=TIMEOUT_S, max_retries=0, **extra)
+    return OpenAI(
+        api_key=key, base_url=url + "/v1", default_headers={"X-API-Key": key}, timeout=TIMEOUT_S, max_retries=0, **extra
+    )
 
 
 def azure_client(url: str, key: str, api_version: str, **extra: Any) -> Any:
     from openai import AzureOpenAI
 
-    return AzureOpenAI(api_key=key, azure_endpoint=url, api_version=api_version,
-                       default_headers={"X-API-Key": key}, timeout=TIMEOUT_S, max_retries=0, **extra)
+    return AzureOpenAI(
+        api_key=key,
+        azure_endpoint=url,
+        api_version=api_version,
+        default_headers={"X-API-Key": key},
+        timeout=TIMEOUT_S,
+        max_retries=0,
+        **extra,
+    )
 
 
 def _openai_basic(client: Any, model: str, prompt: str) -> Result:
@@ -114,31 +122,56 @@ def _lc_stream(llm: Any, prompt: str) -> Result:
 def chat_openai(url: str, key: str, model: str) -> Any:
     from langchain_openai import ChatOpenAI
 
-    return ChatOpenAI(model=model, api_key=key, base_url=url + "/v1", default_headers={"X-API-Key": key},
-                      timeout=TIMEOUT_S, max_retries=0)
+    return ChatOpenAI(
+        model=model,
+        api_key=key,
+        base_url=url + "/v1",
+        default_headers={"X-API-Key": key},
+        timeout=TIMEOUT_S,
+        max_retries=0,
+    )
 
 
 def azure_chat_openai(url: str, key: str, api_version: str, deployment: str) -> Any:
     from langchain_openai import AzureChatOpenAI
 
-    return AzureChatOpenAI(azure_deployment=deployment, api_version=api_version, azure_endpoint=url, api_key=key,
-                           default_headers={"X-API-Key": key}, timeout=TIMEOUT_S, max_retries=0)
+    return AzureChatOpenAI(
+        azure_deployment=deployment,
+        api_version=api_version,
+        azure_endpoint=url,
+        api_key=key,
+        default_headers={"X-API-Key": key},
+        timeout=TIMEOUT_S,
+        max_retries=0,
+    )
 
 
 def chat_anthropic(url: str, key: str) -> Any:
     from langchain_anthropic import ChatAnthropic
 
-    return ChatAnthropic(model="claude-sonnet-4-5", api_key=key, anthropic_api_url=url,
-                         default_headers={"X-API-Key": key}, max_tokens=1024,
-                         default_request_timeout=TIMEOUT_S, max_retries=0)
+    return ChatAnthropic(
+        model="claude-sonnet-4-5",
+        api_key=key,
+        anthropic_api_url=url,
+        default_headers={"X-API-Key": key},
+        max_tokens=1024,
+        default_request_timeout=TIMEOUT_S,
+        max_retries=0,
+    )
 
 
 def chat_gemini(url: str, key: str) -> Any:
     from langchain_google_genai import ChatGoogleGenerativeAI
 
     # LangChain-Gemini retries 5xx/429 six times with backoff by default: keep it at one attempt.
-    return ChatGoogleGenerativeAI(model="gemini-2.5-flash", google_api_key=key, client_options={"api_endpoint": url},
-                                  additional_headers={"X-API-Key": key}, timeout=TIMEOUT_S, max_retries=0)
+    return ChatGoogleGenerativeAI(
+        model="gemini-2.5-flash",
+        google_api_key=key,
+        client_options={"api_endpoint": url},
+        additional_headers={"X-API-Key": key},
+        timeout=TIMEOUT_S,
+        max_retries=0,
+    )
 
 
 def lc(factory: Callable[[str, str], Any]) -> tuple[Callable[..., Result], Callable[..., Result]]:
@@ -188,7 +221,9 @@ def genai_client(url: str, key: str) -> Any:
     from google.genai import types as genai_types
 
     http_options = genai_types.HttpOptions(
-        base_url=url, headers={"X-API-Key": key}, timeout=int(TIMEOUT_S * 1000),
+        base_url=url,
+        headers={"X-API-Key": key},
+        timeout=int(TIMEOUT_S * 1000),
         retry_options=genai_types.HttpRetryOptions(attempts=1),
     )
     return genai.Client(api_key="placeholder", http_options=http_options)
@@ -229,18 +264,14 @@ def mistral_client(url: str, key: str) -> Any:
 
 def _mistral_basic(url: str, key: str, prompt: str) -> Result:
     client = mistral_client(url, key)
-    response = client.chat.complete(
-        model="mistral-small-latest", messages=[{"role": "user", "content": prompt}]
-    )
+    response = client.chat.complete(model="mistral-small-latest", messages=[{"role": "user", "content": prompt}])
     return Result(response.choices[0].message.content)
 
 
 def _mistral_stream(url: str, key: str, prompt: str) -> Result:
     result = Result("")
     client = mistral_client(url, key)
-    with client.chat.stream(
-        model="mistral-small-latest", messages=[{"role": "user", "content": prompt}]
-    ) as stream:
+    with client.chat.stream(model="mistral-small-latest", messages=[{"role": "user", "content": prompt}]) as stream:
         for event in stream:
             if not event.data.choices:
                 result.empty_choice_chunks.append(event.data.model_dump())
@@ -256,9 +287,9 @@ def _mistral_stream(url: str, key: str, prompt: str) -> Result:
 @dataclass(frozen=True)
 class Setup:
     id: str
-    provider: str           # the provider route it targets (its proxy is `<provider>-app`)
-    model: str              # the request model the gateway should record
-    label: str              # the mock's label in "Hello from the mock <label> API."
+    provider: str  # the provider route it targets (its proxy is `<provider>-app`)
+    model: str  # the request model the gateway should record
+    label: str  # the mock's label in "Hello from the mock <label> API."
     basic: Callable[..., Result]
     stream: Callable[..., Result]
     #: whether the client itself asks for stream usage (then an empty-choices usage chunk is legitimate)
@@ -269,22 +300,40 @@ def setups(azure_deployment: str, foundry_deployment: str) -> list[Setup]:
     az, fd = "2024-10-21", "2024-05-01-preview"
     return [
         Setup("openai-OpenAI", "openai", "gpt-4o", "OpenAI", *openai_sdk("gpt-4o")),
-        Setup("openai-ChatOpenAI", "openai", "gpt-4o", "OpenAI",
-              *lc(lambda url, key: chat_openai(url, key, "gpt-4o"))),
-        Setup("anthropic-Anthropic", "anthropic", "claude-sonnet-4-5", "Anthropic", _anthropic_basic,
-              _anthropic_stream),
+        Setup("openai-ChatOpenAI", "openai", "gpt-4o", "OpenAI", *lc(lambda url, key: chat_openai(url, key, "gpt-4o"))),
+        Setup(
+            "anthropic-Anthropic", "anthropic", "claude-sonnet-4-5", "Anthropic", _anthropic_basic, _anthropic_stream
+        ),
         Setup("anthropic-ChatAnthropic", "anthropic", "claude-sonnet-4-5", "Anthropic", *lc(chat_anthropic)),
         Setup("gemini-genai", "gemini", "gemini-2.5-flash", "Gemini", _genai_basic, _genai_stream),
         Setup("gemini-ChatGoogleGenerativeAI", "gemini", "gemini-2.5-flash", "Gemini", *lc(chat_gemini)),
         Setup("mistral-Mistral", "mistral", "mistral-small-latest", "Mistral", _mistral_basic, _mistral_stream),
         Setup("mistral-OpenAI", "mistral", "mistral-small-latest", "Mistral", *openai_sdk("mistral-small-latest")),
-        Setup("mistral-ChatOpenAI", "mistral", "mistral-small-latest", "Mistral",
-              *lc(lambda url, key: chat_openai(url, key, "mistral-small-latest"))),
+        Setup(
+            "mistral-ChatOpenAI",
+            "mistral",
+            "mistral-small-latest",
+            "Mistral",
+            *lc(lambda url, key: chat_openai(url, key, "mistral-small-latest")),
+        ),
         Setup("azure-AzureOpenAI", "azure", azure_deployment, "Azure OpenAI", *azure_sdk(az, azure_deployment)),
-        Setup("azure-AzureChatOpenAI", "azure", azure_deployment, "Azure OpenAI",
-              *lc(lambda url, key: azure_chat_openai(url, key, az, azure_deployment)), asks_stream_usage=True),
-        Setup("foundry-AzureOpenAI", "foundry", foundry_deployment, "Azure AI Foundry",
-              *azure_sdk(fd, foundry_deployment)),
-        Setup("foundry-AzureChatOpenAI", "foundry", foundry_deployment, "Azure AI Foundry",
-              *lc(lambda url, key: azure_chat_openai(url, key, fd, foundry_deployment)), asks_stream_usage=True),
+        Setup(
+            "azure-AzureChatOpenAI",
+            "azure",
+            azure_deployment,
+            "Azure OpenAI",
+            *lc(lambda url, key: azure_chat_openai(url, key, az, azure_deployment)),
+            asks_stream_usage=True,
+        ),
+        Setup(
+            "foundry-AzureOpenAI", "foundry", foundry_deployment, "Azure AI Foundry", *azure_sdk(fd, foundry_deployment)
+        ),
+        Setup(
+            "foundry-AzureChatOpenAI",
+            "foundry",
+            foundry_deployment,
+            "Azure AI Foundry",
+            *lc(lambda url, key: azure_chat_openai(url, key, fd, foundry_deployment)),
+            asks_stream_usage=True,
+        ),
     ]

@@ -105,8 +105,9 @@ def build_topology(mock_url: str, mock_keys: dict[str, str]) -> Topology:
     for vendor, value in mock_keys.items():
         docs.append(_doc("Secret", f"{vendor}-upstream", {"value": value}))
 
-    def provider(name: str, template: str, vendor: str, context: str, upstream: str | None = None,
-                 **extra: Any) -> None:
+    def provider(
+        name: str, template: str, vendor: str, context: str, upstream: str | None = None, **extra: Any
+    ) -> None:
         spec = {
             "template": template,
             "context": context,
@@ -126,21 +127,33 @@ def build_topology(mock_url: str, mock_keys: dict[str, str]) -> Topology:
     for name, (template, vendor) in MATRIX_PROVIDERS.items():
         provider(name, template, vendor, f"/{name}")
         proxy(f"{name}-app", name, f"/app/{name}")
-    provider("openai-query", "openai", "openai", "/openai-query",
-             security={"location": "query", "name": "api_key"})
+    provider("openai-query", "openai", "openai", "/openai-query", security={"location": "query", "name": "api_key"})
     down = closed_port()
     for family in FAMILY_MODELS:
         template, vendor = MATRIX_PROVIDERS[family]
-        provider(f"r-{family}", template, vendor, f"/r/{family}", models=[ALLOWED_MODELS[family]],
-                 maxRequestBytes=RESTRICTED_MAX_BYTES)
-        provider(f"down-{family}", template, vendor, f"/down/{family}", upstream=f"http://127.0.0.1:{down}/{vendor}",
-                 timeouts={"connect": 2.0})
+        provider(
+            f"r-{family}",
+            template,
+            vendor,
+            f"/r/{family}",
+            models=[ALLOWED_MODELS[family]],
+            maxRequestBytes=RESTRICTED_MAX_BYTES,
+        )
+        provider(
+            f"down-{family}",
+            template,
+            vendor,
+            f"/down/{family}",
+            upstream=f"http://127.0.0.1:{down}/{vendor}",
+            timeouts={"connect": 2.0},
+        )
         provider(f"slow-{family}", template, vendor, f"/slow/{family}", timeouts={"firstByte": FIRST_BYTE_TIMEOUT_S})
     for route, kind in topo.route_kind.items():
         value = generate_key().value
         topo.keys[route] = value
-        docs.append(_doc("APIKey", f"k-{route}", {"target": {"kind": kind, "name": route},
-                                                  "valueFromEnv": env_name(route)}))
+        docs.append(
+            _doc("APIKey", f"k-{route}", {"target": {"kind": kind, "name": route}, "valueFromEnv": env_name(route)})
+        )
     for name, (kind, target, expires) in EXTRA_KEYS.items():
         value = generate_key().value
         topo.keys[name] = value
@@ -167,8 +180,15 @@ RUNNING: list[GatewayProcess] = []
 class GatewayProcess:
     """A `python -m tollgate serve --role gateway` subprocess; stderr goes to a file shown on failure."""
 
-    def __init__(self, config_dir: Path, db_path: Path, env: dict[str, str], *, tls: tuple[Path, Path] | None = None,
-                 log_name: str = "gateway") -> None:
+    def __init__(
+        self,
+        config_dir: Path,
+        db_path: Path,
+        env: dict[str, str],
+        *,
+        tls: tuple[Path, Path] | None = None,
+        log_name: str = "gateway",
+    ) -> None:
         self.port = free_port()
         self.db_path = db_path
         self.stderr_path = db_path.parent / f"{log_name}.stderr.log"
@@ -176,8 +196,18 @@ class GatewayProcess:
         scheme = "https" if tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         cmd = [
-            sys.executable, "-m", "tollgate", "serve", "--role", "gateway", "--config", str(config_dir),
-            "--db", f"sqlite:///{db_path}", "--port", str(self.port),
+            sys.executable,
+            "-m",
+            "tollgate",
+            "serve",
+            "--role",
+            "gateway",
+            "--config",
+            str(config_dir),
+            "--db",
+            f"sqlite:///{db_path}",
+            "--port",
+            str(self.port),
         ]
         if tls:
             cmd += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
@@ -264,8 +294,16 @@ def usage_rows(db_path: Path, since: float, until: float | None = None) -> list[
         conn.close()
 
 
-def wait_usage(db_path: Path, since: float, until: float, *, provider: str, proxy: str | None,
-               request_id: str | None = None, timeout: float = 5.0) -> list[dict[str, Any]]:
+def wait_usage(
+    db_path: Path,
+    since: float,
+    until: float,
+    *,
+    provider: str,
+    proxy: str | None,
+    request_id: str | None = None,
+    timeout: float = 5.0,
+) -> list[dict[str, Any]]:
     """Poll until the recorder has flushed a usage row of this route in the time window.
 
     Returns every matching row (a test then asserts there is exactly one). With `request_id`, only
@@ -274,8 +312,10 @@ def wait_usage(db_path: Path, since: float, until: float, *, provider: str, prox
     deadline = time.monotonic() + timeout
     while True:
         rows = [
-            r for r in usage_rows(db_path, since - 0.05, until + 0.05)
-            if r["provider"] == provider and r["proxy"] == proxy
+            r
+            for r in usage_rows(db_path, since - 0.05, until + 0.05)
+            if r["provider"] == provider
+            and r["proxy"] == proxy
             and (request_id is None or r["request_id"] == request_id)
         ]
         if rows or time.monotonic() > deadline:

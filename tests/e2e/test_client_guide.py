@@ -39,8 +39,12 @@ class Snippet:
             return "foundry"
         if "2024-10-21" in code:
             return "azure"
-        for needle, route in (("mistral", "mistral"), ("claude", "anthropic"), ("gemini", "gemini"),
-                              ("gpt-4o", "openai")):
+        for needle, route in (
+            ("mistral", "mistral"),
+            ("claude", "anthropic"),
+            ("gemini", "gemini"),
+            ("gpt-4o", "openai"),
+        ):
             if needle in code:
                 return route
         raise AssertionError(f"cannot tell which vendor snippet {self.index} is for:\n{code}")
@@ -92,8 +96,14 @@ def fill(snippet: Snippet, e2e: E2E) -> str:
     return code.replace(*MISTRAL_IMPORT_FIX)
 
 
-LABELS = {"openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Gemini", "mistral": "Mistral",
-          "azure": "Azure OpenAI", "foundry": "Azure AI Foundry"}
+LABELS = {
+    "openai": "OpenAI",
+    "anthropic": "Anthropic",
+    "gemini": "Gemini",
+    "mistral": "Mistral",
+    "azure": "Azure OpenAI",
+    "foundry": "Azure AI Foundry",
+}
 SNIPPETS = extract_snippets(GUIDE.read_text()) if GUIDE.is_file() else []
 
 

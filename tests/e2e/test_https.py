@@ -53,8 +53,9 @@ def tls_gateway(e2e: E2E, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     workdir = tmp_path_factory.mktemp("tollgate-tls")
     cert, key = self_signed(workdir)
     # same resources and keys as the main gateway, its own database
-    gateway = GatewayProcess(e2e.workdir / "config", workdir / "tls.db", key_env(e2e.topo), tls=(cert, key),
-                             log_name="tls-gateway")
+    gateway = GatewayProcess(
+        e2e.workdir / "config", workdir / "tls.db", key_env(e2e.topo), tls=(cert, key), log_name="tls-gateway"
+    )
     try:
         gateway.wait_ready()
         yield gateway, cert
@@ -68,8 +69,11 @@ def test_openai_sdk_streams_over_https(e2e: E2E, tls_gateway: tuple[GatewayProce
     key = e2e.key("openai-app")
     trust = ssl.create_default_context(cafile=str(cert))
     client = openai.OpenAI(
-        api_key=key, base_url=gateway.url + e2e.topo.contexts["openai-app"] + "/v1",
-        default_headers={"X-API-Key": key}, timeout=15, max_retries=0,
+        api_key=key,
+        base_url=gateway.url + e2e.topo.contexts["openai-app"] + "/v1",
+        default_headers={"X-API-Key": key},
+        timeout=15,
+        max_retries=0,
         http_client=httpx2.Client(verify=trust, timeout=15),
     )
     stream = client.chat.completions.create(

@@ -28,20 +28,34 @@ FAMILIES = list(FAMILY_MODELS)
 #: a vendor data-plane path and minimal body per family, for raw HTTP checks
 RAW_PATHS: dict[str, tuple[str, dict[str, Any]]] = {
     "openai": ("/v1/chat/completions", {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}),
-    "anthropic": ("/v1/messages", {"model": "claude-sonnet-4-5", "max_tokens": 64,
-                                    "messages": [{"role": "user", "content": "Hi"}]}),
-    "gemini": ("/v1/models/gemini-2.5-flash:generateContent",
-               {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}),
-    "mistral": ("/v1/chat/completions", {"model": "mistral-small-latest",
-                                         "messages": [{"role": "user", "content": "Hi"}]}),
+    "anthropic": (
+        "/v1/messages",
+        {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]},
+    ),
+    "gemini": (
+        "/v1/models/gemini-2.5-flash:generateContent",
+        {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]},
+    ),
+    "mistral": (
+        "/v1/chat/completions",
+        {"model": "mistral-small-latest", "messages": [{"role": "user", "content": "Hi"}]},
+    ),
 }
 
 
 # --- one call per SDK family ------------------------------------------------------------------------
 
 
-def call(family: str, url: str, key: str, *, prompt: str = "Hello", model: str | None = None,
-         stream: bool = False, sdk_key: str | None = None) -> str:
+def call(
+    family: str,
+    url: str,
+    key: str,
+    *,
+    prompt: str = "Hello",
+    model: str | None = None,
+    stream: bool = False,
+    sdk_key: str | None = None,
+) -> str:
     """One chat call with the family's own SDK, configured as the guide shows; returns the text."""
     model = model or FAMILY_MODELS[family]
     messages = [{"role": "user", "content": prompt}]
@@ -89,13 +103,26 @@ def _anthropic_with(url: str, header_key: str, sdk_key: str) -> Any:
 
 
 #: the exception class each family raises, by HTTP status
-OPENAI_CLASSES = {400: openai.BadRequestError, 401: openai.AuthenticationError, 404: openai.NotFoundError,
-                  413: openai.APIStatusError, 429: openai.RateLimitError, 500: openai.InternalServerError,
-                  502: openai.InternalServerError, 504: openai.InternalServerError}
-ANTHROPIC_CLASSES = {400: anthropic.BadRequestError, 401: anthropic.AuthenticationError,
-                     404: anthropic.NotFoundError, 413: anthropic.ContentTooLargeError,
-                     429: anthropic.RateLimitError, 500: anthropic.InternalServerError,
-                     502: anthropic.InternalServerError, 504: anthropic.GatewayTimeoutError}
+OPENAI_CLASSES = {
+    400: openai.BadRequestError,
+    401: openai.AuthenticationError,
+    404: openai.NotFoundError,
+    413: openai.APIStatusError,
+    429: openai.RateLimitError,
+    500: openai.InternalServerError,
+    502: openai.InternalServerError,
+    504: openai.InternalServerError,
+}
+ANTHROPIC_CLASSES = {
+    400: anthropic.BadRequestError,
+    401: anthropic.AuthenticationError,
+    404: anthropic.NotFoundError,
+    413: anthropic.ContentTooLargeError,
+    429: anthropic.RateLimitError,
+    500: anthropic.InternalServerError,
+    502: anthropic.InternalServerError,
+    504: anthropic.GatewayTimeoutError,
+}
 
 
 def expect_error(family: str, status: int, fn: Callable[[], object]) -> tuple[BaseException, str]:
@@ -137,12 +164,13 @@ def assert_no_secret(e2e: E2E, text: str) -> None:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("case", ["wrong", "malformed", "missing", "expired", "proxy-key-on-provider",
-                                  "provider-key-on-proxy"])
+@pytest.mark.parametrize(
+    "case", ["wrong", "malformed", "missing", "expired", "proxy-key-on-provider", "provider-key-on-proxy"]
+)
 def test_bad_key_is_401(e2e: E2E, family: str, case: str) -> None:
     route = family
     key = {
-        "wrong": generate_key().value,   # well-formed, unknown id
+        "wrong": generate_key().value,  # well-formed, unknown id
         "malformed": "sk-not-a-gateway-key",
         "missing": "",
         "expired": e2e.key(f"{family}-expired"),
@@ -156,13 +184,15 @@ def test_bad_key_is_401(e2e: E2E, family: str, case: str) -> None:
         # no X-API-Key at all; the SDK's own key argument is a placeholder (not a gateway key)
         fn: Callable[[], object] = {
             "openai": lambda: _openai_with(url, "", "placeholder").chat.completions.create(
-                model="gpt-4o", messages=[{"role": "user", "content": "Hi"}]),
+                model="gpt-4o", messages=[{"role": "user", "content": "Hi"}]
+            ),
             "anthropic": lambda: _anthropic_with(url, "", "placeholder").messages.create(
-                model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "Hi"}]),
-            "gemini": lambda: _genai_without_key(url).models.generate_content(model="gemini-2.5-flash",
-                                                                               contents="Hi"),
+                model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "Hi"}]
+            ),
+            "gemini": lambda: _genai_without_key(url).models.generate_content(model="gemini-2.5-flash", contents="Hi"),
             "mistral": lambda: _mistral_without_key(url).chat.complete(
-                model="mistral-small-latest", messages=[{"role": "user", "content": "Hi"}]),
+                model="mistral-small-latest", messages=[{"role": "user", "content": "Hi"}]
+            ),
         }[family]
     else:
         fn = lambda: call(family, url, key)  # noqa: E731
@@ -243,8 +273,9 @@ def test_azure_clients_get_401(e2e: E2E) -> None:
 
 def test_key_in_query_parameter(e2e: E2E) -> None:
     url, key = e2e.invoke_url("openai-query"), e2e.key("openai-query")
-    client = openai.OpenAI(api_key="unused", base_url=url + "/v1", default_query={"api_key": key},
-                           timeout=15, max_retries=0)
+    client = openai.OpenAI(
+        api_key="unused", base_url=url + "/v1", default_query={"api_key": key}, timeout=15, max_retries=0
+    )
     response = client.chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": "What is WSO2? qparam-check"}]
     )
@@ -254,16 +285,27 @@ def test_key_in_query_parameter(e2e: E2E) -> None:
     assert "api_key" not in upstream[0]["query"] and key not in upstream[0]["query"]
     # X-API-Key is not where this route looks (the SDK key argument is not the gateway key here)
     header_client = _openai_with(url, key, "unused")
-    expect_error("openai", 401, lambda: header_client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "Hi"}]))
+    expect_error(
+        "openai",
+        401,
+        lambda: header_client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}]),
+    )
     # nothing at all: the message says where the key goes
     raw = httpx.post(url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": []}, timeout=15)
     assert raw.status_code == 401 and "api_key" in raw.json()["error"]["message"], raw.text
     # a wrong value in the query parameter
-    wrong = openai.OpenAI(api_key="unused", base_url=url + "/v1", default_query={"api_key": generate_key().value},
-                          timeout=15, max_retries=0)
-    expect_error("openai", 401, lambda: wrong.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "Hi"}]))
+    wrong = openai.OpenAI(
+        api_key="unused",
+        base_url=url + "/v1",
+        default_query={"api_key": generate_key().value},
+        timeout=15,
+        max_retries=0,
+    )
+    expect_error(
+        "openai",
+        401,
+        lambda: wrong.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}]),
+    )
 
 
 # --- gateway-made errors -----------------------------------------------------------------------------
@@ -296,8 +338,12 @@ def test_body_too_large_is_413(e2e: E2E, family: str) -> None:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_malformed_json_is_400(e2e: E2E, family: str) -> None:
     path, _ = RAW_PATHS[family]
-    response = httpx.post(e2e.invoke_url(family) + path, content=b'{"model": "x", "messages": [',
-                          headers={"X-API-Key": e2e.key(family), "content-type": "application/json"}, timeout=15)
+    response = httpx.post(
+        e2e.invoke_url(family) + path,
+        content=b'{"model": "x", "messages": [',
+        headers={"X-API-Key": e2e.key(family), "content-type": "application/json"},
+        timeout=15,
+    )
     assert response.status_code == 400, response.text
     assert response.headers.get("x-request-id")
     error = response.json()
@@ -307,8 +353,9 @@ def test_malformed_json_is_400(e2e: E2E, family: str) -> None:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_upstream_unreachable_is_502(e2e: E2E, family: str) -> None:
-    _, message = expect_error(family, 502, lambda: call(family, e2e.invoke_url(f"down-{family}"),
-                                                        e2e.key(f"down-{family}")))
+    _, message = expect_error(
+        family, 502, lambda: call(family, e2e.invoke_url(f"down-{family}"), e2e.key(f"down-{family}"))
+    )
     assert_no_secret(e2e, message)
     assert "unreachable" in message.lower(), f"the 502 does not say the upstream is unreachable: {message}"
     assert "127.0.0.1" not in message, "the 502 reveals the upstream address"
@@ -317,8 +364,11 @@ def test_upstream_unreachable_is_502(e2e: E2E, family: str) -> None:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_upstream_timeout_is_504(e2e: E2E, family: str) -> None:
     started = time.monotonic()
-    _, message = expect_error(family, 504, lambda: call(family, e2e.invoke_url(f"slow-{family}"),
-                                                        e2e.key(f"slow-{family}"), prompt="Hi [mock:hang]"))
+    _, message = expect_error(
+        family,
+        504,
+        lambda: call(family, e2e.invoke_url(f"slow-{family}"), e2e.key(f"slow-{family}"), prompt="Hi [mock:hang]"),
+    )
     elapsed = time.monotonic() - started
     assert FIRST_BYTE_TIMEOUT_S * 0.8 <= elapsed < FIRST_BYTE_TIMEOUT_S + 4, f"504 after {elapsed:.2f}s"
     assert "time" in message.lower(), f"the 504 does not say the upstream timed out: {message}"
@@ -348,8 +398,9 @@ def test_upstream_error_body_and_headers_as_is(e2e: E2E) -> None:
     """Raw view: the upstream's status, body and retry-after reach the client unchanged."""
     path, body = RAW_PATHS["openai"]
     body = {**body, "messages": [{"role": "user", "content": "Hi [mock:error=429]"}]}
-    response = httpx.post(e2e.invoke_url("openai") + path, json=body, headers={"X-API-Key": e2e.key("openai")},
-                          timeout=15)
+    response = httpx.post(
+        e2e.invoke_url("openai") + path, json=body, headers={"X-API-Key": e2e.key("openai")}, timeout=15
+    )
     assert response.status_code == 429
     error = response.json()["error"]
     assert error["code"] == "rate_limit_exceeded" and error["type"] == "requests"

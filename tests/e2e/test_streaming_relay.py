@@ -35,7 +35,8 @@ def test_openai_sdk_receives_chunks_as_they_come(e2e: E2E) -> None:
     arrivals: list[float] = []
     text = []
     stream = client.chat.completions.create(
-        model="gpt-4o", stream=True,
+        model="gpt-4o",
+        stream=True,
         messages=[{"role": "user", "content": f"Count from 1 to {PIECES}. [mock:chunk-delay={CHUNK_DELAY_MS}]"}],
     )
     for chunk in stream:
@@ -52,17 +53,27 @@ def test_openai_sdk_receives_chunks_as_they_come(e2e: E2E) -> None:
 def test_raw_httpx_receives_chunks_as_they_come(e2e: E2E, route: str) -> None:
     prompt = f"Count from 1 to {PIECES}. [mock:chunk-delay={CHUNK_DELAY_MS}]"
     if route == "openai":
-        path, body = "/v1/chat/completions", {"model": "gpt-4o", "stream": True,
-                                               "messages": [{"role": "user", "content": prompt}]}
+        path, body = (
+            "/v1/chat/completions",
+            {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": prompt}]},
+        )
         marker = b'"content":"'
     else:
-        path, body = "/v1/messages", {"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": True,
-                                      "messages": [{"role": "user", "content": prompt}]}
+        path, body = (
+            "/v1/messages",
+            {
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 64,
+                "stream": True,
+                "messages": [{"role": "user", "content": prompt}],
+            },
+        )
         marker = b'"text_delta"'
     arrivals: list[float] = []
     started = time.monotonic()
-    with httpx.stream("POST", e2e.invoke_url(route) + path, json=body, headers={"X-API-Key": e2e.key(route)},
-                      timeout=15) as response:
+    with httpx.stream(
+        "POST", e2e.invoke_url(route) + path, json=body, headers={"X-API-Key": e2e.key(route)}, timeout=15
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers.get("x-request-id")
@@ -88,21 +99,34 @@ def test_gemini_sse_framing_is_kept(e2e: E2E) -> None:
 
 
 def test_anthropic_event_lines_are_kept(e2e: E2E) -> None:
-    body = {"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": True,
-            "messages": [{"role": "user", "content": "Count from 1 to 2."}]}
-    response = httpx.post(e2e.invoke_url("anthropic") + "/v1/messages", json=body,
-                          headers={"X-API-Key": e2e.key("anthropic")}, timeout=15)
+    body = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 64,
+        "stream": True,
+        "messages": [{"role": "user", "content": "Count from 1 to 2."}],
+    }
+    response = httpx.post(
+        e2e.invoke_url("anthropic") + "/v1/messages", json=body, headers={"X-API-Key": e2e.key("anthropic")}, timeout=15
+    )
     events = [line.removeprefix("event: ") for line in response.text.splitlines() if line.startswith("event: ")]
     assert events[:2] == ["message_start", "content_block_start"] and events[-1] == "message_stop", events
 
 
 def test_client_disconnect_mid_stream_does_not_break_the_gateway(e2e: E2E) -> None:
     route = "openai"
-    body = {"model": "gpt-4o", "stream": True,
-            "messages": [{"role": "user", "content": "Count from 1 to 20. [mock:chunk-delay=200] disconnect-me"}]}
+    body = {
+        "model": "gpt-4o",
+        "stream": True,
+        "messages": [{"role": "user", "content": "Count from 1 to 20. [mock:chunk-delay=200] disconnect-me"}],
+    }
     started = time.time()
-    with httpx.stream("POST", e2e.invoke_url(route) + "/v1/chat/completions", json=body,
-                      headers={"X-API-Key": e2e.key(route)}, timeout=15) as response:
+    with httpx.stream(
+        "POST",
+        e2e.invoke_url(route) + "/v1/chat/completions",
+        json=body,
+        headers={"X-API-Key": e2e.key(route)},
+        timeout=15,
+    ) as response:
         assert response.status_code == 200
         for line in response.iter_lines():
             if '"content":"1"' in line:
@@ -113,8 +137,10 @@ def test_client_disconnect_mid_stream_does_not_break_the_gateway(e2e: E2E) -> No
     reply = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "What is WSO2?"}])
     assert reply.choices[0].message.content == "Hello from the mock OpenAI API."
     text = "".join(
-        c.choices[0].delta.content or "" for c in client.chat.completions.create(
-            model="gpt-4o", stream=True, messages=[{"role": "user", "content": "Count from 1 to 3."}])
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(
+            model="gpt-4o", stream=True, messages=[{"role": "user", "content": "Count from 1 to 3."}]
+        )
         if c.choices
     )
     assert text == "1 2 3"
@@ -131,7 +157,8 @@ def test_upstream_break_mid_stream_is_contained(e2e: E2E) -> None:
     # the gateway turns the broken upstream into the vendor's in-stream error event -> openai.APIError
     with pytest.raises(openai.APIError) as info:
         for chunk in client.chat.completions.create(
-            model="gpt-4o", stream=True,
+            model="gpt-4o",
+            stream=True,
             messages=[{"role": "user", "content": "Count from 1 to 6. [mock:break]"}],
         ):
             if chunk.choices and chunk.choices[0].delta.content:

@@ -24,9 +24,19 @@ CREDENTIAL = {
 }
 CLIENT_CREDENTIAL_HEADERS = {"authorization", "x-api-key", "api-key", "x-goog-api-key"}
 #: one native-SDK setup per vendor
-AUDIT_SETUPS = [s for s in setups(AZURE_DEPLOYMENT, FOUNDRY_DEPLOYMENT) if s.id in {
-    "openai-OpenAI", "anthropic-Anthropic", "gemini-genai", "mistral-Mistral", "azure-AzureOpenAI",
-    "foundry-AzureOpenAI"}]
+AUDIT_SETUPS = [
+    s
+    for s in setups(AZURE_DEPLOYMENT, FOUNDRY_DEPLOYMENT)
+    if s.id
+    in {
+        "openai-OpenAI",
+        "anthropic-Anthropic",
+        "gemini-genai",
+        "mistral-Mistral",
+        "azure-AzureOpenAI",
+        "foundry-AzureOpenAI",
+    }
+]
 
 
 def test_upstream_never_sees_a_gateway_key(e2e: E2E) -> None:

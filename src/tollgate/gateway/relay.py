@@ -49,6 +49,7 @@ _RESPONSE_DROP = frozenset(
         b"upgrade",
     }
 )
+_PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
 _NO_FACTS = RequestFacts(model=None, is_streaming=False)
 _EVENT_STREAM = b"text/event-stream"
 
@@ -261,6 +262,11 @@ def _target(route: Route, sub_path: str, query: str) -> str:
 def _upstream_headers(route: Route, client_headers: HeaderList) -> HeaderList:
     strip = route.strip_headers
     headers = [(name, value) for name, value in client_headers if name not in strip]
+    for name, value in client_headers:
+        if name == b"connection" and value.lower() not in _PLAIN_CONNECTION:
+            # Headers the client named in Connection are hop-by-hop too (RFC 9110 7.6.1).
+            named = {token.strip().lower() for token in value.split(b",")}
+            headers = [(n, v) for n, v in headers if n not in named]
     for name, value in route.default_headers:
         if not any(n == name for n, _ in client_headers):
             headers.append((name, value))

@@ -17,6 +17,8 @@ import httptools
 
 from tollgate.types import HeaderList
 
+#: Pipelined requests queued on one connection before the server stops reading from it.
+MAX_PIPELINED = 16
 #: Hard cap on a request body read into memory, whatever a route allows.
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
@@ -216,6 +218,8 @@ class Connection(asyncio.Protocol):
             self._start(req)
         else:
             self._pending.append(req)
+            if len(self._pending) >= MAX_PIPELINED and self.transport is not None:
+                self.transport.pause_reading()  # a client may queue requests, not without bound
 
     # -- request lifecycle ------------------------------------------------------------------------
     def _start(self, req: Request) -> None:
@@ -236,6 +240,8 @@ class Connection(asyncio.Protocol):
             return
         self._current = None
         if self._pending and not self.closed:
+            if len(self._pending) == MAX_PIPELINED and self.transport is not None:
+                self.transport.resume_reading()
             self._start(self._pending.popleft())
         elif self._rejected is not None:
             self._reject(self._rejected)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ssl
 from collections import deque
 from collections.abc import Iterator
@@ -78,7 +79,9 @@ def map_upstream_errors(what: str) -> Iterator[None]:
         reason = getattr(exc, "reason", None) or "handshake failed"
         raise UpstreamConnectError(f"upstream TLS failure during {what}: {reason}") from exc
     except OSError as exc:
-        raise UpstreamConnectError(f"upstream unreachable during {what}: {exc.strerror or type(exc).__name__}") from exc
+        # Only the errno's name: asyncio's own text names the upstream address, which clients must not see.
+        reason = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+        raise UpstreamConnectError(f"upstream unreachable during {what} ({reason})") from exc
 
 
 class UpstreamConnection(asyncio.Protocol):
