@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
+from tollgate.control.server import start_control_server
 from tollgate.gateway.app import GatewayState, server_ssl_context, start_gateway_server
 from tollgate.resources.loader import load_documents
 from tollgate.store import Store
@@ -32,6 +33,14 @@ DEFAULT_POLL_INTERVAL = 0.25
 _KEY_USE_FLUSH_INTERVAL = 5.0
 _HEARTBEAT_INTERVAL = 5.0
 _DRAIN_GRACE = 30.0
+
+
+class _Listener(Protocol):
+    """A started server: the data plane's asyncio server or the management API's."""
+
+    def close(self) -> None: ...
+
+    async def wait_closed(self) -> None: ...
 
 
 @dataclass
@@ -60,7 +69,7 @@ class Node:
         self.store: Store | None = None
         self.state: GatewayState | None = None
         self.recorder: UsageRecorder | None = None
-        self._servers: list[asyncio.AbstractServer] = []
+        self._servers: list[_Listener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
@@ -117,13 +126,10 @@ class Node:
         log.info("gateway %s serving on %s", cfg.gateway_name, self.public_url)
 
     async def _start_control(self, store: Store) -> None:
-        try:
-            from tollgate.control.server import start_control_server
-        except ModuleNotFoundError:  # control plane not built into this install
-            return
         server, port = await start_control_server(self, store, self.config.admin_host, self.config.admin_port)
         self._servers.append(server)
         self.admin_port = port
+        log.info("management API on http://%s:%d", self.config.admin_host, port)
 
     async def _follow_store(self, store: Store, state: GatewayState) -> None:
         """Poll the store revision; on change compile and swap a new snapshot."""
