@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
-from tollgate.control.server import start_control_server
 from tollgate.gateway.app import GatewayState, server_ssl_context, start_gateway_server
 from tollgate.resources.loader import load_documents
 from tollgate.store import Store
@@ -126,6 +125,9 @@ class Node:
         log.info("gateway %s serving on %s", cfg.gateway_name, self.public_url)
 
     async def _start_control(self, store: Store) -> None:
+        # Imported here: a gateway-only node never loads FastAPI (half a second of start-up).
+        from tollgate.control.server import start_control_server
+
         server, port = await start_control_server(self, store, self.config.admin_host, self.config.admin_port)
         self._servers.append(server)
         self.admin_port = port
