@@ -651,3 +651,38 @@ async def test_http10_client_gets_a_plain_stream(env: Env) -> None:
     assert b" 200 " in head.split(b"\r\n")[0]
     assert b"transfer-encoding: chunked" not in head.lower()  # chunked is HTTP/1.1 only
     assert payload.startswith(b"data: {") and payload.rstrip().endswith(b"data: [DONE]")
+
+
+async def test_an_adapter_bug_costs_one_request_a_clean_500_not_the_connection() -> None:
+    value, rec = new_key("LLMProvider", "buggy")
+    gw = await start_gateway(resource_set([provider("buggy", "openai", "/buggy", "http://127.0.0.1:9")], keys=[rec]))
+    route = gw.state.snapshot.routes["/buggy"]
+
+    class Boom(Exception):
+        pass
+
+    def explode(*_: object) -> None:
+        raise Boom("adapter bug")
+
+    object.__setattr__(
+        route,
+        "adapter",
+        type(
+            "Broken",
+            (),
+            {
+                "reads_body": staticmethod(lambda *_: False),
+                "request_facts": staticmethod(explode),
+                "error_response": route.adapter.error_response,
+            },
+        )(),
+    )
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            for _ in range(2):  # the same keep-alive connection serves the next request too
+                resp = await client.post(gw.url + "/buggy/v1/chat/completions", json={}, headers={"x-api-key": value})
+                assert resp.status_code == 500
+                assert resp.json()["error"]["message"] == "Internal gateway error."
+                assert "adapter bug" not in resp.text
+    finally:
+        await gw.close()

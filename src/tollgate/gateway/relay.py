@@ -73,6 +73,16 @@ class Relay:
         self.ids = RequestIds()
 
     async def __call__(self, req: Request, conn: Connection) -> None:
+        try:
+            await self._handle(req, conn)
+        except Exception:  # a bug must cost one request a clean 500, never the connection or a leak
+            log.exception("internal error while relaying %s %s", req.method, req.path)
+            if not conn.response_started:
+                self._fail(conn, adapter_for_path(req.path), GatewayError("Internal gateway error."), "internal")
+            else:
+                conn.abort()
+
+    async def _handle(self, req: Request, conn: Connection) -> None:
         state = self.state
         request_id = self.ids.next()
         started = time.time()
@@ -164,13 +174,12 @@ class Relay:
         try:
             while chunk is not None:
                 out = tap.feed(chunk)
-                if out:
-                    await conn.write_chunk(out)
+                if resp.is_drained:  # the whole rest is here: head, data and end leave in one write
+                    conn.end_stream(out + tap.close())
+                    return tap.result(), None
+                await conn.write_chunk(out)
                 chunk = await resp.next_chunk()
-            rest = tap.close()
-            if rest:
-                await conn.write_chunk(rest)
-            conn.end_stream()
+            conn.end_stream(tap.close())
             return tap.result(), None
         except UpstreamError as err:
             frame = adapter.stream_error_frame(err) if is_sse else None

@@ -108,11 +108,13 @@ class Connection(asyncio.Protocol):
         "_parser",
         "_pending",
         "_rejected",
+        "_stream_head",
         "_task",
         "_url",
         "_write_paused",
         "closed",
         "peer",
+        "response_started",
         "transport",
     )
 
@@ -132,6 +134,9 @@ class Connection(asyncio.Protocol):
         self._chunked = True
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
+        #: whether the current request's response head has been written
+        self.response_started = False
+        self._stream_head = b""
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.peer: str = ""
@@ -224,6 +229,7 @@ class Connection(asyncio.Protocol):
     # -- request lifecycle ------------------------------------------------------------------------
     def _start(self, req: Request) -> None:
         self._current = req
+        self.response_started = False
         self._task = self._loop.create_task(self._run(req))
 
     async def _run(self, req: Request) -> None:
@@ -268,6 +274,7 @@ class Connection(asyncio.Protocol):
         """A complete response with a Content-Length."""
         if self.closed or self.transport is None:
             return
+        self.response_started = True
         parts = [status_line(status)]
         for name, value in headers:
             parts.append(b"%s: %s\r\n" % (name, value))
@@ -286,6 +293,7 @@ class Connection(asyncio.Protocol):
         HTTP/1.0 clients cannot read chunked framing: they get the bare body, ended by closing."""
         if self.closed or self.transport is None:
             raise ClientGoneError("client disconnected")
+        self.response_started = True
         current = self._current
         self._chunked = current is None or not current.http10
         parts = [status_line(status)]
@@ -298,14 +306,24 @@ class Connection(asyncio.Protocol):
         if current is not None and not current.keep_alive:
             parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
-        self.transport.write(b"".join(parts))
+        # Held until the first chunk, so head and first bytes leave in one write (one syscall).
+        self._stream_head = b"".join(parts)
+
+    def _framed(self, data: bytes) -> bytes:
+        framed = (b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data) if data else b""
+        head = self._stream_head
+        if head:
+            self._stream_head = b""
+            return head + framed
+        return framed
 
     async def write_chunk(self, data: bytes) -> None:
         """Send one chunk now; waits only when the client reads slower than we write."""
         if self.closed or self.transport is None:
             raise ClientGoneError("client disconnected")
-        if data:
-            self.transport.write(b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data)
+        out = self._framed(data)
+        if out:
+            self.transport.write(out)
         if self._write_paused:
             self._drain_waiter = self._loop.create_future()
             try:
@@ -313,9 +331,15 @@ class Connection(asyncio.Protocol):
             finally:
                 self._drain_waiter = None
 
-    def end_stream(self) -> None:
-        if not self.closed and self.transport is not None and self._chunked:
-            self.transport.write(b"0\r\n\r\n")
+    def end_stream(self, last: bytes = b"") -> None:
+        """End the stream, with `last` as its final chunk: whatever is pending leaves in one write."""
+        if self.closed or self.transport is None:
+            return
+        out = self._framed(last)
+        if self._chunked:
+            out += b"0\r\n\r\n"
+        if out:
+            self.transport.write(out)
 
     def close(self) -> None:
         self.closed = True

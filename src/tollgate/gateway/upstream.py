@@ -252,6 +252,10 @@ class UpstreamConnection(asyncio.Protocol):
     def is_complete(self) -> bool:
         return self._done
 
+    @property
+    def is_drained(self) -> bool:
+        return self._done and not self._chunks
+
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
@@ -280,6 +284,11 @@ class UpstreamResponse:
 
     async def next_chunk(self) -> bytes | None:
         return await self._conn.next_chunk(self._idle)
+
+    @property
+    def is_drained(self) -> bool:
+        """The body has been received to its end and all of it handed over."""
+        return self._conn.is_drained
 
     def release(self) -> None:
         """Return the connection to the pool when the body was read to its end, else close it."""

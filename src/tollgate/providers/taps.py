@@ -265,25 +265,26 @@ class SSEUsageTap:
         return usage is not None and self._drop is not None and self._drop(obj)
 
     def _read(self, frame: bytes) -> bool:
-        data = parse_frame(frame)[1]
-        if not data:
-            return False
+        # Needles are looked for in the raw frame: most frames hold none and are never decoded.
         reader = self._reader
         has_usage = False
         for needle in reader.usage_needles:
-            if needle in data:
+            if needle in frame:
                 has_usage = True
                 break
-        if has_usage and self._cumulative:
-            self._prev, self._last = self._last, data  # parsed once, in result()
-            return False
         if not has_usage:
             if self._model is not None:
                 return False
             for needle in reader.model_needles:
-                if needle in data:
+                if needle in frame:
                     break
             else:
                 return False
+        data = parse_frame(frame)[1]
+        if not data:
+            return False
+        if has_usage and self._cumulative:
+            self._prev, self._last = self._last, data  # parsed once, in result()
+            return False
         obj = parse_object(data)
         return obj is not None and self.read_event(obj)
