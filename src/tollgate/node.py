@@ -23,6 +23,7 @@ from tollgate.gateway.app import GatewayState, server_ssl_context, start_gateway
 from tollgate.resources.loader import load_documents
 from tollgate.store import Store
 from tollgate.usage.recorder import UsageRecorder
+from tollgate.usage.writer_process import UsageWriterProcess
 
 log = logging.getLogger("tollgate.node")
 
@@ -68,6 +69,7 @@ class Node:
         self.store: Store | None = None
         self.state: GatewayState | None = None
         self.recorder: UsageRecorder | None = None
+        self.usage_writer: UsageWriterProcess | None = None
         self._servers: list[_Listener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -107,7 +109,8 @@ class Node:
 
     async def _start_gateway(self, store: Store) -> None:
         cfg = self.config
-        recorder = self.recorder = UsageRecorder(store)
+        self.usage_writer = UsageWriterProcess(cfg.db_url)
+        recorder = self.recorder = UsageRecorder(self.usage_writer)
         state = self.state = GatewayState(cfg.gateway_name, recorder)
         resources = await asyncio.to_thread(store.load_resource_set, cfg.gateway_name)
         state.apply(resources)
@@ -195,6 +198,8 @@ class Node:
                 await task
         if self.recorder is not None:
             await self.recorder.aclose()
+        if self.usage_writer is not None:
+            await self.usage_writer.aclose()
         if self.store is not None and self.state is not None:
             await self._write_key_use(self.store, self.state)
             self.state.pools.close()

@@ -145,6 +145,15 @@ class UpstreamConnection(asyncio.Protocol):
         except httptools.HttpParserError:
             self._fail(UpstreamProtocolError("upstream sent a malformed HTTP response"))
             self.close()
+            return
+        # Flow control and wake-up once per read, not once per body piece (a burst of stream events
+        # arrives as dozens of chunked pieces in one read).
+        if self._chunks:
+            self._buffered += len(data)
+            if self._buffered > READ_HIGH_WATER and not self._reading_paused and self.transport is not None:
+                self._reading_paused = True
+                self.transport.pause_reading()
+            self._wake()
 
     # -- httptools callbacks ----------------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -159,11 +168,6 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self._chunks.append(body)
-        self._buffered += len(body)
-        if self._buffered > READ_HIGH_WATER and not self._reading_paused and self.transport is not None:
-            self._reading_paused = True
-            self.transport.pause_reading()
-        self._wake()
 
     def on_message_complete(self) -> None:
         self._done = True

@@ -132,6 +132,27 @@ class UsageReader:
         return UsageResult(usage.finalized() if usage else TokenUsage(), self.model(obj) or fallback_model)
 
 
+def _event_around(buf: bytes, pos: int) -> tuple[int, int]:
+    """(start, end) of the LF-framed event of `buf` that contains byte `pos`."""
+    start = buf.rfind(b"\n\n", 0, pos)
+    start = 0 if start < 0 else start + 2
+    end = buf.find(b"\n\n", pos)
+    return start, len(buf) if end < 0 else end + 2
+
+
+def _without(buf: bytes, spans: list[tuple[int, int]]) -> bytes:
+    """`buf` minus the given sorted, disjoint (start, end) byte ranges."""
+    if not spans:
+        return buf
+    parts = []
+    pos = 0
+    for start, end in spans:
+        parts.append(buf[pos:start])
+        pos = end
+    parts.append(buf[pos:])
+    return b"".join(parts)
+
+
 #: Bytes of the held-back tail searched with a new chunk, so a needle split across two chunks is found.
 _NEEDLE_WINDOW = 32
 
@@ -188,9 +209,17 @@ class SSEUsageTap:
             # No usage (and no model still to learn) in this chunk: pass it on without cutting frames.
             complete = splitter.feed_through(chunk)
             return chunk if self._drop is None else complete
-        frames = splitter.feed(chunk)
+        complete = splitter.feed_through(chunk)
         # An unfinished frame that already shows a needle must be read when it completes.
         self._tail_hot = splitter.pending > 0 and self._has_needle(splitter.tail_end(splitter.pending))
+        if b"\r" not in complete:
+            # LF framing (OpenAI, Anthropic, Mistral, Azure): open only the frames around a needle.
+            spans = self._needle_spans(complete)
+            dropped = [(start, end) for start, end in spans if self._read(complete[start:end])]
+            if self._drop is None:
+                return chunk
+            return _without(complete, dropped)
+        frames = SSEFrameSplitter().feed(complete)
         if self._drop is None:
             if self._cumulative and self._model is not None:
                 self._keep_last_usage(frames)
@@ -202,6 +231,25 @@ class SSEUsageTap:
         if len(kept) == 1:
             return kept[0]
         return b"".join(kept)
+
+    def _needle_spans(self, buf: bytes) -> list[tuple[int, int]]:
+        """(start, end) of the LF-framed events in `buf` (whole events) worth decoding, in order:
+        every one holding a usage needle, and the first naming a model while none is known."""
+        reader = self._reader
+        spans: set[tuple[int, int]] = set()
+        for needle in reader.usage_needles:
+            pos = buf.find(needle)
+            while pos >= 0:
+                span = _event_around(buf, pos)
+                spans.add(span)
+                pos = buf.find(needle, span[1])
+        if self._model is None:
+            for needle in reader.model_needles:
+                pos = buf.find(needle)
+                if pos >= 0:
+                    spans.add(_event_around(buf, pos))
+                    break
+        return sorted(spans)
 
     def _worth_reading(self, chunk: bytes) -> bool:
         """Whether `chunk` (with the held-back bytes before it) may hold usage or a needed model.

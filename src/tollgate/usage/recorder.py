@@ -2,7 +2,8 @@
 
 `submit` is called on the request path, so it only appends to a bounded deque: it never blocks,
 never raises, and drops (and counts) records when the store falls behind. A background `run()` task
-flushes them through a worker thread; the store is never touched on the event loop.
+flushes them through the writer: a child process in a running node (`writer_process`), or a worker
+thread; the store is never touched on the event loop.
 """
 
 from __future__ import annotations
@@ -23,9 +24,15 @@ DEFAULT_FLUSH_INTERVAL = 0.5
 
 
 class UsageWriter(Protocol):
-    """What the recorder writes to: `Store.insert_usage`, or a fake in tests."""
+    """A synchronous writer (`Store.insert_usage`, or a fake in tests), called in a worker thread."""
 
     def insert_usage(self, records: list[UsageRecord]) -> None: ...
+
+
+class AsyncUsageWriter(Protocol):
+    """An asynchronous writer, awaited on the event loop (`UsageWriterProcess`)."""
+
+    async def write(self, records: list[UsageRecord]) -> None: ...
 
 
 class UsageRecorder:
@@ -40,7 +47,7 @@ class UsageRecorder:
 
     def __init__(
         self,
-        writer: UsageWriter,
+        writer: UsageWriter | AsyncUsageWriter,
         *,
         max_queue: int = DEFAULT_MAX_QUEUE,
         batch_size: int = DEFAULT_BATCH_SIZE,
@@ -90,7 +97,7 @@ class UsageRecorder:
                 batch = self._pending or self._take_batch()
                 self._pending = []
                 try:
-                    await asyncio.to_thread(self._writer.insert_usage, batch)
+                    await self._write(batch)
                 except Exception as exc:  # any driver error: keep the batch, say so once, try again later
                     self._pending = batch
                     if not self._failing:
@@ -114,6 +121,13 @@ class UsageRecorder:
             self.dropped += self.queued
             self._pending.clear()
             self._queue.clear()
+
+    async def _write(self, batch: list[UsageRecord]) -> None:
+        writer = self._writer
+        if hasattr(writer, "write"):
+            await writer.write(batch)
+        else:
+            await asyncio.to_thread(writer.insert_usage, batch)
 
     def _take_batch(self) -> list[UsageRecord]:
         count = min(self._batch_size, len(self._queue))
