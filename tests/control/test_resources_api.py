@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.control.docs import provider, proxy, secret
+from tollgate.store import Store
 
 
 def test_put_is_idempotent_and_get_returns_the_document(client: TestClient) -> None:
@@ -77,6 +78,17 @@ def test_secret_values_are_write_only(client: TestClient) -> None:
         assert value not in response.text
     assert client.delete("/api/v1/secrets/openai-key").status_code == 409
     assert client.get("/api/v1/secrets/none").status_code == 404
+
+
+def test_secret_rotation_reencrypts_with_a_new_key_and_values_still_resolve(client: TestClient, store: Store) -> None:
+    client.put("/api/v1/secrets/openai-key", json={"value": "upstream-credential-1"})
+    client.put("/api/v1/secrets/other", json={"value": "upstream-credential-2"})
+    client.put("/api/v1/providers/openai", json=provider(credential={"secret": "openai-key"}))
+    store.deploy("default", "LLMProvider", "openai")
+    response = client.post("/api/v1/secrets/rotate", json={"newKey": True, "retireOldKeys": True})
+    assert response.status_code == 200 and response.json() == {"reencrypted": 2}
+    assert store.load_resource_set("default").secrets == {"openai-key": "upstream-credential-1"}
+    assert "upstream-credential" not in response.text
 
 
 def test_nul_characters_are_422_not_500(client: TestClient) -> None:

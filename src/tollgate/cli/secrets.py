@@ -33,3 +33,14 @@ def set_secret(app: Application, name: str, from_env: str | None) -> None:
 @api_command
 def list_secrets(app: Application) -> None:
     app.emit(app.call(lambda c: c.get("/secrets")), COLUMNS["secrets"])
+
+
+@secrets.command("rotate")
+@click.option("--new-key", is_flag=True, help="First add a fresh key to the key file.")
+@click.option("--retire-old-keys", is_flag=True, help="Afterwards keep only the newest key in the key file.")
+@api_command
+def rotate(app: Application, new_key: bool, retire_old_keys: bool) -> None:
+    """Re-encrypt every secret with the newest encryption key (old keys keep decrypting meanwhile)."""
+    body = {"newKey": new_key, "retireOldKeys": retire_old_keys}
+    result = app.call(lambda c: c.post("/secrets/rotate", body))
+    click.echo(f"Re-encrypted {result['reencrypted']} secret(s) with the newest key.")

@@ -75,6 +75,17 @@ class SecretWrite(APIModel):
     value: str = Field(min_length=1, max_length=65536, description="Write-only: never returned.")
 
 
+class SecretRotation(APIModel):
+    new_key: bool = Field(
+        False, description="First add a fresh key to the key file (not for TOLLGATE_SECRET_KEY rings)."
+    )
+    retire_old_keys: bool = Field(False, description="Afterwards keep only the newest key in the key file.")
+
+
+class SecretRotationResult(APIModel):
+    reencrypted: int = Field(description="How many secrets were re-encrypted with the newest key.")
+
+
 class SecretInfo(APIModel):
     name: str
     used_by: list[str] = Field(default_factory=list)

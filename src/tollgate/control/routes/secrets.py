@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from tollgate.control.deps import NameParam, StoreDep
-from tollgate.control.schemas import OutcomeResponse, SecretInfo, SecretWrite
+from tollgate.control.schemas import (
+    OutcomeResponse,
+    SecretInfo,
+    SecretRotation,
+    SecretRotationResult,
+    SecretWrite,
+)
 from tollgate.errors import ResourceNotFoundError
 from tollgate.resources.models import LLMProvider
 from tollgate.store import Store
@@ -25,6 +31,16 @@ def _users(store: Store) -> dict[str, list[str]]:
 def list_secrets(store: StoreDep) -> list[SecretInfo]:
     users = _users(store)
     return [SecretInfo(name=name, used_by=users.get(name, [])) for name in store.list_secrets()]
+
+
+@router.post("/secrets/rotate", response_model=SecretRotationResult)
+def rotate_secrets(store: StoreDep, body: SecretRotation) -> SecretRotationResult:
+    """Re-encrypt every secret with the newest key, without downtime: old keys still decrypt until retired.
+
+    With TOLLGATE_SECRET_KEY rings: add the new key at the end on every node, rotate, then drop the old one.
+    """
+    count = store.rotate_secrets(new_key=body.new_key, retire_old_keys=body.retire_old_keys)
+    return SecretRotationResult(reencrypted=count)
 
 
 @router.get("/secrets/{name}", response_model=SecretInfo)
