@@ -80,3 +80,13 @@ def test_usage_writes_do_not_bump_the_revision(store: Store) -> None:
     store.insert_usage([record()])
     store.insert_usage([])
     assert store.current_revision() == 0
+
+
+def test_client_supplied_text_longer_than_its_column_is_cut_not_fatal(store: Store) -> None:
+    """One odd request (a 5 kB path, a made-up 1 kB model) must not make its whole batch fail on PostgreSQL."""
+    long_path = "/openai/v1/" + "x" * 5000
+    odd = record(model="m" * 1000)._replace(path=long_path, request_model="r" * 1000)
+    store.insert_usage([record(), odd])
+    assert store.usage_summary(None, "provider")[0].requests == 2
+    models = {row.group for row in store.usage_summary(None, "model")}
+    assert "m" * 256 in models
