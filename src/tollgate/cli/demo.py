@@ -11,7 +11,6 @@ import logging
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
 import click
@@ -38,8 +37,10 @@ def _print_banner(node: Node, keys: dict[str, str], out_dir: Path, items: list[S
             click.echo(f"  {name:<20} {base}{ctx:<22} {keys[name]}")
     click.echo(f"\nSnippets for every client of the SDK matrix (also written to {out_dir}):")
     for i, item in enumerate(items, 1):
-        click.echo(click.style(f"\n# {i:02d}. {item.client} -> {item.vendor} provider    ({item.install})", fg="cyan"))
-        click.echo(textwrap.indent(item.code.rstrip(), "  "))
+        click.echo(
+            click.style(f"\n# --- {i:02d}. {item.client} -> {item.vendor} provider ({item.install}) ---", fg="cyan")
+        )
+        click.echo(item.code.rstrip())  # not indented: it must run as pasted
     click.echo("\nRun one:  .venv/bin/python " + str(out_dir / "01_openai_openai.py"))
     click.echo("Usage:    .venv/bin/tollgate usage --db " + node.config.db_url)
     click.echo("Stop with Ctrl+C.")
