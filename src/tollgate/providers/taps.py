@@ -44,6 +44,8 @@ def parse_object(data: bytes) -> JSONObject | None:
 
 def as_count(value: JSONValue) -> int | None:
     """A token count, or None for anything that is not a non-negative integer (bools excluded)."""
+    if type(value) is int:  # the usual case, one check
+        return value if value >= 0 else None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     if isinstance(value, float) and value.is_integer() and value >= 0:

@@ -38,8 +38,8 @@ _CLIENT_TEXT = tuple((i, n) for i, n in _LIMITS if _COLUMNS[i] in ("path", "requ
 def _fit(record: UsageRecord) -> tuple[object, ...]:
     """The record as a row, text cut to its column's length (checked cheaply: nearly always fits)."""
     for i, limit in _CLIENT_TEXT:
-        value = record[i]
-        if isinstance(value, str) and len(value) > limit:
+        text = record[i]
+        if isinstance(text, str) and len(text) > limit:
             break
     else:
         return record
