@@ -15,6 +15,7 @@ from typing import cast
 
 import httptools
 
+from tollgate.gateway.headers import header_lines
 from tollgate.types import HeaderList
 
 #: Pipelined requests queued on one connection before the server stops reading from it.
@@ -275,10 +276,7 @@ class Connection(asyncio.Protocol):
         if self.closed or self.transport is None:
             return
         self.response_started = True
-        parts = [status_line(status)]
-        for name, value in headers:
-            parts.append(b"%s: %s\r\n" % (name, value))
-        parts.append(b"content-length: %d\r\n" % len(body))
+        parts = [status_line(status), header_lines(headers), b"content-length: %d\r\n" % len(body)]
         if not keep_alive and self._current is not None:
             self._current.keep_alive = False
         if self._current is not None and not self._current.keep_alive:
@@ -296,9 +294,7 @@ class Connection(asyncio.Protocol):
         self.response_started = True
         current = self._current
         self._chunked = current is None or not current.http10
-        parts = [status_line(status)]
-        for name, value in headers:
-            parts.append(b"%s: %s\r\n" % (name, value))
+        parts = [status_line(status), header_lines(headers)]
         if self._chunked:
             parts.append(b"transfer-encoding: chunked\r\n")
         elif current is not None:

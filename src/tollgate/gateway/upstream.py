@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from tollgate.errors import UpstreamConnectError, UpstreamError, UpstreamProtocolError, UpstreamTimeoutError
+from tollgate.gateway.headers import header_lines
 from tollgate.types import HeaderList
 
 DEFAULT_MAX_IDLE = 256
@@ -340,9 +341,8 @@ class UpstreamPool:
             b"%s %s HTTP/1.1\r\n" % (method.encode(), target.encode("latin-1")),
             self._host_line,
             fixed_headers,
+            header_lines(headers),
         ]
-        for name, value in headers:
-            head_parts.append(b"%s: %s\r\n" % (name, value))
         if body or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
             head_parts.append(b"content-length: %d\r\n" % len(body))
         head_parts.append(b"\r\n")
