@@ -82,7 +82,7 @@ class UsageReader:
     event's text for it to be worth parsing.
     """
 
-    __slots__ = ("_completion", "_model", "_prompt", "_total", "model_needles", "usage_needles")
+    __slots__ = ("_completion", "_model", "_prompt", "_roots", "_total", "model_needles", "usage_needles")
 
     def __init__(
         self,
@@ -97,6 +97,8 @@ class UsageReader:
         self._model = _compile(response_model)
         self.usage_needles = _needles(self._prompt + self._completion + self._total)
         self.model_needles = _needles(self._model)
+        #: top-level keys under which any count lives: an object with none of them reports no usage
+        self._roots = frozenset(path[0] for path in self._prompt + self._completion + self._total)
 
     @staticmethod
     def _first_count(obj: JSONObject, paths: tuple[JSONPath, ...]) -> int | None:
@@ -108,6 +110,8 @@ class UsageReader:
 
     def usage(self, obj: JSONObject) -> TokenUsage | None:
         """The counts `obj` reports, with unset fields None; None when it reports none."""
+        if self._roots.isdisjoint(obj):  # most stream events: no path can match, skip every lookup
+            return None
         usage = TokenUsage(
             self._first_count(obj, self._prompt),
             self._first_count(obj, self._completion),
