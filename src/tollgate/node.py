@@ -33,6 +33,7 @@ DEFAULT_POLL_INTERVAL = 0.25
 _KEY_USE_FLUSH_INTERVAL = 5.0
 _HEARTBEAT_INTERVAL = 5.0
 _DRAIN_GRACE = 30.0
+_CLOSE_WAIT = 5.0
 
 
 class _Listener(Protocol):
@@ -184,11 +185,13 @@ class Node:
         await self.shutdown()
 
     async def shutdown(self) -> None:
-        """Stop accepting, let requests in flight finish (bounded), flush usage and key use."""
+        """Stop accepting, let requests and streams in flight finish (bounded), flush usage and key use."""
         for server in self._servers:
             server.close()
+        if self.state is not None and not await self.state.drain(_DRAIN_GRACE):
+            log.warning("%d requests still in flight after %.0f s; stopping anyway", self.state.inflight, _DRAIN_GRACE)
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_DRAIN_GRACE):
+            async with asyncio.timeout(_CLOSE_WAIT):
                 for server in self._servers:
                     await server.wait_closed()
         for task in self._tasks:

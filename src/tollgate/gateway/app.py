@@ -24,7 +24,7 @@ DEFAULT_PORT = 8080
 class GatewayState:
     """What the relay reads per request: the snapshot, the gateway's name, the usage sink."""
 
-    __slots__ = ("key_last_used", "name", "pools", "snapshot", "usage")
+    __slots__ = ("draining", "inflight", "key_last_used", "name", "pools", "snapshot", "usage")
 
     def __init__(self, name: str, usage: UsageSink) -> None:
         self.name = name
@@ -33,6 +33,18 @@ class GatewayState:
         self.snapshot = Snapshot({})
         #: key id -> unix time of its last use; flushed to the store off the request path
         self.key_last_used: dict[str, float] = {}
+        #: requests being answered right now (streams included), for a graceful shutdown
+        self.inflight = 0
+        #: set at shutdown: connections close after their current response
+        self.draining = False
+
+    async def drain(self, grace: float) -> bool:
+        """Stop keeping connections alive and wait (up to `grace` s) for requests in flight; True if all ended."""
+        self.draining = True
+        deadline = asyncio.get_running_loop().time() + grace
+        while self.inflight and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        return self.inflight == 0
 
     def apply(self, resources: ResourceSet) -> Snapshot:
         """Compile and swap in a new snapshot (call from the event loop thread)."""

@@ -74,6 +74,8 @@ class Relay:
         self.ids = RequestIds()
 
     async def __call__(self, req: Request, conn: Connection) -> None:
+        state = self.state
+        state.inflight += 1
         try:
             await self._handle(req, conn)
         except Exception:  # a bug must cost one request a clean 500, never the connection or a leak
@@ -82,6 +84,10 @@ class Relay:
                 self._fail(conn, adapter_for_path(req.path), GatewayError("Internal gateway error."), "internal")
             else:
                 conn.abort()
+        finally:
+            state.inflight -= 1
+            if state.draining:  # shutting down: answer what is in flight, keep no connection alive
+                conn.close()
 
     async def _handle(self, req: Request, conn: Connection) -> None:
         state = self.state
