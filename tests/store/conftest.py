@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import secrets
 from collections.abc import Iterator
@@ -13,7 +14,8 @@ from sqlalchemy.engine import make_url
 
 from tollgate.store import Store
 
-PG_URL = os.environ.get("TOLLGATE_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
+#: Default: the local server as the current OS user (root on CI machines), database `test`.
+PG_URL = os.environ.get("TOLLGATE_TEST_PG_URL", f"postgresql://{getpass.getuser()}@127.0.0.1:5432/test")
 KNOWN_TEMPLATES: dict[str, str | None] = {
     "openai": "https://api.openai.com",
     "anthropic": "https://api.anthropic.com",
