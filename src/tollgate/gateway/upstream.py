@@ -13,7 +13,7 @@ import contextlib
 import errno
 import ssl
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
@@ -103,6 +103,7 @@ class UpstreamConnection(asyncio.Protocol):
         "got_bytes",
         "headers",
         "keep_alive",
+        "on_body",
         "pool",
         "status",
         "transport",
@@ -112,6 +113,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.pool = pool
         self._loop = loop
         self.transport: asyncio.Transport | None = None
+        self._chunks: deque[bytes] = deque()
+        # The parser's body callback is the deque's own append: a C call, no Python frame, for each of
+        # the dozens of chunked pieces a stream arrives in. So `_chunks` is one deque for life.
+        self.on_body: Callable[[bytes], None] = self._chunks.append
         self._parser = httptools.HttpResponseParser(self)
         self.closed = False
         self._reset()
@@ -121,7 +126,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.headers: HeaderList = []
         self.keep_alive = True
         self.got_bytes = False
-        self._chunks: deque[bytes] = deque()
+        self._chunks.clear()
         self._buffered = 0
         self._done = False
         self._error: UpstreamError | None = None
@@ -166,9 +171,6 @@ class UpstreamConnection(asyncio.Protocol):
         waiter = self._headers_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-
-    def on_body(self, body: bytes) -> None:
-        self._chunks.append(body)
 
     def on_message_complete(self) -> None:
         self._done = True
@@ -245,9 +247,10 @@ class UpstreamConnection(asyncio.Protocol):
     async def read_all(self, idle: float) -> bytes:
         if self._done:
             chunks = self._chunks
-            self._chunks = deque()
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            chunks.clear()
             self._buffered = 0
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return data
         parts = []
         while (chunk := await self.next_chunk(idle)) is not None:
             parts.append(chunk)
