@@ -88,7 +88,8 @@ class AzureMock:
         body = await read_json_object(request)
         return body if body is not None else error_response(400, "The request body is not valid JSON.")
 
-    async def chat(self, request: Request, body: JSONObject, model: str) -> Response:
+    async def chat(self, request: Request, body: JSONObject, model: str, *, usage_on_finish: bool = False) -> Response:
+        """`usage_on_finish`: report usage on the last stream chunk unasked (Foundry's model-inference route)."""
         return await serve_chat(
             request,
             body,
@@ -100,6 +101,7 @@ class AzureMock:
             filters=COMPLETION_FILTERS,
             stream_filters=STREAM_FILTERS,
             prompt_filters=PROMPT_FILTERS,
+            usage_on_finish=usage_on_finish,
         )
 
     async def embeddings(self, request: Request, body: JSONObject, model: str) -> Response:

@@ -10,7 +10,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from tollgate.mock.azure import AzureMock, error_response
-from tollgate.mock.openai import serve_chat
 from tollgate.mock.wire import json_response
 
 DEFAULT_MODEL = "gpt-4o"
@@ -40,16 +39,7 @@ class FoundryMock(AzureMock):
                 400, "No model specified in request. Please provide a model name in the request body."
             )
         # The model-inference route reports usage on the last chunk of every stream, asked or not.
-        return await serve_chat(
-            request,
-            body,
-            state=self.state,
-            vendor=self.vendor,
-            label=self.label,
-            model=model,
-            error=error_response,
-            usage_on_finish=True,
-        )
+        return await self.chat(request, body, model, usage_on_finish=True)
 
     async def model_embeddings(self, request: Request) -> Response:
         body = await self.body(request)
