@@ -16,10 +16,21 @@ from tollgate.store import Store
 
 API_PREFIX = "/api/v1"
 _ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorResponse, "description": "The body is not valid JSON"},
     401: {"model": ErrorResponse, "description": "Missing or invalid admin token"},
-    404: {"model": ErrorResponse, "description": "No such resource"},
-    409: {"model": ErrorResponse, "description": "Conflict with another resource"},
-    422: {"model": ErrorResponse, "description": "Invalid input: names resource, field and reason"},
+    404: {"model": ErrorResponse, "description": "No such resource (or gateway, key, deployment)"},
+    409: {
+        "model": ErrorResponse,
+        "description": "Conflict: with another resource (in use, context taken), or a stale resourceVersion / "
+        "If-Match (someone changed the resource since you read it: read it again and reapply)",
+    },
+    413: {"model": ErrorResponse, "description": "The body is larger than the management API accepts"},
+    422: {
+        "model": ErrorResponse,
+        "description": "Invalid input: names resource, field and reason. Besides each field's schema: the name in "
+        "a body must match the URL's; references (template, secret, provider, key target) must exist; contexts "
+        "look like `/name` or `/a/b` and are unique; a proxy's provider is deployed on the gateway first",
+    },
 }
 
 

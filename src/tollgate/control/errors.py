@@ -1,8 +1,10 @@
 """The management API's one mapping from exceptions to HTTP errors, all in one JSON shape.
 
 422 names resource, field and reason (the loader's own messages when a body is a resource document);
-404 for missing things, 409 for conflicts, 401 for a bad admin token. An unexpected error is a bare
-500 whose body and log carry only the exception type: never a value from the request.
+400 for a body that is not JSON at all; 404 for missing things, 409 for conflicts (including a stale
+resourceVersion), 401 for a bad admin token, 405 with `Allow` listing every method of the path. An
+unexpected error is a bare 500 whose body and log carry only the exception type: never a value from
+the request.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from tollgate.errors import (
     ResourceConflictError,
@@ -33,11 +36,31 @@ _TYPES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "metho
 
 
 def error_response(
-    status: int, message: str, *, kind: str | None = None, details: Sequence[Mapping[str, str]] = ()
+    status: int,
+    message: str,
+    *,
+    kind: str | None = None,
+    details: Sequence[Mapping[str, str]] = (),
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = {"status": status, "type": kind or _TYPES.get(status, "error"), "message": message, "errors": list(details)}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+    extra = dict(headers or {})
+    if status == 401:
+        extra["WWW-Authenticate"] = "Bearer"
+    return JSONResponse({"error": body}, status_code=status, headers=extra or None)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app serves at this path (the router's own 405 names only one route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match is not Match.NONE and route_methods:
+            methods |= set(route_methods)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def validation_response(exc: ResourceValidationError) -> JSONResponse:
@@ -61,6 +84,8 @@ def _document_errors(request: Request, body: object) -> ResourceValidationError 
 
 
 def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    if any(err.get("type") == "json_invalid" for err in exc.errors()):
+        return error_response(400, "the request body is not valid JSON", details=[_detail(e) for e in exc.errors()])
     document_error = _document_errors(request, exc.body)
     if document_error is not None:
         return validation_response(document_error)
@@ -92,9 +117,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_conflict(_request: Request, exc: Exception) -> JSONResponse:
         return error_response(409, str(exc))
 
-    async def on_http(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return error_response(exc.status_code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return error_response(exc.status_code, str(exc.detail), headers=headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)

@@ -19,17 +19,31 @@ from tollgate.store.schema import revision
 
 @dataclass(slots=True)
 class WriteTx:
-    """One write transaction: its connection, its clock, and whether the revision was bumped yet."""
+    """One write transaction: its connection, its clock, and the revision it bumped to (0 until it does)."""
 
     conn: Connection
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
-    bumped: bool = False
+    revision: int = 0
 
-    def bump(self) -> None:
-        """Mark the transaction as a change gateways must pick up (idempotent within the transaction)."""
-        if not self.bumped:
-            self.conn.execute(update(revision).where(revision.c.id == 1).values(value=revision.c.value + 1))
-            self.bumped = True
+    @property
+    def bumped(self) -> bool:
+        return self.revision != 0
+
+    def bump(self) -> int:
+        """Mark the transaction as a change gateways must pick up (idempotent within the transaction).
+
+        Returns the new revision: it is also the resourceVersion of every resource this transaction changes.
+        """
+        if not self.revision:
+            self.revision = int(
+                self.conn.execute(
+                    update(revision)
+                    .where(revision.c.id == 1)
+                    .values(value=revision.c.value + 1)
+                    .returning(revision.c.value)
+                ).scalar_one()
+            )
+        return self.revision
 
 
 @contextmanager
