@@ -10,6 +10,7 @@ the request.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,7 +18,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from tollgate.errors import (
     ResourceConflictError,
@@ -32,6 +32,7 @@ log = logging.getLogger("tollgate.control")
 
 #: First path segment after /api/v1 -> the resource kind a PUT body there must be.
 KIND_BY_COLLECTION = {"templates": "ProviderTemplate", "providers": "LLMProvider", "proxies": "LLMProxy"}
+_HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"}
 _TYPES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 409: "conflict"}
 
 
@@ -50,16 +51,23 @@ def error_response(
     return JSONResponse({"error": body}, status_code=status, headers=extra or None)
 
 
+def _method_table(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """(path regex, methods) of every operation in the app's OpenAPI document, built once per app."""
+    table: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(app.state, "method_table", None)
+    if table is None:
+        table = []
+        for path, operations in app.openapi().get("paths", {}).items():
+            regex = re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$")
+            methods = {m.upper() for m in operations if m.upper() in _HTTP_METHODS}
+            table.append((regex, frozenset(methods | ({"HEAD"} if "GET" in methods else set()))))
+        app.state.method_table = table
+    return table
+
+
 def allowed_methods(request: Request) -> str:
-    """Every method some route of the app serves at this path (the router's own 405 names only one route's)."""
-    methods: set[str] = set()
-    for route in request.app.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        route_methods = getattr(route, "methods", None)
-        if match is not Match.NONE and route_methods:
-            methods |= set(route_methods)
-    if "GET" in methods:
-        methods.add("HEAD")
+    """Every method the API serves at this path (the router's own 405 names only one route's)."""
+    path = request.url.path
+    methods = {m for regex, ms in _method_table(request.app) if regex.match(path) for m in ms}
     return ", ".join(sorted(methods))
 
 

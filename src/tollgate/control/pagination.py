@@ -1,18 +1,22 @@
 """Cursor pagination of every list: `?limit=N&after=CURSOR`, the next cursor in response headers.
 
 List bodies stay JSON arrays (older clients keep working); a page that is not the last carries
-`X-Next-Cursor: <cursor>` and `Link: <...?after=<cursor>&limit=N>; rel="next"`. A cursor is the sort
-key of the last item returned: opaque to clients, stable under concurrent inserts and deletes
-(nothing is skipped or repeated that existed throughout), unlike an offset.
+`X-Next-Cursor: <cursor>` and `Link: <...?after=<cursor>&limit=N>; rel="next"`. A cursor encodes the
+sort key of the last item returned (URL-safe base64): opaque to clients, stable under concurrent
+inserts and deletes (nothing is skipped or repeated that existed throughout), unlike an offset.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Sequence
 from typing import Annotated, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
+
+from tollgate.errors import ResourceValidationError
 
 T = TypeVar("T")
 
@@ -41,18 +45,34 @@ PAGE_HEADERS: dict[str, dict[str, object]] = {
 }
 
 
+def encode_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    """The sort key inside a cursor (None for none); 422 on `after` for anything this API did not make."""
+    if cursor is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ResourceValidationError("request query", "after", "is not a cursor from a previous page") from None
+
+
 def page_of(items: Sequence[T], key: Callable[[T], str], after: str | None, limit: int) -> tuple[list[T], str | None]:
-    """The page of `items` (sorted by `key`) after cursor `after`, and the next cursor (None at the end)."""
+    """The page of `items` (sorted by `key`) after cursor `after`, and the next page's sort key (None at the end)."""
+    start = decode_cursor(after)
     ordered = sorted(items, key=key)
-    rest = [item for item in ordered if after is None or key(item) > after]
+    rest = [item for item in ordered if start is None or key(item) > start]
     page = rest[:limit]
     return page, (key(page[-1]) if len(rest) > limit else None)
 
 
-def set_next(request: Request, response: Response, cursor: str | None, limit: int) -> None:
-    """Announce the next page (if any) in `response`'s headers."""
-    if cursor is None:
+def set_next(request: Request, response: Response, next_key: str | None, limit: int) -> None:
+    """Announce the next page (if any), after the item whose sort key is `next_key`, in the headers."""
+    if next_key is None:
         return
+    cursor = encode_cursor(next_key)
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("after", "limit")]
     query = urlencode([*params, ("limit", str(limit)), ("after", cursor)])
     response.headers[NEXT_CURSOR_HEADER] = cursor

@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Query, Request, Response
 
 from tollgate.control.deps import NameParam, StoreDep
-from tollgate.control.pagination import PAGE_HEADERS, AfterParam, LimitParam, page_of, set_next
+from tollgate.control.pagination import PAGE_HEADERS, AfterParam, LimitParam, decode_cursor, page_of, set_next
 from tollgate.control.schemas import OutcomeResponse, TemplateInfo
 from tollgate.control.strings import reject_nul
 from tollgate.control.versions import IfMatchHeader, merged_version, parse_if_match, set_etag
@@ -100,7 +100,9 @@ def _page(
     limit: int,
     selector: str | None,
 ) -> list[_R]:
-    items, cursor = store.page_resources(kind.__name__, after=after, limit=limit, selector=selector_of(selector))
+    items, cursor = store.page_resources(
+        kind.__name__, after=decode_cursor(after), limit=limit, selector=selector_of(selector)
+    )
     set_next(request, response, cursor, limit)
     return [r for r in items if isinstance(r, kind)]
 
