@@ -22,7 +22,7 @@ from tollgate.resources.integrity import integrity_errors
 from tollgate.resources.keys import key_from_value
 from tollgate.resources.models import APIKey, Gateway, LLMProvider, LLMProxy, Resource, Secret
 from tollgate.resources.selectors import Selector
-from tollgate.store import deployment_rows, key_rows, resource_rows
+from tollgate.store import bulk, deployment_rows, key_rows, resource_rows
 from tollgate.store.crypto import SecretCipher
 from tollgate.store.records import DEPLOYABLE_KINDS, STORED_KINDS, ApplyReport, ApplyResult, Outcome
 from tollgate.store.tx import WriteTx, to_utc
@@ -54,17 +54,28 @@ def check_against_store(conn: Connection, docs: Sequence[Resource], known_templa
         context = resource_rows.context_of(doc)
         if context is not None:
             contexts.add(context)
-    stored: dict[tuple[str, str], Resource] = {}
-    for kind, names in wanted.items():
-        for resource in resource_rows.fetch_named(conn, kind, names):
-            stored[(resource.kind, resource.metadata.name)] = resource
-    for resource in resource_rows.fetch_by_context(conn, contexts):
-        stored[(resource.kind, resource.metadata.name)] = resource
-    others = [r for key, r in stored.items() if key not in incoming]
+    templates = resource_rows.fetch_named(conn, "ProviderTemplate", wanted["ProviderTemplate"])
+    existing = {kind: resource_rows.existing_names(conn, kind, wanted[kind]) for kind in DEPLOYABLE_KINDS}
+    others = [t for t in templates if (t.kind, t.metadata.name) not in incoming]
     labels = {f"{kind} {name!r}" for kind, name in incoming}
     errors = integrity_errors(
-        [*others, *docs], known_templates=known_templates, secret_names=resource_rows.existing_secrets(conn, secrets)
+        [*others, *docs],
+        known_templates=known_templates,
+        secret_names=resource_rows.existing_secrets(conn, secrets),
+        existing=existing,
     )
+    owners = resource_rows.context_owners(conn, contexts)
+    for doc in docs:
+        context = resource_rows.context_of(doc)
+        owner = owners.get(context) if context is not None else None
+        if owner is not None and owner != (doc.kind, doc.metadata.name) and owner not in incoming:
+            errors.append(
+                ResourceValidationError(
+                    f"{doc.kind} {doc.metadata.name!r}",
+                    "spec.context",
+                    f"{context!r} is already the context of {owner[0]} {owner[1]!r}",
+                )
+            )
     raise_validation_errors([e for e in errors if e.document in labels])
 
 
@@ -100,6 +111,7 @@ def apply_documents(
     check_against_store(tx.conn, docs, known_templates)
     env_values = resolve_env(docs)
     ordered = sorted(docs, key=lambda d: APPLY_ORDER[d.kind])
+    stored = bulk.upsert_many(tx, [doc for doc in ordered if doc.kind in STORED_KINDS])
     results: list[ApplyResult] = []
     for doc in ordered:
         if isinstance(doc, Secret):
@@ -112,18 +124,15 @@ def apply_documents(
             outcome = deployment_rows.register(tx, doc.metadata.name, doc.spec.base_url)
             results.append(ApplyResult(doc.kind, doc.metadata.name, outcome))
         elif doc.kind in STORED_KINDS:
-            outcome = resource_rows.upsert(tx, doc, expected=resource_rows.expected_version(doc))
-            version = resource_rows.version_of(tx.conn, doc.kind, doc.metadata.name)
+            outcome, version = stored[(doc.kind, doc.metadata.name)]
             results.append(ApplyResult(doc.kind, doc.metadata.name, outcome, resource_version=str(version)))
     deployable = [doc for doc in ordered if doc.kind in DEPLOYABLE_KINDS]
     if deploy and deployable:
         ensure_deployable_gateway(tx, gateway, create=create_gateway)
-        for doc in deployable:
-            deploy_current(tx, gateway, doc.kind, doc.metadata.name)
+        bulk.deploy_many(tx, gateway, deployable)
     if redeploy:
-        for doc in deployable:
-            for live in deployment_rows.live_everywhere(tx.conn, doc.kind, doc.metadata.name):
-                deploy_current(tx, live.gateway, doc.kind, doc.metadata.name)
+        for live_gateway, live_docs in bulk.live_gateways(tx.conn, deployable).items():
+            bulk.deploy_many(tx, live_gateway, live_docs)
     return ApplyReport(results)
 
 

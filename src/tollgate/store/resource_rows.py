@@ -7,10 +7,10 @@ resourceVersion is not part of the stored metadata: it lives in its own column a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
 from tollgate.errors import ResourceConflictError, ResourceNotFoundError
@@ -46,8 +46,9 @@ def check_version(label: str, current: int | None, expected: int | None) -> None
         )
 
 
-def canonical(data: object) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def canonical(data: object) -> bytes:
+    """One spelling of a JSON value (sorted keys, no spaces), for telling changed from unchanged."""
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
 def from_document(data: JSONObject) -> Resource:
@@ -143,16 +144,28 @@ def fetch_named(conn: Connection, kind: str, names: Iterable[str]) -> list[Resou
     return found
 
 
-def fetch_by_context(conn: Connection, contexts: Iterable[str]) -> list[Resource]:
-    """The stored providers and proxies serving any of `contexts` (an index lookup, not a scan)."""
-    wanted = sorted(set(contexts))
-    found: list[Resource] = []
+def existing_names(conn: Connection, kind: str, names: Iterable[str]) -> set[str]:
+    """Which of `names` exist as stored resources of `kind` (by index, no documents read)."""
+    wanted = sorted(set(names))
+    found: set[str] = set()
     for start in range(0, len(wanted), 500):
-        query = select(resources.c.kind, resources.c.metadata, resources.c.spec, resources.c.resource_version).where(
+        query = select(resources.c.name).where(
+            resources.c.kind == kind, resources.c.name.in_(wanted[start : start + 500])
+        )
+        found |= set(conn.execute(query).scalars())
+    return found
+
+
+def context_owners(conn: Connection, contexts: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """context -> (kind, name) of the stored provider or proxy serving it, for `contexts` (by index)."""
+    wanted = sorted(set(contexts))
+    owners: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(wanted), 500):
+        query = select(resources.c.kind, resources.c.name, resources.c.context).where(
             resources.c.context.in_(wanted[start : start + 500])
         )
-        found += [_from_row(r.kind, r.metadata, r.spec, r.resource_version) for r in conn.execute(query)]
-    return found
+        owners.update({row.context: (row.kind, row.name) for row in conn.execute(query)})
+    return owners
 
 
 def fetch_page(

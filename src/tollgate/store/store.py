@@ -35,7 +35,7 @@ from tollgate.store.records import (
     Outcome,
     UsageSummaryRow,
 )
-from tollgate.store.tx import WriteTx, current_revision, read_tx, to_utc, write_tx
+from tollgate.store.tx import FairLock, WriteTx, current_revision, read_tx, to_utc, write_tx
 from tollgate.store.urls import engine_url, sqlite_path
 from tollgate.usage.record import UsageRecord
 
@@ -63,6 +63,7 @@ class Store:
 
     def __init__(self, engine: Engine, cipher: SecretCipher, known_templates: Mapping[str, str | None]) -> None:
         self._engine = engine
+        self._gate = FairLock()
         self._cipher = cipher
         self.known_templates: dict[str, str | None] = dict(known_templates)
 
@@ -164,7 +165,7 @@ class Store:
             )
 
         if len(docs) <= APPLY_CHUNK:
-            with write_tx(self._engine) as tx:
+            with write_tx(self._engine, self._gate) as tx:
                 report = write(tx, docs)
                 pruned = applying.prune(tx, prune, docs) if prune is not None else []
             if progress is not None:
@@ -177,12 +178,12 @@ class Store:
         results: list[ApplyResult] = []
         for start in range(0, len(ordered), APPLY_CHUNK):
             chunk = ordered[start : start + APPLY_CHUNK]
-            with write_tx(self._engine) as tx:
+            with write_tx(self._engine, self._gate) as tx:
                 results += write(tx, chunk).results
             if progress is not None:
                 progress(start + len(chunk), len(ordered))
         if prune is not None:
-            with write_tx(self._engine) as tx:
+            with write_tx(self._engine, self._gate) as tx:
                 results += applying.prune(tx, prune, docs)
         return ApplyReport(results)
 
@@ -216,7 +217,7 @@ class Store:
         """
         if kind not in STORED_KINDS:
             raise ResourceNotFoundError(f"{kind} resources are not deleted this way")
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             applying.delete_stored(tx, kind, name, expected=expected_version)
 
     # --- secrets ---------------------------------------------------------------------------------
@@ -227,7 +228,7 @@ class Store:
             {"apiVersion": API_VERSION, "kind": "Secret", "metadata": {"name": name}, "spec": {"value": value}},
             "Secret",
         )
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return resource_rows.put_secret(tx, self._cipher, name, value)
 
     def list_secrets(self) -> list[str]:
@@ -237,7 +238,7 @@ class Store:
 
     def delete_secret(self, name: str) -> None:
         """Delete a secret; refused while a provider's credential names it."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             providers = resource_rows.fetch_all(tx.conn, "LLMProvider")
             users = [
                 p.metadata.name
@@ -263,7 +264,7 @@ class Store:
         if new_key and key_file is not None:
             append_key(key_file)
             self._cipher = SecretCipher.load(key_file)
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             count = resource_rows.reencrypt_secrets(tx, self._cipher)
         if retire_old_keys and key_file is not None:
             retire_keys(key_file)
@@ -287,7 +288,7 @@ class Store:
         """
         if target_kind not in DEPLOYABLE_KINDS:
             raise ResourceNotFoundError(f"API keys are for {' or '.join(DEPLOYABLE_KINDS)}, not {target_kind}")
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             resource_rows.fetch_required(tx.conn, target_kind, target_name)
             return key_rows.create(
                 tx,
@@ -319,28 +320,28 @@ class Store:
         """Change a key's display name, expiry (None clears it) or metadata; the value stays valid."""
         if isinstance(expires_at, datetime):
             expires_at = to_utc(expires_at)
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return key_rows.update_key(tx, key_id, name=name, expires_at=expires_at, metadata=metadata)
 
     def regenerate_key(self, key_id: str) -> tuple[KeyRecord, str]:
         """A new value for the same key id; the old value is refused from the next gateway reload."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return key_rows.regenerate(tx, key_id)
 
     def delete_key(self, key_id: str) -> None:
         """Remove a key record for good (gateways drop it at their next reload, as a revoked one)."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             key_rows.remove(tx, key_id)
 
     def revoke_key(self, key_id: str) -> KeyRecord:
         """Revoke a key; gateways drop it at their next reload (the revision is bumped)."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return key_rows.revoke(tx, key_id)
 
     def record_key_use(self, last_used: Mapping[str, datetime]) -> None:
         """Store last-use times of many keys at once (key id -> time); not a configuration change."""
         stamps = {key_id: to_utc(at) or at for key_id, at in last_used.items()}
-        with self._engine.begin() as conn:
+        with self._gate.held(), self._engine.begin() as conn:
             key_rows.record_use(conn, stamps)
 
     # --- deployments and gateways ----------------------------------------------------------------
@@ -350,13 +351,13 @@ class Store:
 
         The gateway must exist (or be `default`) unless `create_gateway`.
         """
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             applying.ensure_deployable_gateway(tx, gateway, create=create_gateway)
             return applying.deploy_current(tx, gateway, kind, name)
 
     def undeploy(self, gateway: str, kind: str, name: str) -> DeploymentRecord:
         """Stop serving a provider or proxy on a gateway (refused for a provider a live proxy uses there)."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return deployment_rows.undeploy(tx, gateway, kind, name)
 
     def list_deployments(self, gateway: str | None = None) -> list[DeploymentRecord]:
@@ -371,7 +372,7 @@ class Store:
 
     def restore_deployment(self, gateway: str, kind: str, name: str, revision: int) -> DeploymentRecord:
         """Make an earlier revision current again: the resource takes its document and it is redeployed."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             document = resource_rows.from_document(
                 deployment_rows.revision_spec(tx.conn, gateway, kind, name, revision)
             )
@@ -382,17 +383,17 @@ class Store:
 
     def register_gateway(self, name: str, base_url: str) -> Outcome:
         """Register a running gateway (or refresh it: also a heartbeat); a new base URL bumps the revision."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return deployment_rows.register(tx, name, base_url, seen=True)
 
     def delete_gateway(self, name: str, *, force: bool = False) -> list[DeploymentRecord]:
         """Remove a gateway; refused while it serves anything unless `force` (then all is undeployed)."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return deployment_rows.delete_gateway(tx, name, force=force)
 
     def heartbeat(self, name: str, status: str = "ready") -> None:
         """Record that a gateway is alive (not a configuration change: no revision bump)."""
-        with self._engine.begin() as conn:
+        with self._gate.held(), self._engine.begin() as conn:
             deployment_rows.heartbeat(conn, name, status, datetime.now(UTC))
 
     def list_gateways(self) -> list[GatewayRecord]:
@@ -403,12 +404,12 @@ class Store:
 
     def ensure_admin_token(self) -> str | None:
         """Create the first admin token if none exists and return its value (once); else None."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return admin_rows.create(tx, "initial") if admin_rows.count(tx.conn) == 0 else None
 
     def create_admin_token(self, name: str) -> str:
         """Issue another admin token; its value is returned once and stored only hashed."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return admin_rows.create(tx, name)
 
     def verify_admin_token(self, value: str) -> bool:
