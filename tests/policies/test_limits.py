@@ -113,8 +113,10 @@ async def test_scopes(clock: Clock) -> None:
 async def test_token_limit_reserves_then_settles(clock: Clock) -> None:
     policy = TokenLimitPolicy(
         TokenLimitParams.model_validate(
-            {"limits": [{"tokens": 1000, "per": "hour"}, {"tokens": 400, "per": "hour", "count": "completion"}],
-             "bytesPerToken": 4}
+            {
+                "limits": [{"tokens": 1000, "per": "hour"}, {"tokens": 400, "per": "hour", "count": "completion"}],
+                "bytesPerToken": 4,
+            }
         ),
         _env(clock),
     )

@@ -200,7 +200,8 @@ class Limiter:
         if math.isinf(retry):
             headers.append((b"x-should-retry", b"false"))
             raise LimitExceededError(
-                f"This request needs more than the whole {what} limit allows per window.", retry_after=None,
+                f"This request needs more than the whole {what} limit allows per window.",
+                retry_after=None,
                 headers=headers,
             )
         if retry > self._horizon:

@@ -51,7 +51,7 @@ def parse_duration(value: object) -> object:
 
 
 #: A window length in seconds, written as `minute`, `5m`, `1d` or a number of seconds.
-Duration = Annotated[int, BeforeValidator(parse_duration)]
+Duration = Annotated[int, BeforeValidator(parse_duration, json_schema_input_type=int | str)]
 
 #: Which side of the exchange a guardrail checks.
 Side = Literal["request", "response", "both"]
