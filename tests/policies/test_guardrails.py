@@ -105,11 +105,9 @@ async def test_stream_cut_as_soon_as_a_pattern_completes_across_events() -> None
 
 async def test_stream_anthropic_and_gemini_deltas() -> None:
     guard = build_words(WordCountParams.model_validate({"max": 3, "side": "response"}), ENV)
-    anth = (
-        b'event: message_start\ndata: {"type":"message_start","message":{"content":[]}}\n\n'
-        b'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"type":"text_delta","text":"one two"}}\n\n'
-        b'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"type":"text_delta","text":" three four"}}\n\n'
-    )
+    delta = b'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"text":"%s"}}\n\n'
+    start = b'event: message_start\ndata: {"type":"message_start","message":{"content":[]}}\n\n'
+    anth = start + delta % b"one two" + delta % b" three four"
     sg = guard.stream_guard("anthropic")
     violation = sg.feed(anth)
     assert violation is not None

@@ -121,9 +121,10 @@ def test_stream_without_brackets_passes_the_same_bytes() -> None:
 
 
 def test_anthropic_stream_restore() -> None:
+    delta = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"text":"%s"}}\n\n'
     frames = [
-        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi [PII_EM"}}\n\n',
-        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"AIL_1]!"}}\n\n',
+        delta % b"hi [PII_EM",
+        delta % b"AIL_1]!",
         b'event: message_stop\ndata: {"type":"message_stop"}\n\n',
     ]
     restorer = StreamRestorer(MAPPING, text_paths("anthropic").stream)

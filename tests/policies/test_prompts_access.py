@@ -149,7 +149,7 @@ def test_model_allowlist() -> None:
     allow = ModelAllowlist(ModelAllowlistParams.model_validate({"models": ["gpt-4o-mini", "claude-*"]}))
     assert allow.allows("gpt-4o-mini") and allow.allows("claude-3-haiku") and allow.allows(None)
     assert not allow.allows("gpt-4o")
-    with pytest.raises(ModelNotAllowedError, match="Model 'gpt-4o' is not allowed on this API."):
+    with pytest.raises(ModelNotAllowedError, match=r"Model 'gpt-4o' is not allowed on this API\."):
         allow.check("gpt-4o")
 
 
