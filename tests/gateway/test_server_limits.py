@@ -223,3 +223,67 @@ async def test_head_response_has_no_body_and_the_connection_stays_usable() -> No
         # the next bytes are the GET's response: nothing of the two bodies came before it
         assert (await read_response(reader))[::2] == (200, b'{"ok":true}')
         writer.close()
+
+
+# -- file descriptors -------------------------------------------------------------------------------
+
+_LOW_FD_GATEWAY = """
+import asyncio, resource, sys
+import uvloop
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+from tests.gateway.gw_helpers import new_key, provider, resource_set, start_gateway
+
+async def main() -> None:
+    value, key = new_key("LLMProvider", "p")
+    gw = await start_gateway(resource_set([provider("p", "openai", "/p", sys.argv[1])], keys=[key]))
+    print(gw.port, value, flush=True)
+    await asyncio.Event().wait()
+
+uvloop.run(main())
+"""
+
+
+async def test_idle_connections_past_the_file_limit_do_not_break_normal_requests() -> None:
+    """Issue 6: with a 1,024 file limit, 1,100 idle connections made normal requests fail (EMFILE).
+
+    A gateway process with `ulimit -n 256` (uvloop, as `serve` runs it) gets 400 idle connections;
+    a normal request still gets its 200 from the upstream."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from tests.gateway.gw_helpers import RawUpstream
+
+    upstream = await RawUpstream().start()
+    root = Path(__file__).resolve().parents[2]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _LOW_FD_GATEWAY,
+        upstream.url,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(root)]))},
+    )
+    idle: list[asyncio.StreamWriter] = []
+    try:
+        assert proc.stdout is not None
+        port_s, key = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().split()
+        port = int(port_s)
+        for _ in range(400):
+            _r, w = await asyncio.open_connection("127.0.0.1", port)
+            idle.append(w)
+        await asyncio.sleep(0.3)
+        for attempt in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /p/v1/models HTTP/1.1\r\nhost: x\r\nx-api-key: %s\r\n\r\n" % key.encode())
+            status, _headers, body = await asyncio.wait_for(read_response(reader), 10)
+            assert (status, body) == (200, b'{"ok":true}'), attempt
+            writer.close()
+    finally:
+        for w in idle:
+            w.close()
+        proc.kill()
+        await proc.wait()
+        await upstream.close()

@@ -106,7 +106,8 @@ class Connection(ResponseWriter):
         if slots is not None:
             if not slots.admit():
                 self._slots = None
-                self._write_error(503, b"the gateway is at its connection limit", b"retry-after: 1\r\n")
+                # No lingering: a refused connection must not hold its descriptor any longer.
+                self._write_error(503, b"the gateway is at its connection limit", b"retry-after: 1\r\n", linger=False)
                 return
             slots.idle[self] = None
         self._set_deadline(self.limits.header_timeout)
@@ -135,6 +136,8 @@ class Connection(ResponseWriter):
             waiter.set_exception(ClientGoneError("client disconnected"))
 
     def data_received(self, data: bytes) -> None:
+        if self.closed:  # lingering after an answer: drop
+            return
         if self._idle:  # the first byte of a new request: its head must now arrive in time
             self._idle = False
             self._set_deadline(self.limits.header_timeout)
@@ -368,9 +371,12 @@ class Connection(ResponseWriter):
 
     # -- timeouts, closing ------------------------------------------------------------------------
     def _set_deadline(self, seconds: float) -> None:
-        self._deadline = self._loop.time() + seconds
-        if self._timer is None:
-            self._timer = self._loop.call_at(self._deadline, self._on_timer)
+        deadline = self._deadline = self._loop.time() + seconds
+        timer = self._timer
+        if timer is None or deadline < timer.when():
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -396,10 +402,20 @@ class Connection(ResponseWriter):
         transport = self.transport
         if transport is None or self.closed:
             return
-        if req._complete or not transport.can_write_eof():
+        if req._complete:
             self.close()
-            return
+        else:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Half-close after what was written, drop what still comes for LINGER s, then close."""
+        transport = self.transport
         self.closed = True
+        if transport is None:
+            return
+        if not transport.can_write_eof():  # TLS: no half-close
+            transport.close()
+            return
         self._parser = None  # whatever comes now is dropped unparsed
         self._paused_body = False
         self._pending.clear()
@@ -421,8 +437,9 @@ class Connection(ResponseWriter):
             return
         self._write_error(status, reason)
 
-    def _write_error(self, status: int, reason: bytes, extra: bytes = b"") -> None:
-        """A gateway-level error (no route known yet, so no vendor shape), then close."""
+    def _write_error(self, status: int, reason: bytes, extra: bytes = b"", linger: bool = True) -> None:
+        """A gateway-level error (no route known yet, so no vendor shape), then close: lingering,
+        since the client may still be sending (a huge head, garbage), unless `linger` is False."""
         if self.transport is not None and not self.closed:
             kind = b"api_error" if status >= 500 else b"invalid_request_error"
             body = b'{"error":{"message":"%s","type":"%s"}}' % (reason, kind)
@@ -430,7 +447,10 @@ class Connection(ResponseWriter):
                 b"%scontent-type: application/json\r\ncontent-length: %d\r\n%sconnection: close\r\n\r\n%s"
                 % (status_line(status), len(body), extra, body)
             )
-            self.transport.close()
+            if linger:
+                self._linger()
+            else:
+                self.transport.close()
         self.closed = True
 
 
