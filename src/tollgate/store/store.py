@@ -419,19 +419,21 @@ class Store:
         with read_tx(self._engine) as conn:
             return usage_summary.summarize(conn, query or SummaryQuery())
 
-    def prune_usage(self, before: float, *, batch: int = 10_000) -> int:
+    def prune_usage(self, before: float, *, batch: int = 10_000, max_rows: int | None = None) -> int:
         """Delete raw usage records older than `before` (unix seconds), `batch` rows per transaction.
 
-        The roll-ups keep their sums, so summaries of the pruned period stay whole (at hour resolution).
-        Returns how many records were deleted.
+        Stops after `max_rows` (None: when none is left). The roll-ups keep their sums, so summaries
+        of the pruned period stay whole (at hour resolution). Returns how many records were deleted.
         """
         deleted = 0
-        while True:
+        while max_rows is None or deleted < max_rows:
+            limit = batch if max_rows is None else min(batch, max_rows - deleted)
             with self._engine.begin() as conn:
-                count = usage_rows.prune(conn, before, batch)
+                count = usage_rows.prune(conn, before, limit)
             deleted += count
-            if count < batch:
-                return deleted
+            if count < limit:
+                break
+        return deleted
 
     def rebuild_usage_rollups(self, start: float | None = None, end: float | None = None) -> int:
         """Recompute the roll-ups of the whole UTC days covering [start, end) from raw rows (a repair).
