@@ -18,9 +18,10 @@ from tollgate.errors import (
     ResourceValidationError,
     raise_validation_errors,
 )
+from tollgate.resources.contexts import Placed, shadowing_conflict
 from tollgate.resources.integrity import integrity_errors
 from tollgate.resources.keys import key_from_value
-from tollgate.resources.models import APIKey, Gateway, LLMProvider, LLMProxy, Resource, Secret
+from tollgate.resources.models import APIKey, Gateway, LLMProvider, LLMProxy, ProviderSpec, ProxySpec, Resource, Secret
 from tollgate.resources.selectors import Selector
 from tollgate.store import bulk, deployment_rows, key_rows, resource_rows
 from tollgate.store.crypto import SecretCipher
@@ -154,6 +155,9 @@ def deploy_current(tx: WriteTx, gateway: str, kind: str, name: str) -> Outcome:
         raise ResourceConflictError(
             f"{kind} {name!r}: context {context!r} is already served on gateway {gateway!r} by {other[0]} {other[1]!r}"
         )
+    shadowing = _shadowing(tx.conn, gateway, kind, name, resource)
+    if shadowing is not None:
+        raise ResourceConflictError(shadowing)
     _, outcome = deployment_rows.deploy(tx, gateway, kind, name, resource_rows.document(resource))
     return outcome
 
@@ -208,6 +212,15 @@ def prune(tx: WriteTx, selector: Selector, keep: Sequence[Resource]) -> list[App
         delete_stored(tx, kind, name)
         results.append(ApplyResult(kind, name, "deleted"))
     return results
+
+
+def _shadowing(conn: Connection, gateway: str, kind: str, name: str, resource: Resource) -> str | None:
+    """Refusal message when `resource`'s context nests with another live one on `gateway` (see resources.contexts)."""
+    spec = resource.spec
+    if not isinstance(spec, ProviderSpec | ProxySpec):
+        return None
+    new = Placed(kind, name, spec.context, spec.allow_shadowing)
+    return shadowing_conflict(new, deployment_rows.nested_live(conn, gateway, [spec.context]), gateway)
 
 
 def _apply_key(tx: WriteTx, doc: APIKey, value: str | None) -> ApplyResult:

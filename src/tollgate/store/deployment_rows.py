@@ -6,11 +6,13 @@ deployed again, and any earlier revision can be restored. Undeploying stamps `un
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from tollgate.errors import ResourceConflictError, ResourceNotFoundError
+from tollgate.resources.contexts import Placed, ancestors
 from tollgate.store.records import DeploymentRecord, GatewayRecord, Outcome
 from tollgate.store.resource_rows import canonical
 from tollgate.store.schema import deployments, gateways
@@ -137,6 +139,32 @@ def live_at_context(
         )
     )
     return next(((r.kind, r.name) for r in rows if (r.kind, r.name) != exclude), None)
+
+
+def nested_live(conn: Connection, gateway: str, contexts: Iterable[str]) -> list[Placed]:
+    """Live deployments on `gateway` whose context is an ancestor of, or inside, one of `contexts`.
+
+    Index lookups on (gateway, context): ancestors by equality, descendants as the range
+    [context + "/", context + "0") ("0" follows "/" in every collation of ASCII).
+    """
+    wanted = sorted(set(contexts))
+    outer = sorted({a for context in wanted for a in ancestors(context)})
+    live = [deployments.c.gateway == gateway, deployments.c.undeployed_at.is_(None)]
+    columns = (deployments.c.kind, deployments.c.name, deployments.c.context, deployments.c.spec)
+    rows: list[Any] = []
+    for start in range(0, len(outer), 500):
+        rows += conn.execute(select(*columns).where(*live, deployments.c.context.in_(outer[start : start + 500])))
+    for start in range(0, len(wanted), 100):
+        ranges = [
+            and_(deployments.c.context >= f"{c}/", deployments.c.context < f"{c}0") for c in wanted[start : start + 100]
+        ]
+        rows += conn.execute(select(*columns).where(*live, or_(*ranges)))
+    placed: dict[tuple[str, str], Placed] = {}
+    for row in rows:
+        spec = row.spec.get("spec") if isinstance(row.spec, dict) else None
+        allow = isinstance(spec, dict) and spec.get("allowShadowing") is True
+        placed[(row.kind, row.name)] = Placed(row.kind, row.name, row.context, allow)
+    return list(placed.values())
 
 
 def live_everywhere(conn: Connection, kind: str, name: str) -> list[DeploymentRecord]:

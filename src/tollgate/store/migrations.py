@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import Column, Connection, Engine, Index, Table, insert, inspect, select, text, update
+from sqlalchemy.schema import CreateIndex
 
 from tollgate.store import schema
 
@@ -31,6 +32,25 @@ def _v1_initial(conn: Connection) -> None:
 
 def _v2_admin_tokens(conn: Connection) -> None:
     schema.admin_tokens.create(conn, checkfirst=True)
+
+
+def _v3_usage_analytics(conn: Connection) -> None:
+    """Cost and cached tokens on usage rows, their filter indexes, and the roll-ups (built from existing rows).
+
+    Idempotent against step 1, which creates today's shape on a new database: columns and indexes
+    are added only where missing, and roll-ups are built only when the table is new.
+    """
+    from tollgate.store import usage_rollups
+
+    columns = {column["name"] for column in inspect(conn).get_columns("usage")}
+    for name, sql_type in (("cached_tokens", "INTEGER"), ("cost", "FLOAT")):
+        if name not in columns:
+            conn.exec_driver_sql(f"ALTER TABLE usage ADD COLUMN {name} {sql_type}")
+    for index in schema.usage.indexes:
+        conn.execute(CreateIndex(index, if_not_exists=True))
+    if not inspect(conn).has_table("usage_rollup"):
+        schema.usage_rollup.create(conn)
+        usage_rollups.rebuild(conn)
 
 
 def add_column_if_missing(conn: Connection, table: Table, column: Column[object]) -> bool:
@@ -57,7 +77,7 @@ def _context(document: object) -> str | None:
     return context if isinstance(context, str) else None
 
 
-def _v3_versions_contexts_key_metadata(conn: Connection) -> None:
+def _v4_versions_contexts_key_metadata(conn: Connection) -> None:
     """resourceVersion and context columns on resources, context on deployments, metadata on API keys."""
     res, dep = schema.resources, schema.deployments
     add_column_if_missing(conn, res, res.c.resource_version)
@@ -76,7 +96,8 @@ def _v3_versions_contexts_key_metadata(conn: Connection) -> None:
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, _v1_initial),
     (2, _v2_admin_tokens),
-    (3, _v3_versions_contexts_key_metadata),
+    (3, _v3_usage_analytics),
+    (4, _v4_versions_contexts_key_metadata),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Migration 3 on a database made before it: columns and indexes added, contexts and versions backfilled."""
+"""Migration 4 on a database made before it: columns and indexes added, contexts and versions backfilled."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ _DROPPED = [
 ]
 
 
-def _downgrade_to_v2(url: str) -> None:
-    """Make the schema what version 2 created (the columns and indexes of v3 absent, v3 unrecorded)."""
+def _downgrade_to_v3(url: str) -> None:
+    """Make the schema what version 3 left (the columns and indexes of v4 absent, v4 unrecorded)."""
     engine = create_engine(engine_url(url))
     with engine.begin() as conn:
         conn.execute(text('DROP INDEX IF EXISTS "ix_deployments_resource"'))
@@ -31,17 +31,17 @@ def _downgrade_to_v2(url: str) -> None:
             if index:
                 conn.execute(text(f'DROP INDEX IF EXISTS "{index}"'))
             conn.execute(text(f'ALTER TABLE "{table}" DROP COLUMN "{column}"'))
-        conn.execute(text("DELETE FROM schema_version WHERE version = 3"))
+        conn.execute(text("DELETE FROM schema_version WHERE version = 4"))
     engine.dispose()
 
 
-def test_v3_upgrades_a_v2_database_and_backfills(db_url: str, key_file: Path) -> None:
+def test_v4_upgrades_a_v3_database_and_backfills(db_url: str, key_file: Path) -> None:
     docs = [parse_document(provider(), "LLMProvider"), parse_document(proxy(), "LLMProxy")]
     with Store.open(db_url, secret_key_file=key_file) as store:
         store.apply_documents(docs)
-    _downgrade_to_v2(db_url)
+    _downgrade_to_v3(db_url)
     with Store.open(db_url, secret_key_file=key_file) as store:
-        assert store.schema_version() == MIGRATIONS[-1][0] == 3
+        assert store.schema_version() == MIGRATIONS[-1][0] == 4
         assert store.get_resource("LLMProvider", "openai").metadata.resource_version == "0"
         engine = create_engine(engine_url(db_url))
         with engine.connect() as conn:
