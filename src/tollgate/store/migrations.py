@@ -30,9 +30,15 @@ def _v2_admin_tokens(conn: Connection) -> None:
     schema.admin_tokens.create(conn, checkfirst=True)
 
 
+def _gateway_problems(conn: Connection) -> None:
+    """The table nodes report unservable deployments into (a new table: safe in any order)."""
+    schema.gateway_problems.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, _v1_initial),
     (2, _v2_admin_tokens),
+    (3, _gateway_problems),
 ]
 
 

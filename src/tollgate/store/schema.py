@@ -143,3 +143,14 @@ usage = Table(
     Column("error_code", String(64)),
     Index("ix_usage_ts", "ts"),
 )
+
+#: What the nodes of each gateway last reported they cannot serve, and why (replaced on every change).
+gateway_problems = Table(
+    "gateway_problems",
+    metadata,
+    Column("gateway", String(63), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("name", String(63), primary_key=True),
+    Column("reason", String(1000), nullable=False),
+    Column("reported_at", _TS, nullable=False),
+)
