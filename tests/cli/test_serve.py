@@ -60,10 +60,7 @@ def test_serve_config_refuses_a_provider_whose_ca_bundle_is_missing(tmp_path: Pa
     command += ["--config", str(tmp_path / "bad.yaml"), "--port", "0", "--admin-port", "0"]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1
-    assert result.stderr == (
-        f"Error: LLMProvider 'private': spec.caBundle: file '{missing}' does not exist"
-        "\n"
-    )
+    assert result.stderr == (f"Error: LLMProvider 'private': spec.caBundle: file '{missing}' does not exist\n")
     # nothing was stored: a later start with a good config is not blocked by it
     with Store.open(f"sqlite:///{tmp_path / 't.db'}") as store:
         assert store.list_resources() == []
