@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Table, text
 
 from tollgate.store import Store
+from tollgate.store.migrations import MIGRATIONS
 from tollgate.store.schema import usage_rollup, usage_rollup_coarse
 from tollgate.store.usage_query import SummaryQuery, UsageAggregate, UsageFilter
 from tollgate.store.usage_summary import RAW, plan
@@ -365,9 +366,9 @@ def test_migration_3_builds_rollups_and_prices_old_rows(db_url: str, key_file: P
             conn.execute(text("DROP TABLE usage_rollup"))
             conn.execute(text("DROP TABLE usage_rollup_coarse"))
             conn.execute(text("DROP INDEX ix_usage_model_ts"))
-            conn.execute(text("DELETE FROM schema_version WHERE version >= 3"))
+            conn.execute(text("DELETE FROM schema_version WHERE version IN (3, 5)"))
     with Store.open(db_url, secret_key_file=key_file) as store:
-        assert store.schema_version() == 4
+        assert store.schema_version() == MIGRATIONS[-1][0]
         summary = store.usage_summary(SummaryQuery(group_by=("model",)))
         haiku = (1000 * 1.0 + 500 * 5.0) / 1e6
         assert totals(summary) == [
@@ -377,13 +378,13 @@ def test_migration_3_builds_rollups_and_prices_old_rows(db_url: str, key_file: P
         assert [r.cost for r in store.usage_records()] == [pytest.approx(haiku), pytest.approx(GPT4O_COST)]
 
 
-def test_migration_4_builds_the_coarse_rollup_from_the_full_one(db_url: str, key_file: Path) -> None:
+def test_migration_5_builds_the_coarse_rollup_from_the_full_one(db_url: str, key_file: Path) -> None:
     with Store.open(db_url, secret_key_file=key_file) as store:
         store.insert_usage([record(DAY0 + i * 600, key_id=f"{i % 3:012d}", gateway=f"g{i % 2}") for i in range(30)])
         before = rollup_rows(store, usage_rollup_coarse)
         with store._engine.begin() as conn:
             conn.execute(text("DROP TABLE usage_rollup_coarse"))
-            conn.execute(text("DELETE FROM schema_version WHERE version = 4"))
+            conn.execute(text("DELETE FROM schema_version WHERE version = 5"))
     with Store.open(db_url, secret_key_file=key_file) as store:
         after = rollup_rows(store, usage_rollup_coarse)
     assert len(after) == 5 + 1  # 5 hours and 1 day, whatever the keys and gateways

@@ -187,7 +187,7 @@ usage_rollup = Table(
     *_rollup_sums(),
 )
 
-#: The same sums without the gateway and key dimensions (migration 4): one row per period, provider,
+#: The same sums without the gateway and key dimensions (migration 5): one row per period, provider,
 #: proxy, model and status, so summaries that neither group nor filter by key or gateway read rows in
 #: proportion to proxies x models, not to keys. Maintained with `usage_rollup`, in the same transaction.
 usage_rollup_coarse = Table(
@@ -200,4 +200,15 @@ usage_rollup_coarse = Table(
     Column("model", String(256), primary_key=True),
     Column("status", Integer, primary_key=True, autoincrement=False),
     *_rollup_sums(),
+)
+
+#: What the nodes of each gateway last reported they cannot serve, and why (replaced on every change).
+gateway_problems = Table(
+    "gateway_problems",
+    metadata,
+    Column("gateway", String(63), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("name", String(63), primary_key=True),
+    Column("reason", String(1000), nullable=False),
+    Column("reported_at", _TS, nullable=False),
 )
