@@ -18,6 +18,7 @@ from tollgate.errors import (
     ResourceValidationError,
     raise_validation_errors,
 )
+from tollgate.resources.buildable import build_errors
 from tollgate.resources.contexts import Placed, shadowing_conflict
 from tollgate.resources.integrity import integrity_errors
 from tollgate.resources.keys import key_from_value
@@ -110,6 +111,7 @@ def apply_documents(
     carrying `metadata.resourceVersion` is applied only over exactly that version (409 otherwise).
     """
     check_against_store(tx.conn, docs, known_templates)
+    raise_validation_errors(build_errors(docs))
     env_values = resolve_env(docs)
     ordered = sorted(docs, key=lambda d: APPLY_ORDER[d.kind])
     stored = bulk.upsert_many(tx, [doc for doc in ordered if doc.kind in STORED_KINDS])

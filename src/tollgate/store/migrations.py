@@ -50,6 +50,7 @@ def _v3_usage_analytics(conn: Connection) -> None:
         conn.execute(CreateIndex(index, if_not_exists=True))
     if not inspect(conn).has_table("usage_rollup"):
         schema.usage_rollup.create(conn)
+        schema.usage_rollup_coarse.create(conn, checkfirst=True)  # rebuild fills both (step 5 then has nothing to do)
         usage_rollups.rebuild(conn)
 
 
@@ -77,7 +78,7 @@ def _context(document: object) -> str | None:
     return context if isinstance(context, str) else None
 
 
-def _v4_versions_contexts_key_metadata(conn: Connection) -> None:
+def _v6_versions_contexts_key_metadata(conn: Connection) -> None:
     """resourceVersion and context columns on resources, context on deployments, metadata on API keys."""
     res, dep = schema.resources, schema.deployments
     add_column_if_missing(conn, res, res.c.resource_version)
@@ -93,11 +94,27 @@ def _v4_versions_contexts_key_metadata(conn: Connection) -> None:
             create_index_if_missing(conn, index)
 
 
+def _gateway_problems(conn: Connection) -> None:
+    """The table nodes report unservable deployments into (a new table: safe in any order)."""
+    schema.gateway_problems.create(conn, checkfirst=True)
+
+
+def _v5_coarse_rollup(conn: Connection) -> None:
+    """Roll-ups without gateway and key, built from the full roll-ups (idempotent against step 1)."""
+    from tollgate.store import usage_rollups
+
+    if not inspect(conn).has_table("usage_rollup_coarse"):
+        schema.usage_rollup_coarse.create(conn)
+        usage_rollups.fill_coarse(conn)
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, _v1_initial),
     (2, _v2_admin_tokens),
     (3, _v3_usage_analytics),
-    (4, _v4_versions_contexts_key_metadata),
+    (4, _gateway_problems),
+    (5, _v5_coarse_rollup),
+    (6, _v6_versions_contexts_key_metadata),
 ]
 
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Connection, select
 
+from tollgate.errors import raise_validation_errors
+from tollgate.resources.buildable import build_errors
 from tollgate.resources.keys import key_from_value
 from tollgate.resources.models import API_VERSION, APIKey, Gateway, Resource, Secret
 from tollgate.resources.selectors import Selector
@@ -38,6 +40,7 @@ def plan_documents(
 ) -> ApplyReport:
     """What `apply_documents` (and a prune by `prune`) would report, with before/after documents."""
     applying.check_against_store(conn, docs, known_templates)
+    raise_validation_errors(build_errors(docs))
     env_values = applying.resolve_env(docs)
     results: list[ApplyResult] = []
     for doc in sorted(docs, key=lambda d: applying.APPLY_ORDER[d.kind]):
