@@ -38,7 +38,7 @@ def test_labels_filter_lists_and_annotations_round_trip(client: TestClient) -> N
     bad = client.get("/api/v1/providers", params={"labelSelector": "team=a=b"})
     assert bad.status_code == 422 and bad.json()["error"]["errors"][0]["field"] == "labelSelector"
     invalid = client.put("/api/v1/providers/x", json=labelled("x", **{"bad key!": "v"}))
-    assert invalid.status_code == 422 and invalid.json()["error"]["errors"][0]["field"] == "metadata.labels"
+    assert invalid.status_code == 422 and invalid.json()["error"]["errors"][0]["field"].startswith("metadata.labels")
 
 
 def _walk(client: TestClient, path: str, limit: int, **params: str) -> list[list[Any]]:

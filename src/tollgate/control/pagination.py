@@ -16,8 +16,6 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
 
-from tollgate.errors import ResourceValidationError
-
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 500
@@ -50,13 +48,15 @@ def encode_cursor(key: str) -> str:
 
 
 def decode_cursor(cursor: str | None) -> str | None:
-    """The sort key inside a cursor (None for none); 422 on `after` for anything this API did not make."""
+    """The sort key inside a cursor (None for none). Text this API did not encode is taken as a sort key
+    itself ("after this name"), so any string is a valid `after`: the page simply starts there."""
     if cursor is None:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ResourceValidationError("request query", "after", "is not a cursor from a previous page") from None
+        return cursor
+    return key if key.isprintable() and encode_cursor(key) == cursor else cursor
 
 
 def page_of(items: Sequence[T], key: Callable[[T], str], after: str | None, limit: int) -> tuple[list[T], str | None]:

@@ -7,7 +7,7 @@ has a field for a secret value or key value except the write-only inputs and `Ke
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
@@ -125,17 +125,14 @@ class KeyTargetRef(APIModel):
     name: str = Field(pattern=NAME_PATTERN)
 
 
-KeyMetadata = dict[str, str]
-
-
-def _check_metadata(value: dict[str, str] | None) -> dict[str, str] | None:
-    if value is not None:
-        if len(value) > 64:
-            raise ValueError("at most 64 entries")
-        for key, item in value.items():
-            if not 1 <= len(key) <= 63 or len(item) > 256 or "\x00" in key + item:
-                raise ValueError("keys are 1-63 characters, values at most 256, no NUL characters")
-    return value
+#: Owner-supplied string pairs on a key: at most 64, keys 1-63 characters, values up to 256 (no NUL).
+KeyMetadata = Annotated[
+    dict[
+        Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[^\x00]+$")],
+        Annotated[str, Field(max_length=256, pattern=r"^[^\x00]*$")],
+    ],
+    Field(max_length=64, json_schema_extra={"additionalProperties": False}),
+]
 
 
 class KeyCreate(APIModel):
@@ -144,8 +141,6 @@ class KeyCreate(APIModel):
     expires_at: datetime | None = None
     metadata: KeyMetadata | None = Field(default=None, description="Free-form string pairs (team, ticket, ...).")
 
-    _metadata = field_validator("metadata")(_check_metadata)
-
 
 class KeyUpdate(APIModel):
     """Fields to change; absent ones stay as they are (`expiresAt: null` removes the expiry)."""
@@ -153,8 +148,6 @@ class KeyUpdate(APIModel):
     name: str | None = Field(default=None, pattern=NAME_PATTERN, description="The display name.")
     expires_at: datetime | None = Field(default=None, description="New expiry; null for none.")
     metadata: KeyMetadata | None = Field(default=None, description="Replaces the whole metadata map.")
-
-    _metadata = field_validator("metadata")(_check_metadata)
 
 
 class KeyInfo(APIModel):

@@ -18,6 +18,7 @@ IfMatchHeader = Annotated[
     Header(
         alias="If-Match",
         max_length=64,
+        pattern=r'^ *(\*|(W/)?"?[0-9]{1,18}"?) *$',
         description='Only act if the resource is at this version: its ETag (`"42"`) or resourceVersion. '
         "A stale one is refused with 409.",
     ),

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 API_VERSION: Final = "tollgate.dev/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -34,16 +34,18 @@ class Model(BaseModel):
 LABEL_KEY_PATTERN = r"^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
 #: A label value: empty, or up to 63 letters, digits, '-', '_', '.' starting and ending alphanumeric.
 LABEL_VALUE_PATTERN = r"^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$"
-_LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN)
-_LABEL_VALUE_RE = re.compile(LABEL_VALUE_PATTERN)
+#: Typed so the JSON schema carries the rules (propertyNames / additionalProperties patterns).
+LabelKey = Annotated[str, Field(pattern=LABEL_KEY_PATTERN, max_length=317)]
+LabelValue = Annotated[str, Field(pattern=LABEL_VALUE_PATTERN, max_length=63)]
 
 
 class Metadata(Model):
     name: Annotated[str, Field(pattern=NAME_PATTERN, description="DNS-label style name, unique per kind.")]
-    labels: dict[str, str] = Field(
+    labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
         description="Identifying pairs that selectors match (`tollgate get providers -l team=a`, `apply --prune`). "
         "Keys: [prefix/]name (name up to 63 letters, digits, '-', '_', '.'); values: up to 63 of the same or empty.",
+        json_schema_extra={"additionalProperties": False},
     )
     annotations: dict[str, str] = Field(
         default_factory=dict, description="Free-form notes for people and tools (not matched by selectors)."
@@ -56,16 +58,6 @@ class Metadata(Model):
         description="Set by the server on every change. Send it back (or If-Match) to update only that version: "
         "a stale one is refused with 409.",
     )
-
-    @field_validator("labels")
-    @classmethod
-    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, item in value.items():
-            if not _LABEL_KEY_RE.match(key):
-                raise ValueError(f"label key {key!r} must be [prefix/]name: letters, digits, '-', '_', '.'")
-            if not _LABEL_VALUE_RE.match(item):
-                raise ValueError(f"label {key!r}: value {item!r} must be empty or up to 63 letters, digits, '-_.'")
-        return value
 
 
 # --- provider templates ------------------------------------------------------------------------
@@ -212,6 +204,14 @@ def _check_origin(url: str) -> None:
         raise ValueError(f"has a host name that cannot be used: {host!r}") from None
 
 
+#: In the JSON schema only, so generated clients know the shape; the validator words the error for people.
+_CONTEXT_SCHEMA: dict[str, JsonValue] = {"pattern": r"^(/[A-Za-z0-9._~-]+)+/?$"}
+_CONTEXT_DOC = (
+    "Path prefix of the Invoke URL: '/name' or '/a/b' (letters, digits, '.', '_', '~', '-'); not '.' or '..' "
+    "segments, not under /_tollgate; unique among providers and proxies."
+)
+
+
 def _check_context(value: str) -> str:
     value = value.rstrip("/") if len(value) > 1 else value
     if not _CONTEXT_RE.match(value):
@@ -231,7 +231,7 @@ _ALLOW_SHADOWING = (
 
 class ProviderSpec(Model):
     template: str = Field(pattern=NAME_PATTERN)
-    context: str
+    context: str = Field(description=_CONTEXT_DOC, json_schema_extra=_CONTEXT_SCHEMA)
     upstream_url: str | None = Field(
         default=None, alias="upstreamUrl", description="Defaults to the template's baseUrl."
     )
@@ -292,7 +292,7 @@ class LLMProvider(Model):
 
 class ProxySpec(Model):
     provider: str = Field(pattern=NAME_PATTERN)
-    context: str
+    context: str = Field(description=_CONTEXT_DOC, json_schema_extra=_CONTEXT_SCHEMA)
     security: InboundSecurity = Field(default_factory=InboundSecurity)
     allow_shadowing: bool = Field(default=False, alias="allowShadowing", description=_ALLOW_SHADOWING)
 

@@ -36,11 +36,22 @@ _VERSIONED: dict[int | str, dict[str, Any]] = {
     200: {"headers": {"ETag": {"description": "The resourceVersion, quoted.", "schema": {"type": "string"}}}}
 }
 
+_KEY = r"([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?"
+_VALUE = r"([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?"
+_MEMBER = r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?"
+_TERM = (
+    rf"( *!? *{_KEY} *| *{_KEY} *(=|==|!=) *{_VALUE} *"
+    rf"| *{_KEY} +(in|notin) +\( *{_MEMBER} *(, *{_MEMBER} *)*\) *)"
+)
+#: The selector grammar as a regex, so the OpenAPI document (and generated clients) know it.
+SELECTOR_PATTERN = rf"^({_TERM}(,{_TERM})*)?$"
+
 SelectorParam = Annotated[
     str | None,
     Query(
         alias="labelSelector",
         max_length=1024,
+        pattern=SELECTOR_PATTERN,
         description="Only resources whose labels match: `team=a,tier!=dev,owner,!legacy,env in (a,b)`.",
     ),
 ]
