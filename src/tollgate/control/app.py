@@ -1,22 +1,29 @@
 """`create_app`: the management API as a FastAPI app over one `Store`, described by /openapi.json.
 
 Route functions are plain `def`: the store is synchronous and FastAPI runs them in worker threads.
-Everything below /api/v1 needs the admin token; /healthz and the OpenAPI document do not.
+Everything below /api/v1 needs a user's token and the permission its role grants (`permissions`),
+and every successful change is written to the audit log (`audit`); /healthz, /api/v1/login and the
+OpenAPI document need no token.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Depends, FastAPI
 
-from tollgate.control.auth import AdminAuth, require_admin
+from tollgate.control import permissions
+from tollgate.control.audit import record_changes
+from tollgate.control.auth import AdminAuth, require_permission
 from tollgate.control.errors import install_error_handlers
-from tollgate.control.routes import apply, deployments, keys, resources, secrets
+from tollgate.control.routes import apply, audit, deployments, keys, login, resources, secrets, users
 from tollgate.control.schemas import ErrorResponse
 from tollgate.store import Store
 
-API_PREFIX = "/api/v1"
+API_PREFIX = permissions.API_PREFIX
 _ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorResponse, "description": "Missing or invalid admin token"},
+    401: {"model": ErrorResponse, "description": "Missing, invalid, expired or revoked token"},
+    403: {"model": ErrorResponse, "description": "The token's role lacks the permission (named in the error)"},
     404: {"model": ErrorResponse, "description": "No such resource"},
     409: {"model": ErrorResponse, "description": "Conflict with another resource"},
     422: {"model": ErrorResponse, "description": "Invalid input: names resource, field and reason"},
@@ -39,7 +46,31 @@ def create_app(store: Store, *, auth: AdminAuth | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    guarded = [Depends(require_admin)]
-    for module in (resources, secrets, keys, deployments, apply):
+    guarded = [Depends(require_permission), Depends(record_changes, scope="function")]
+    for module in (resources, secrets, keys, deployments, apply, users, audit):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded, responses=_ERRORS)
+    app.include_router(login.router, prefix=API_PREFIX, responses={401: _ERRORS[401], 422: _ERRORS[422]})
+    _describe_permissions(app)
     return app
+
+
+def _describe_permissions(app: FastAPI) -> None:
+    """Make /openapi.json say, per operation, the permission it needs and the roles that have it."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema["paths"].items():
+            if not path.startswith(API_PREFIX + "/") or path == f"{API_PREFIX}/login":
+                continue
+            for method, operation in operations.items():
+                needed = permissions.route_permission(method.upper(), path)
+                operation["x-permission"] = needed
+                operation["x-roles"] = permissions.roles_for(needed)
+                described = operation.get("description", "")
+                operation["description"] = f"{described}\n\n{permissions.describe(needed)}".strip()
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -3,14 +3,15 @@
 Every failure becomes one of four exceptions, so a caller maps them to exit codes in one place:
 
     ManagementError            any refused request (status, message, details)
-    ├── AuthFailedError        401: missing or wrong admin token
+    ├── AuthFailedError        401: missing, wrong, expired or revoked token
+    ├── ForbiddenError         403: the token's role lacks the permission (named in the message)
     ├── NotFoundError          404
     └── ConnectionFailedError  the API could not be reached at all (status 0)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -31,6 +32,10 @@ class ManagementError(Exception):
 
 class AuthFailedError(ManagementError):
     """401: the admin token is missing or not accepted."""
+
+
+class ForbiddenError(ManagementError):
+    """403: authenticated, but the role does not grant the operation's permission."""
 
 
 class NotFoundError(ManagementError):
@@ -67,8 +72,23 @@ class ManagementClient:
     def put(self, path: str, body: object) -> Any:
         return self.request("PUT", path, json=body)
 
+    def patch(self, path: str, body: object) -> Any:
+        return self.request("PATCH", path, json=body)
+
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
+
+    def text(self, path: str, params: dict[str, str]) -> str:
+        """A GET answered with text (exports); the same failures as `request`."""
+        try:
+            response = self._http.get(path, params=params)
+        except httpx.TransportError as exc:
+            raise ConnectionFailedError(
+                0, f"cannot reach the management API at {self.url} ({type(exc).__name__})"
+            ) from None
+        if response.is_success:
+            return response.text
+        self._raise(response)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The decoded JSON answer (None for 204); raises a `ManagementError` subclass otherwise."""
@@ -86,10 +106,19 @@ class ManagementClient:
             body = None
         if response.is_success:
             return body
+        self._raise(response, body)
+
+    @staticmethod
+    def _raise(response: httpx.Response, body: Any = None) -> NoReturn:
+        if body is None:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
         error = body.get("error") if isinstance(body, dict) else None
         message = str(error.get("message")) if isinstance(error, dict) else f"HTTP {response.status_code}"
         details = error.get("errors") if isinstance(error, dict) else None
-        cls = {401: AuthFailedError, 404: NotFoundError}.get(response.status_code, ManagementError)
+        cls = {401: AuthFailedError, 403: ForbiddenError, 404: NotFoundError}.get(response.status_code, ManagementError)
         if cls is AuthFailedError:
-            message = f"{message} (set --token or TOLLGATE_ADMIN_TOKEN to the admin token)"
+            message = f"{message} (set --token, TOLLGATE_TOKEN or TOLLGATE_ADMIN_TOKEN to a valid token)"
         raise cls(response.status_code, message, details if isinstance(details, list) else None)

@@ -67,8 +67,8 @@ def _bind(host: str, port: int) -> socket.socket:
 async def start_control_server(node: Node | None, store: Store, host: str, port: int) -> tuple[ControlServer, int]:
     """Start the management API on `host:port` (0 = any free port); returns the handle and the bound port.
 
-    On first start (no stored admin token and no TOLLGATE_ADMIN_TOKEN) an admin token is created and
-    printed once to stderr; only its hash is kept.
+    On first start (no stored token and no TOLLGATE_ADMIN_TOKEN) a token of the admin user "admin" is
+    created and printed once to stderr; only its hash is kept.
     """
     auth = AdminAuth(store)
     if not auth.has_env_token:

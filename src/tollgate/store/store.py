@@ -19,8 +19,10 @@ from tollgate.resources.keys import KeyRecord
 from tollgate.resources.loader import parse_document
 from tollgate.resources.models import API_VERSION, LLMProvider, LLMProxy, ProviderTemplate, Resource
 from tollgate.resources.resource_set import ResourceSet
-from tollgate.store import admin_rows, deployment_rows, key_rows, migrations, resource_rows, usage_rows
 from tollgate.store import apply as applying
+from tollgate.store import deployment_rows, key_rows, migrations, resource_rows, usage_rows
+from tollgate.store.access import AccessStore
+from tollgate.store.audit_log import AuditLog
 from tollgate.store.crypto import SecretCipher, append_key, retire_keys
 from tollgate.store.engine import build_engine
 from tollgate.store.records import (
@@ -60,6 +62,10 @@ class Store:
     def __init__(self, engine: Engine, cipher: SecretCipher, known_templates: Mapping[str, str | None]) -> None:
         self._engine = engine
         self._cipher = cipher
+        #: Users, their tokens and password logins of the management API.
+        self.access = AccessStore(engine)
+        #: The record of every change made through the management API.
+        self.audit = AuditLog(engine)
         self.known_templates: dict[str, str | None] = dict(known_templates)
 
     @classmethod
@@ -326,22 +332,15 @@ class Store:
         with read_tx(self._engine) as conn:
             return deployment_rows.all_gateways(conn)
 
-    # --- management API admin tokens -----------------------------------------------------------------
+    # --- management API tokens (users, tokens and logins: `self.access`) ------------------------
 
     def ensure_admin_token(self) -> str | None:
-        """Create the first admin token if none exists and return its value (once); else None."""
-        with write_tx(self._engine) as tx:
-            return admin_rows.create(tx, "initial") if admin_rows.count(tx.conn) == 0 else None
-
-    def create_admin_token(self, name: str) -> str:
-        """Issue another admin token; its value is returned once and stored only hashed."""
-        with write_tx(self._engine) as tx:
-            return admin_rows.create(tx, name)
+        """Create the first admin token (of the admin user "admin") if no token exists; its value, once."""
+        return self.access.ensure_initial_token()
 
     def verify_admin_token(self, value: str) -> bool:
-        """Constant-time check of a presented admin token against the stored hashes."""
-        with read_tx(self._engine) as conn:
-            return admin_rows.verify(conn, value)
+        """Whether `value` is a live token of an enabled user (constant-time hash comparison)."""
+        return self.access.authenticate(value) is not None
 
     # --- the data plane's view -------------------------------------------------------------------
 
