@@ -19,7 +19,8 @@
     ├── ResourceNotFoundError        the store has no resource / key / deployment of that name
     ├── ResourceConflictError        a change the store refuses (delete a provider a proxy still uses)
     ├── AccessDeniedError            403 of the management API: the caller's role lacks a permission
-    └── SecretKeyError               the secret encryption key is missing, malformed or does not match
+    ├── SecretKeyError               the secret encryption key is missing, malformed or does not match
+    └── ListenError                  a port cannot be bound (in use, no permission): names the port
 
 Messages never contain secrets, keys or bodies: they are shown to clients and written to logs.
 """
@@ -167,3 +168,7 @@ class AccessDeniedError(TollgateError):
 
 class SecretKeyError(TollgateError):
     """The key that encrypts secrets at rest is malformed, unreadable, or not the one a secret was written with."""
+
+
+class ListenError(TollgateError):
+    """`serve` cannot bind one of its ports; the message names the address, the port and the reason."""

@@ -16,22 +16,36 @@ from tollgate.control import permissions
 from tollgate.control.audit import record_changes
 from tollgate.control.auth import AdminAuth, require_permission
 from tollgate.control.errors import install_error_handlers
+from tollgate.control.guard import DEFAULT_ADMIN_MAX_BODY, AdminGuard
 from tollgate.control.routes import apply, audit, deployments, keys, login, resources, secrets, users
 from tollgate.control.schemas import ErrorResponse
+from tollgate.security.backoff import FailureBackoff
 from tollgate.store import Store
 
 API_PREFIX = permissions.API_PREFIX
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorResponse, "description": "Missing, invalid, expired or revoked token"},
     403: {"model": ErrorResponse, "description": "The token's role lacks the permission (named in the error)"},
+    413: {"model": ErrorResponse, "description": "Request body over the configured limit"},
+    429: {"model": ErrorResponse, "description": "Too many failed tokens from this client"},
     404: {"model": ErrorResponse, "description": "No such resource"},
     409: {"model": ErrorResponse, "description": "Conflict with another resource"},
     422: {"model": ErrorResponse, "description": "Invalid input: names resource, field and reason"},
 }
 
 
-def create_app(store: Store, *, auth: AdminAuth | None = None) -> FastAPI:
-    """The management API over `store`; `auth` defaults to env TOLLGATE_ADMIN_TOKEN plus the stored tokens."""
+def create_app(
+    store: Store,
+    *,
+    auth: AdminAuth | None = None,
+    max_body: int = DEFAULT_ADMIN_MAX_BODY,
+    backoff: FailureBackoff | None = None,
+) -> FastAPI:
+    """The management API over `store`; `auth` defaults to env TOLLGATE_ADMIN_TOKEN plus the stored tokens.
+
+    `AdminGuard` wraps it: bad tokens are refused (and backed off per client, `backoff`) before a body
+    is read, and bodies over `max_body` bytes get 413.
+    """
     app = FastAPI(
         title="Tollgate management API",
         version="1",
@@ -41,6 +55,14 @@ def create_app(store: Store, *, auth: AdminAuth | None = None) -> FastAPI:
     app.state.store = store
     app.state.auth = auth or AdminAuth(store)
     install_error_handlers(app)
+    app.state.backoff = FailureBackoff() if backoff is None else backoff
+    app.add_middleware(
+        AdminGuard,
+        verify=app.state.auth.is_valid,
+        backoff=app.state.backoff,
+        max_body=max_body,
+        public_paths=(f"{API_PREFIX}/login",),
+    )
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -49,7 +71,8 @@ def create_app(store: Store, *, auth: AdminAuth | None = None) -> FastAPI:
     guarded = [Depends(require_permission), Depends(record_changes, scope="function")]
     for module in (resources, secrets, keys, deployments, apply, users, audit):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded, responses=_ERRORS)
-    app.include_router(login.router, prefix=API_PREFIX, responses={401: _ERRORS[401], 422: _ERRORS[422]})
+    login_errors = {code: _ERRORS[code] for code in (401, 413, 422, 429)}
+    app.include_router(login.router, prefix=API_PREFIX, responses=login_errors)
     _describe_permissions(app)
     return app
 
