@@ -71,7 +71,7 @@ def create_app(
     guarded = [Depends(require_permission), Depends(record_changes, scope="function")]
     for module in (resources, secrets, keys, deployments, apply, users, audit):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded, responses=_ERRORS)
-    login_errors = {code: _ERRORS[code] for code in (401, 413, 422, 429)}
+    login_errors: dict[int | str, dict[str, object]] = {c: _ERRORS[c] for c in (401, 413, 422, 429)}
     app.include_router(login.router, prefix=API_PREFIX, responses=login_errors)
     _describe_permissions(app)
     return app
