@@ -17,7 +17,6 @@ from tollgate.store.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 UserKind = Literal["user", "service"]
 TokenStatus = Literal["active", "expired", "revoked"]
-Password = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH, description="Write-only.")
 
 
 def _future(value: datetime | None) -> datetime | None:
@@ -33,7 +32,12 @@ class UserCreate(APIModel):
     name: str = Field(pattern=NAME_PATTERN, max_length=63)
     kind: UserKind = Field("user", description="'user': a person (may log in with a password); 'service': tokens only.")
     role: Role
-    password: str | None = Password
+    password: str | None = Field(
+        None,
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="Write-only: a person's login password.",
+    )
 
 
 class UserUpdate(APIModel):
@@ -42,7 +46,7 @@ class UserUpdate(APIModel):
 
 
 class PasswordChange(APIModel):
-    password: str = Password
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH, description="Write-only.")
     current_password: str | None = Field(
         None, max_length=MAX_PASSWORD_LENGTH, description="Required when users change their own password."
     )
