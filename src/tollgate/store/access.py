@@ -66,7 +66,7 @@ class AccessStore:
             if not changes:
                 return user
             updated = user_rows.change(tx.conn, tx.now, name, **changes)
-            self._keep_an_admin(tx.conn, name)
+            self._keep_an_admin(tx.conn, user)
             return updated
 
     def set_password(self, name: str, password: str) -> UserRecord:
@@ -81,12 +81,14 @@ class AccessStore:
             user = user_rows.fetch(tx.conn, name)
             token_rows.delete_all_of(tx.conn, user.id)
             user_rows.remove(tx.conn, name)
-            self._keep_an_admin(tx.conn, name)
+            self._keep_an_admin(tx.conn, user)
 
     @staticmethod
-    def _keep_an_admin(conn: Connection, name: str) -> None:
-        if user_rows.active_admins(conn) == 0:
-            raise ResourceConflictError(f"refused: user {name!r} is the last enabled admin")
+    def _keep_an_admin(conn: Connection, before: UserRecord) -> None:
+        """Roll back (409) a change that took away the last enabled admin user."""
+        was_admin = before.role == "admin" and before.is_active
+        if was_admin and user_rows.active_admins(conn) == 0:
+            raise ResourceConflictError(f"refused: user {before.name!r} is the last enabled admin")
 
     # --- tokens ----------------------------------------------------------------------------------
 
