@@ -59,11 +59,11 @@ def create(app: Application, name: str, user: str | None, expires_in: str | None
 
 
 @tokens.command("revoke")
-@click.argument("token")
+@click.argument("target", metavar="TOKEN")
 @api_command
-def revoke(app: Application, token: str) -> None:
+def revoke(app: Application, target: str) -> None:
     """Revoke TOKEN (its id or value): refused from the next call on."""
-    record = app.call(lambda c: c.post(f"/tokens/{token_id(token)}/revoke", {}))
+    record = app.call(lambda c: c.post(f"/tokens/{token_id(target)}/revoke", {}))
     if app.output != "table":
         app.emit(record)
         return
@@ -71,11 +71,11 @@ def revoke(app: Application, token: str) -> None:
 
 
 @tokens.command("rotate")
-@click.argument("token")
+@click.argument("target", metavar="TOKEN")
 @click.option("--expires-in", default=None, help="A new lifetime: 30m, 12h, 90d, 2w.")
 @click.option("--expires-at", default=None, help="A new expiry: ISO 8601, UTC if no offset.")
 @api_command
-def rotate(app: Application, token: str, expires_in: str | None, expires_at: str | None) -> None:
-    """A new value for TOKEN (same id); the old value is refused at once."""
+def rotate(app: Application, target: str, expires_in: str | None, expires_at: str | None) -> None:
+    """A new value for TOKEN (its id or value; same id after); the old value is refused at once."""
     body = {"expiresAt": expiry(expires_in, expires_at)}
-    _print_created(app, app.call(lambda c: c.post(f"/tokens/{token_id(token)}/rotate", body)), "rotated")
+    _print_created(app, app.call(lambda c: c.post(f"/tokens/{token_id(target)}/rotate", body)), "rotated")
