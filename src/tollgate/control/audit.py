@@ -21,7 +21,8 @@ from fastapi.concurrency import run_in_threadpool
 from tollgate.control.auth import Principal, require_permission
 from tollgate.control.permissions import relative
 from tollgate.store.audit_log import Change
-from tollgate.store.audit_state import MASK, Selector
+from tollgate.store.audit_state import EVERY, MASK, Selector
+from tollgate.store.records import STORED_KINDS
 from tollgate.types import JSONObject, JSONValue
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -55,15 +56,23 @@ def mask(value: JSONValue, key: str = "") -> JSONValue:
 
 
 def _apply_plan(body: Mapping[str, Any]) -> Plan:
+    """Each document's thing; with `gateway`, that gateway and the deployments; with `prune`, every
+    template, provider, proxy, deployment and key (a prune deletes what the batch does not name)."""
     names: dict[str, list[str]] = {}
     for document in body.get("documents") or []:
         if isinstance(document, dict) and isinstance(document.get("metadata"), dict):
             names.setdefault(str(document.get("kind")), []).append(str(document["metadata"].get("name")))
+    if body.get("prune"):
+        whole = tuple(Selector(kind, where=EVERY) for kind in (*STORED_KINDS, "Deployment", "APIKey"))
+        rest = [Selector(kind, tuple(found)) for kind, found in names.items() if kind not in (*STORED_KINDS, "APIKey")]
+        return Plan((*whole, *rest))
     selectors = [Selector(kind, tuple(found)) for kind, found in names.items() if kind != "APIKey"]
     selectors += [Selector("APIKey", where=(("name", n),)) for n in names.get("APIKey", [])]
     deployable = tuple(names.get("LLMProvider", []) + names.get("LLMProxy", []))
     if deployable:
         selectors.append(Selector("Deployment", deployable))
+    if isinstance(body.get("gateway"), str) and "Gateway" not in names:
+        selectors.append(Selector("Gateway", (body["gateway"],)))
     return Plan(tuple(selectors))
 
 

@@ -7,6 +7,7 @@ values are never read (a secret is its name and when it last changed); key and t
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,10 @@ MASK = "***"
 _ONE_BY_ONE = 50
 
 
+#: A selector `where` that means every thing of the kind (a prune can delete any of them).
+EVERY: tuple[tuple[str, str], ...] = (("every", "yes"),)
+
+
 @dataclass(frozen=True, slots=True)
 class Selector:
     """Things of `kind`: those in `names` (names, or ids for APIKey and Token), or all matching `where`."""
@@ -40,12 +45,18 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def value_fingerprint(secret_hash: bytes) -> str:
+    """Changes when a key's or token's value is regenerated; reveals nothing (a hash of a 256-bit secret's hash)."""
+    return hashlib.sha256(b"tollgate-audit:" + secret_hash).hexdigest()[:12]
+
+
 def key_document(key: KeyRecord) -> JSONObject:
     return {
         "id": key.id,
         "name": key.name,
         "target": f"{key.target_kind}/{key.target_name}",
         "masked": key.masked,
+        "valueFingerprint": value_fingerprint(key.secret_hash),
         "expiresAt": _time(key.expires_at),
         "revokedAt": _time(key.revoked_at),
     }
@@ -76,6 +87,8 @@ def user_document(user: user_rows.UserRecord) -> JSONObject:
 
 def _keys(conn: Connection, selector: Selector) -> dict[str, JSONObject]:
     where = dict(selector.where)
+    if selector.where == EVERY:
+        return {k.id: key_document(k) for k in key_rows.fetch_all(conn)}
     if selector.names:
         found = [k for k in key_rows.fetch_all(conn) if k.id in selector.names]
     else:
@@ -116,6 +129,8 @@ def read_one(conn: Connection, selector: Selector) -> dict[str, JSONObject]:
     kind, names = selector.kind, selector.names
     if kind in STORED_KINDS:
         wanted = set(names)
+        if selector.where == EVERY:
+            return {d.metadata.name: resource_rows.document(d) for d in resource_rows.fetch_all(conn, kind)}
         if len(wanted) > _ONE_BY_ONE:  # a large apply: one scan of the kind beats thousands of lookups
             found = [d for d in resource_rows.fetch_all(conn, kind) if d.metadata.name in wanted]
         else:
