@@ -143,6 +143,10 @@ MATRIX: list[Op] = [
     Op("GET", "/tokens/{token_id}", 200, ADMIN, "tokens:read", params={"token_id": "{other}"}),
     Op("POST", "/tokens/{token_id}/rotate", 200, ADMIN, "tokens:write", {}, {"token_id": "{other}"}),
     Op("POST", "/tokens/{token_id}/revoke", 200, ADMIN, "tokens:write", {}, {"token_id": "{other}"}),
+    Op("GET", "/usage/records", 200, ALL, "usage:read"),
+    Op("GET", "/usage/export", 200, ALL, "usage:read"),
+    Op("GET", "/usage/summary", 200, ALL, "usage:read"),
+    Op("GET", "/usage/prices", 200, ALL, "usage:read"),
     Op("GET", "/audit", 200, ALL, "audit:read"),
     Op("GET", "/audit/export", 200, ALL, "audit:read", query={"format": "csv"}),
 ]

@@ -73,10 +73,16 @@ def list_entries(app: Application, limit: int, cursor: str | None, **filters: st
 def export(app: Application, fmt: str, path: str | None, **filters: str | None) -> None:
     """Every matching entry (before and after documents included) as JSON lines or CSV."""
     params = {k: v for k, v in {**_params(**filters), "format": fmt}.items() if v is not None}
-    text = app.call(lambda c: c.text("/audit/export", params))
     if path is None:
-        click.echo(text, nl=False)
+        app.call(lambda c: c.download("/audit/export", params, lambda chunk: click.echo(chunk, nl=False)))
         return
+    lines = 0
     with open(path, "w", encoding="utf-8") as out:
-        out.write(text)
-    click.echo(f"Wrote {text.count(chr(10))} line(s) to {path}")
+
+        def write(chunk: str) -> None:
+            nonlocal lines
+            lines += chunk.count("\n")
+            out.write(chunk)
+
+        app.call(lambda c: c.download("/audit/export", params, write))
+    click.echo(f"Wrote {lines} line(s) to {path}")

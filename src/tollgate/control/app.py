@@ -17,7 +17,7 @@ from tollgate.control.audit import record_changes
 from tollgate.control.auth import AdminAuth, require_permission
 from tollgate.control.errors import install_error_handlers
 from tollgate.control.guard import DEFAULT_ADMIN_MAX_BODY, AdminGuard
-from tollgate.control.routes import apply, audit, deployments, keys, login, resources, secrets, users
+from tollgate.control.routes import apply, audit, deployments, keys, login, resources, secrets, usage, users
 from tollgate.control.schemas import ErrorResponse
 from tollgate.security.backoff import FailureBackoff
 from tollgate.store import Store
@@ -49,7 +49,7 @@ def create_app(
     app = FastAPI(
         title="Tollgate management API",
         version="1",
-        description="Manage templates, providers, proxies, secrets, API keys, gateways and deployments.",
+        description="Manage templates, providers, proxies, secrets, API keys, gateways, deployments and usage.",
         separate_input_output_schemas=False,
     )
     app.state.store = store
@@ -69,7 +69,7 @@ def create_app(
         return {"status": "ok"}
 
     guarded = [Depends(require_permission), Depends(record_changes, scope="function")]
-    for module in (resources, secrets, keys, deployments, apply, users, audit):
+    for module in (resources, secrets, keys, deployments, apply, usage, users, audit):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded, responses=_ERRORS)
     login_errors: dict[int | str, dict[str, object]] = {c: _ERRORS[c] for c in (401, 413, 422, 429)}
     app.include_router(login.router, prefix=API_PREFIX, responses=login_errors)

@@ -11,6 +11,7 @@ Every failure becomes one of four exceptions, so a caller maps them to exit code
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import httpx
@@ -78,17 +79,19 @@ class ManagementClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
-    def text(self, path: str, params: dict[str, str]) -> str:
-        """A GET answered with text (exports); the same failures as `request`."""
+    def download(self, path: str, params: dict[str, str], write: Callable[[str], object]) -> None:
+        """Stream a GET's text body to `write` chunk by chunk (exports); errors raise as `request` does."""
         try:
-            response = self._http.get(path, params=params)
+            with self._http.stream("GET", path, params=params) as response:
+                if not response.is_success:
+                    response.read()
+                    self._raise(response)
+                for chunk in response.iter_text():
+                    write(chunk)
         except httpx.TransportError as exc:
             raise ConnectionFailedError(
                 0, f"cannot reach the management API at {self.url} ({type(exc).__name__})"
             ) from None
-        if response.is_success:
-            return response.text
-        self._raise(response)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The decoded JSON answer (None for 204); raises a `ManagementError` subclass otherwise."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -155,6 +156,24 @@ class Timeouts(Model):
     idle: float = Field(default=120.0, gt=0, le=3600, description="Seconds allowed between two body chunks.")
 
 
+def _check_origin(url: str) -> None:
+    """What the gateway needs to connect: a host name it can encode and a port number in range."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port  # raises ValueError when the port is not a number in 0-65535
+    except ValueError:
+        raise ValueError("has an invalid port (a number from 1 to 65535)") from None
+    if port == 0:
+        raise ValueError("has an invalid port (a number from 1 to 65535)")
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError("must name a host")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise ValueError(f"has a host name that cannot be used: {host!r}") from None
+
+
 def _check_context(value: str) -> str:
     value = value.rstrip("/") if len(value) > 1 else value
     if not _CONTEXT_RE.match(value):
@@ -198,6 +217,8 @@ class ProviderSpec(Model):
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an absolute http:// or https:// URL")
+        if value is not None:
+            _check_origin(value)
         return value.rstrip("/") if value else value
 
 

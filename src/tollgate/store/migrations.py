@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import Column, Connection, Engine, insert, inspect, select, text, update
+from sqlalchemy.schema import CreateIndex
 
 from tollgate.store import schema, user_rows
 
@@ -30,11 +31,35 @@ def _v2_admin_tokens(conn: Connection) -> None:
     schema.admin_tokens.create(conn, checkfirst=True)
 
 
-#: Columns migration 3 adds to `admin_tokens` (a fresh database gets them from step 1 already).
-_V3_TOKEN_COLUMNS = ("user_id", "kind", "expires_at", "revoked_at", "rotated_at", "last_used_at")
+def _v3_usage_analytics(conn: Connection) -> None:
+    """Cost and cached tokens on usage rows, their filter indexes, and the roll-ups (built from existing rows).
+
+    Idempotent against step 1, which creates today's shape on a new database: columns and indexes
+    are added only where missing, and roll-ups are built only when the table is new.
+    """
+    from tollgate.store import usage_rollups
+
+    columns = {column["name"] for column in inspect(conn).get_columns("usage")}
+    for name, sql_type in (("cached_tokens", "INTEGER"), ("cost", "FLOAT")):
+        if name not in columns:
+            conn.exec_driver_sql(f"ALTER TABLE usage ADD COLUMN {name} {sql_type}")
+    for index in schema.usage.indexes:
+        conn.execute(CreateIndex(index, if_not_exists=True))
+    if not inspect(conn).has_table("usage_rollup"):
+        schema.usage_rollup.create(conn)
+        usage_rollups.rebuild(conn)
 
 
-def _v3_users_and_audit(conn: Connection) -> None:
+def _gateway_problems(conn: Connection) -> None:
+    """The table nodes report unservable deployments into (a new table: safe in any order)."""
+    schema.gateway_problems.create(conn, checkfirst=True)
+
+
+#: Columns migration 5 adds to `admin_tokens` (a fresh database gets them from step 1 already).
+_V5_TOKEN_COLUMNS = ("user_id", "kind", "expires_at", "revoked_at", "rotated_at", "last_used_at")
+
+
+def _v5_users_and_audit(conn: Connection) -> None:
     """Users, per-user tokens with expiry and revocation, and the audit log; additive and re-runnable.
 
     Tokens made before users existed are given to a new admin user "admin", so they keep working.
@@ -42,7 +67,7 @@ def _v3_users_and_audit(conn: Connection) -> None:
     schema.users.create(conn, checkfirst=True)
     schema.audit_log.create(conn, checkfirst=True)
     present = {c["name"] for c in inspect(conn).get_columns("admin_tokens")}
-    for name in _V3_TOKEN_COLUMNS:
+    for name in _V5_TOKEN_COLUMNS:
         if name not in present:
             column: Column[object] = schema.admin_tokens.c[name]
             ddl = column.type.compile(dialect=conn.dialect)
@@ -59,7 +84,9 @@ def _v3_users_and_audit(conn: Connection) -> None:
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, _v1_initial),
     (2, _v2_admin_tokens),
-    (3, _v3_users_and_audit),
+    (3, _v3_usage_analytics),
+    (4, _gateway_problems),
+    (5, _v5_users_and_audit),
 ]
 
 

@@ -32,6 +32,7 @@ import orjson
 
 from tollgate.usage.record import UsageRecord
 from tollgate.usage.recorder import UsageBatchLostError, UsageWriterGoneError
+from tollgate.usage.retention import UsageRetention
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ def main() -> None:
         sys.exit(f"{DB_ENV} is not set")
     delay = float(os.environ.get(RETRY_DELAY_ENV) or 2.0)
     store = Store.open(url)
+    retention = UsageRetention.from_env()  # raw records older than TOLLGATE_USAGE_RETENTION, pruned between batches
     stdin = sys.stdin.buffer
     try:
         while (header := _read_exactly(stdin, 4)) is not None:
@@ -162,6 +164,7 @@ def main() -> None:
             stored = _insert_with_retries(store.insert_usage, batch, delay)
             with contextlib.suppress(BrokenPipeError):
                 acks.write(ACK.pack(ACK_STORED if stored else ACK_LOST, len(batch)))
+            retention.tick(store)
     finally:
         store.close()
 
