@@ -289,14 +289,9 @@ def raw_bucket(conn: Connection, seconds: int) -> ColumnElement[int]:
 
 
 def _insert(conn: Connection, groups: dict[RollupKey, RollupSums]) -> None:
-    for table, key_columns, rows in (
-        (usage_rollup, _KEY_COLUMNS, groups),
-        (usage_rollup_coarse, _COARSE_KEY_COLUMNS, coarse(groups)),
-    ):
-        names = (*key_columns, *_SUM_COLUMNS)
-        values = [dict(zip(names, (*key, *sums.values()), strict=True)) for key, sums in sorted(rows.items())]
-        for start in range(0, len(values), 5000):
-            conn.execute(table.insert(), values[start : start + 5000])
+    """Write rebuilt rows (their range was emptied first) in multi-row statements, both grains."""
+    _upsert(conn, "usage_rollup", _KEY_COLUMNS, groups)
+    _upsert(conn, "usage_rollup_coarse", _COARSE_KEY_COLUMNS, coarse(groups))
 
 
 def fill_weeks(conn: Connection) -> None:
