@@ -47,6 +47,7 @@ def _v3_usage_analytics(conn: Connection) -> None:
         conn.execute(CreateIndex(index, if_not_exists=True))
     if not inspect(conn).has_table("usage_rollup"):
         schema.usage_rollup.create(conn)
+        schema.usage_rollup_coarse.create(conn, checkfirst=True)  # rebuild fills both (step 5 then has nothing to do)
         usage_rollups.rebuild(conn)
 
 
@@ -55,11 +56,31 @@ def _gateway_problems(conn: Connection) -> None:
     schema.gateway_problems.create(conn, checkfirst=True)
 
 
-#: Columns migration 5 adds to `admin_tokens` (a fresh database gets them from step 1 already).
-_V5_TOKEN_COLUMNS = ("user_id", "kind", "expires_at", "revoked_at", "rotated_at", "last_used_at")
+def _v5_coarse_rollup(conn: Connection) -> None:
+    """Roll-ups without gateway and key, built from the full roll-ups (idempotent against step 1)."""
+    from tollgate.store import usage_rollups
+
+    if not inspect(conn).has_table("usage_rollup_coarse"):
+        schema.usage_rollup_coarse.create(conn)
+        usage_rollups.fill_coarse(conn)
 
 
-def _v5_users_and_audit(conn: Connection) -> None:
+def _v6_weekly_rollups(conn: Connection) -> None:
+    """Week rows in both roll-ups, summed from their day rows (none yet: step 1 or a rebuild made them)."""
+    from tollgate.store import usage_rollups
+
+    has_weeks = conn.execute(
+        select(schema.usage_rollup.c.period).where(schema.usage_rollup.c.period == usage_rollups.WEEK).limit(1)
+    ).first()
+    if has_weeks is None:
+        usage_rollups.fill_weeks(conn)
+
+
+#: Columns migration 7 adds to `admin_tokens` (a fresh database gets them from step 1 already).
+_V7_TOKEN_COLUMNS = ("user_id", "kind", "expires_at", "revoked_at", "rotated_at", "last_used_at")
+
+
+def _v7_users_and_audit(conn: Connection) -> None:
     """Users, per-user tokens with expiry and revocation, and the audit log; additive and re-runnable.
 
     Tokens made before users existed are given to a new admin user "admin", so they keep working.
@@ -67,7 +88,7 @@ def _v5_users_and_audit(conn: Connection) -> None:
     schema.users.create(conn, checkfirst=True)
     schema.audit_log.create(conn, checkfirst=True)
     present = {c["name"] for c in inspect(conn).get_columns("admin_tokens")}
-    for name in _V5_TOKEN_COLUMNS:
+    for name in _V7_TOKEN_COLUMNS:
         if name not in present:
             column: Column[object] = schema.admin_tokens.c[name]
             ddl = column.type.compile(dialect=conn.dialect)
@@ -86,7 +107,9 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (2, _v2_admin_tokens),
     (3, _v3_usage_analytics),
     (4, _gateway_problems),
-    (5, _v5_users_and_audit),
+    (5, _v5_coarse_rollup),
+    (6, _v6_weekly_rollups),
+    (7, _v7_users_and_audit),
 ]
 
 
