@@ -8,14 +8,12 @@ the hash.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from tollgate.errors import AuthenticationError
-from tollgate.resources.keys import split_key
+from tollgate.resources.keys import secret_matches, split_key
 from tollgate.types import HeaderList
 
 _BEARER = b"bearer "
@@ -55,7 +53,7 @@ class AuthCheck:
         entry = self.keys.get(parsed[0]) if parsed is not None else None
         if parsed is None or entry is None:
             raise AuthenticationError("Invalid API key.")
-        if not hmac.compare_digest(hashlib.sha256(parsed[1].encode()).digest(), entry.secret_hash):
+        if not secret_matches(parsed[1], entry.secret_hash):
             raise AuthenticationError("Invalid API key.")
         if entry.expires_at is not None and entry.expires_at <= time.time():
             raise AuthenticationError("API key has expired.")
