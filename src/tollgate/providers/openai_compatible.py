@@ -1,4 +1,4 @@
-"""The openai-compatible template: the OpenAI adapter with no default upstream (vLLM, Ollama, ...).
+"""The openai-compatible template: the OpenAI client API and backend with no default upstream (vLLM, Ollama, ...).
 
 The provider must give `upstreamUrl`. Usage injection stays on: current OpenAI-compatible servers
 accept `stream_options.include_usage`.
