@@ -18,7 +18,8 @@
     │   └── ResourceValidationGroupError  several such errors at once (`errors` lists each)
     ├── ResourceNotFoundError        the store has no resource / key / deployment of that name
     ├── ResourceConflictError        a change the store refuses (delete a provider a proxy still uses)
-    └── SecretKeyError               the secret encryption key is missing, malformed or does not match
+    ├── SecretKeyError               the secret encryption key is missing, malformed or does not match
+    └── ListenError                  a port cannot be bound (in use, no permission): names the port
 
 Messages never contain secrets, keys or bodies: they are shown to clients and written to logs.
 """
@@ -157,3 +158,7 @@ class ResourceConflictError(TollgateError):
 
 class SecretKeyError(TollgateError):
     """The key that encrypts secrets at rest is malformed, unreadable, or not the one a secret was written with."""
+
+
+class ListenError(TollgateError):
+    """`serve` cannot bind one of its ports; the message names the address, the port and the reason."""

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from tollgate.gateway.app import GatewayState, server_ssl_context, start_gateway_server
+from tollgate.listen import bind_listener
 from tollgate.resources.loader import load_documents
 from tollgate.store import Store
 from tollgate.usage.recorder import UsageRecorder
@@ -30,6 +32,9 @@ log = logging.getLogger("tollgate.node")
 Role = Literal["all", "gateway", "control"]
 #: How often a gateway checks the store revision; changes apply within this (well under a second).
 DEFAULT_POLL_INTERVAL = 0.25
+#: Largest management API request body (bytes); the same value as `control.guard.DEFAULT_ADMIN_MAX_BODY`,
+#: repeated here so a gateway-only node does not import the control plane (FastAPI) to know it.
+DEFAULT_ADMIN_MAX_BODY = 1024 * 1024
 _KEY_USE_FLUSH_INTERVAL = 5.0
 _HEARTBEAT_INTERVAL = 5.0
 _DRAIN_GRACE = 30.0
@@ -58,6 +63,8 @@ class NodeConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     poll_interval: float = DEFAULT_POLL_INTERVAL
+    #: management API request bodies above this many bytes get 413 (control.guard.DEFAULT_ADMIN_MAX_BODY)
+    admin_max_body: int = DEFAULT_ADMIN_MAX_BODY
     #: called with (name, value) for every generated API key, shown once
     on_new_key: Callable[[str, str, str], None] | None = None
 
@@ -87,7 +94,34 @@ class Node:
         host = "127.0.0.1" if cfg.host in ("0.0.0.0", "::", "") else cfg.host
         return f"{scheme}://{host}:{self.gateway_port or cfg.port}"
 
+    def _bind_ports(self) -> dict[str, socket.socket]:
+        """Hold every port this node serves before anything is opened, applied or stored (ListenError)."""
+        cfg = self.config
+        held: dict[str, socket.socket] = {}
+        try:
+            if cfg.role in ("all", "gateway"):
+                held["gateway"] = bind_listener(cfg.host, cfg.port, "data plane")
+            if cfg.role in ("all", "control"):
+                held["control"] = bind_listener(cfg.admin_host, cfg.admin_port, "management API")
+        except BaseException:
+            for sock in held.values():
+                sock.close()
+            raise
+        return held
+
     async def start(self) -> None:
+        """Bind the ports, open the store, apply `config_paths`, then start the planes this node runs.
+
+        A busy port raises ListenError before the store is touched (nothing stored, no admin token).
+        """
+        held = self._bind_ports()
+        try:
+            await self._start(held)
+        finally:
+            for sock in held.values():  # what no server took over (the start failed half-way)
+                sock.close()
+
+    async def _start(self, held: dict[str, socket.socket]) -> None:
         cfg = self.config
         store = self.store = await asyncio.to_thread(Store.open, cfg.db_url)
         for path in cfg.config_paths:
@@ -98,17 +132,17 @@ class Node:
             if cfg.on_new_key is not None:
                 for key_name, target, value in result.new_keys:
                     cfg.on_new_key(key_name, target, value)
-        if cfg.role in ("all", "gateway"):
-            await self._start_gateway(store)
-        if cfg.role in ("all", "control"):
-            await self._start_control(store)
+        if "gateway" in held:
+            await self._start_gateway(store, held.pop("gateway"))
+        if "control" in held:
+            await self._start_control(store, held.pop("control"))
         # Everything loaded so far lives as long as the process: keep the cyclic GC from rescanning it,
         # and collect the young generation less often (the data plane makes few reference cycles).
         gc.freeze()
         gc.set_threshold(10_000, 20, 20)
         self.ready.set()
 
-    async def _start_gateway(self, store: Store) -> None:
+    async def _start_gateway(self, store: Store, sock: socket.socket) -> None:
         cfg = self.config
         self.usage_writer = UsageWriterProcess(cfg.db_url)
         recorder = self.recorder = UsageRecorder(self.usage_writer)
@@ -116,7 +150,7 @@ class Node:
         resources = await asyncio.to_thread(store.load_resource_set, cfg.gateway_name)
         state.apply(resources)
         tls = server_ssl_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None
-        server = await start_gateway_server(state, cfg.host, cfg.port, tls)
+        server = await start_gateway_server(state, cfg.host, cfg.port, tls, sock=sock)
         self._servers.append(server)
         self.gateway_port = server.sockets[0].getsockname()[1]
         await asyncio.to_thread(store.register_gateway, cfg.gateway_name, self.public_url)
@@ -128,11 +162,14 @@ class Node:
         ]
         log.info("gateway %s serving on %s", cfg.gateway_name, self.public_url)
 
-    async def _start_control(self, store: Store) -> None:
+    async def _start_control(self, store: Store, sock: socket.socket) -> None:
         # Imported here: a gateway-only node never loads FastAPI (half a second of start-up).
         from tollgate.control.server import start_control_server
 
-        server, port = await start_control_server(self, store, self.config.admin_host, self.config.admin_port)
+        cfg = self.config
+        server, port = await start_control_server(
+            self, store, cfg.admin_host, cfg.admin_port, sock=sock, max_body=cfg.admin_max_body
+        )
         self._servers.append(server)
         self.admin_port = port
         log.info("management API on http://%s:%d", self.config.admin_host, port)

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tollgate.control.server import start_control_server
+from tollgate.errors import ListenError
 from tollgate.store import Store
 
 
@@ -34,8 +35,11 @@ async def test_first_start_prints_a_working_token_once(
 async def test_a_busy_port_fails_at_start(store: Store) -> None:
     server, port = await start_control_server(None, store, "127.0.0.1", 0)
     try:
-        with pytest.raises(OSError):
+        with pytest.raises(ListenError) as caught:
             await start_control_server(None, store, "127.0.0.1", port)
+        assert str(caught.value) == (
+            f"cannot listen on 127.0.0.1:{port} (management API, port {port}): the port is already in use"
+        )
     finally:
         server.close()
         await server.wait_closed()

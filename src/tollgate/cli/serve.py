@@ -10,7 +10,7 @@ import click
 import uvloop
 
 from tollgate.errors import TollgateError
-from tollgate.node import Node, NodeConfig
+from tollgate.node import DEFAULT_ADMIN_MAX_BODY, Node, NodeConfig
 from tollgate.store.urls import default_db_url
 
 
@@ -79,6 +79,14 @@ def _print_key(name: str, target: str, value: str) -> None:
     help="Management API port. [env TOLLGATE_ADMIN_PORT]",
 )
 @click.option(
+    "--admin-max-body",
+    default=DEFAULT_ADMIN_MAX_BODY,
+    type=click.IntRange(min=1024),
+    envvar="TOLLGATE_ADMIN_MAX_BODY",
+    show_default=True,
+    help="Largest management API request body in bytes; larger ones get 413. [env TOLLGATE_ADMIN_MAX_BODY]",
+)
+@click.option(
     "--tls-cert",
     type=click.Path(exists=True, dir_okay=False),
     envvar="TOLLGATE_TLS_CERT",
@@ -114,6 +122,7 @@ def serve(
     public_url: str | None,
     admin_host: str,
     admin_port: int,
+    admin_max_body: int,
     tls_cert: str | None,
     tls_key: str | None,
     gateway_name: str,
@@ -133,6 +142,7 @@ def serve(
         public_url=public_url,
         admin_host=admin_host,
         admin_port=admin_port,
+        admin_max_body=admin_max_body,
         tls_cert=tls_cert,
         tls_key=tls_key,
         on_new_key=_print_key,

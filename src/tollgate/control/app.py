@@ -10,21 +10,35 @@ from fastapi import Depends, FastAPI
 
 from tollgate.control.auth import AdminAuth, require_admin
 from tollgate.control.errors import install_error_handlers
+from tollgate.control.guard import DEFAULT_ADMIN_MAX_BODY, AdminGuard
 from tollgate.control.routes import apply, deployments, keys, resources, secrets
 from tollgate.control.schemas import ErrorResponse
+from tollgate.security.backoff import FailureBackoff
 from tollgate.store import Store
 
 API_PREFIX = "/api/v1"
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorResponse, "description": "Missing or invalid admin token"},
+    413: {"model": ErrorResponse, "description": "Request body over the configured limit"},
+    429: {"model": ErrorResponse, "description": "Too many failed admin tokens from this client"},
     404: {"model": ErrorResponse, "description": "No such resource"},
     409: {"model": ErrorResponse, "description": "Conflict with another resource"},
     422: {"model": ErrorResponse, "description": "Invalid input: names resource, field and reason"},
 }
 
 
-def create_app(store: Store, *, auth: AdminAuth | None = None) -> FastAPI:
-    """The management API over `store`; `auth` defaults to env TOLLGATE_ADMIN_TOKEN plus the stored tokens."""
+def create_app(
+    store: Store,
+    *,
+    auth: AdminAuth | None = None,
+    max_body: int = DEFAULT_ADMIN_MAX_BODY,
+    backoff: FailureBackoff | None = None,
+) -> FastAPI:
+    """The management API over `store`; `auth` defaults to env TOLLGATE_ADMIN_TOKEN plus the stored tokens.
+
+    `AdminGuard` wraps it: bad tokens are refused (and backed off per client, `backoff`) before a body
+    is read, and bodies over `max_body` bytes get 413.
+    """
     app = FastAPI(
         title="Tollgate management API",
         version="1",
@@ -34,6 +48,12 @@ def create_app(store: Store, *, auth: AdminAuth | None = None) -> FastAPI:
     app.state.store = store
     app.state.auth = auth or AdminAuth(store)
     install_error_handlers(app)
+    app.add_middleware(
+        AdminGuard,
+        verify=app.state.auth.is_valid,
+        backoff=FailureBackoff() if backoff is None else backoff,
+        max_body=max_body,
+    )
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

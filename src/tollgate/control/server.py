@@ -2,7 +2,8 @@
 
 The node expects `start_control_server(node, store, host, port) -> (server, bound_port)` where
 `server` has `close()` and `await wait_closed()`. We bind the socket ourselves (port 0 works, and a
-busy port fails here with OSError rather than inside uvicorn), and leave signals to the node.
+busy port fails here with OSError rather than inside uvicorn), and leave signals to the node. The
+node binds first (`tollgate.listen.bind_listener`) and passes `sock`, so nothing is stored before both ports are held.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import uvicorn
 
 from tollgate.control.app import create_app
 from tollgate.control.auth import AdminAuth
+from tollgate.control.guard import DEFAULT_ADMIN_MAX_BODY
+from tollgate.listen import bind_listener
 from tollgate.store import Store
 
 if TYPE_CHECKING:
@@ -51,34 +54,35 @@ class ControlServer:
         self._sock.close()
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
-async def start_control_server(node: Node | None, store: Store, host: str, port: int) -> tuple[ControlServer, int]:
-    """Start the management API on `host:port` (0 = any free port); returns the handle and the bound port.
+async def start_control_server(
+    node: Node | None,
+    store: Store,
+    host: str,
+    port: int,
+    *,
+    sock: socket.socket | None = None,
+    max_body: int = DEFAULT_ADMIN_MAX_BODY,
+) -> tuple[ControlServer, int]:
+    """Start the management API on `host:port` (0 = any free port), or on `sock` if the caller bound it;
+    returns the handle and the bound port. Request bodies over `max_body` bytes get 413.
 
     On first start (no stored admin token and no TOLLGATE_ADMIN_TOKEN) an admin token is created and
-    printed once to stderr; only its hash is kept.
+    printed once to stderr; only its hash is kept. Without `sock`, the port is bound before that.
     """
+    if sock is None:
+        sock = bind_listener(host, port, "management API")
     auth = AdminAuth(store)
     if not auth.has_env_token:
         token = await asyncio.to_thread(store.ensure_admin_token)
         if token is not None:
             print(f"Admin token for the management API (shown once): {token}", file=sys.stderr, flush=True)
-    sock = _bind(host, port)
     bound = int(sock.getsockname()[1])
     config = uvicorn.Config(
-        create_app(store, auth=auth), log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5
+        create_app(store, auth=auth, max_body=max_body),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
     )
     server = _InLoopServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="control-api")

@@ -9,6 +9,7 @@ running keep the snapshot they matched against. Nothing here touches the store; 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 
 from tollgate.gateway.refusals import RefusalLog
@@ -99,9 +100,17 @@ async def start_gateway_server(
     port: int = DEFAULT_PORT,
     ssl_context: ssl.SSLContext | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    sock: socket.socket | None = None,
 ) -> asyncio.Server:
-    """Listen for Invoke URL traffic; returns the started server (close it to stop accepting)."""
+    """Listen for Invoke URL traffic; returns the started server (close it to stop accepting).
+
+    With `sock` (already bound, e.g. by `tollgate.listen.bind_listener`), `host` and `port` are ignored.
+    """
     loop = asyncio.get_running_loop()
+    if sock is not None:
+        return await loop.create_server(
+            protocol_factory(Relay(state), max_body), sock=sock, ssl=ssl_context, backlog=2048
+        )
     return await loop.create_server(
         protocol_factory(Relay(state), max_body), host, port, ssl=ssl_context, backlog=2048, reuse_address=True
     )

@@ -1,0 +1,1 @@
+"""Protection against credential guessing: per-client failure back-off and secret fingerprints for logs."""
