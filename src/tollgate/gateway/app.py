@@ -19,6 +19,7 @@ from tollgate.gateway.snapshot import Snapshot, compile_snapshot
 from tollgate.gateway.targets import TargetHealth
 from tollgate.gateway.upstream import PoolRegistry
 from tollgate.resources.resource_set import ResourceSet
+from tollgate.security.backoff import FailureBackoff
 from tollgate.usage.sink import UsageSink
 
 DEFAULT_PORT = 8080
@@ -37,6 +38,7 @@ class GatewayState:
     """
 
     __slots__ = (
+        "backoff",
         "draining",
         "health",
         "inflight",
@@ -58,6 +60,8 @@ class GatewayState:
         self.health: dict[str, TargetHealth] = {}
         #: requests refused for a bad key: counted, and recorded only up to a rate
         self.refusals = RefusalLog()
+        #: clients (by address) that keep presenting bad keys are answered 429 for a while
+        self.backoff = FailureBackoff()
         self.snapshot = Snapshot({})
         #: key id -> unix time of its last use; flushed to the store off the request path
         self.key_last_used: dict[str, float] = {}

@@ -44,9 +44,7 @@ class AuthCheck:
         """The id of the valid key presented, or raise AuthenticationError. None when auth is off."""
         if not self.enabled:
             return None
-        presented = self._configured_value(headers, query)
-        if presented is None:
-            presented = self._vendor_value(headers)
+        presented = self.presented(headers, query)
         if presented is None:
             raise AuthenticationError(f"Missing API key: send it in the '{self._where()}'.")
         parsed = split_key(presented)
@@ -58,6 +56,11 @@ class AuthCheck:
         if entry.expires_at is not None and entry.expires_at <= time.time():
             raise AuthenticationError("API key has expired.")
         return entry.id
+
+    def presented(self, headers: HeaderList, query: str) -> str | None:
+        """The key value the request presents (configured location first, then vendor headers), or None."""
+        presented = self._configured_value(headers, query)
+        return presented if presented is not None else self._vendor_value(headers)
 
     def _where(self) -> str:
         if self.location == "query":

@@ -24,6 +24,7 @@ from tollgate.errors import (
     GatewayError,
     ModelNotAllowedError,
     PayloadTooLargeError,
+    RateLimitedError,
     RouteNotFoundError,
     UpstreamError,
 )
@@ -36,6 +37,7 @@ from tollgate.gateway.upstream import UpstreamResponse
 from tollgate.policies.base import ChunkFilter, ChunkTap
 from tollgate.providers.base import ClientAPI, Translation, UpstreamRequest
 from tollgate.providers.unmatched import client_api_for_unmatched
+from tollgate.security.fingerprint import fingerprint
 from tollgate.types import HeaderList, JSONObject
 
 if TYPE_CHECKING:
@@ -118,12 +120,14 @@ class Relay:
         ex.route = route
         client = ex.client_api = route.client_api
         chain = route.chain
+        wait = state.backoff.retry_after(ex.client_ip)
+        if wait is not None:  # blocked after repeated bad keys: not even checked, not logged one by one
+            self._refuse(conn, ex, RateLimitedError("Too many requests with an invalid API key.", retry_after=wait))
+            return
         try:
             ex.key_id = route.auth.authenticate(req.headers, req.query)
         except AuthenticationError as err:
-            ex.status = self._fail(conn, client, err, ex.request_id)
-            ex.error = err.code
-            state.refusals.refused(ex, state)
+            self._refuse(conn, ex, self._key_failed(ex, route, err))
             return
         try:
             for hook in chain.request_headers:
@@ -313,6 +317,33 @@ class Relay:
         if ex.error is None and tap.error is not None:
             ex.status = 502 if ex.status < 400 else ex.status
             ex.error = tap.error[:_ERROR_CODE_MAX]
+
+    def _key_failed(self, ex: Exchange, route: Route, err: AuthenticationError) -> GatewayError:
+        """Count a wrong key against the client (backoff) and log it by fingerprint, never the value; the
+        error to answer. A request without any key is a misconfigured client, not a guess: only answered."""
+        presented = route.auth.presented(ex.headers, ex.query)
+        if presented is None:
+            return err
+        backoff = self.state.backoff
+        blocked = backoff.record_failure(ex.client_ip)
+        log.warning(
+            "gateway key refused: client=%s route=%s fp=%s %s",
+            ex.client_ip,
+            route.context,
+            fingerprint(presented),
+            err.message,
+        )
+        if blocked is None:
+            return err
+        log.warning("client %s blocked for %.0f s after %d invalid keys", ex.client_ip, blocked, backoff.max_failures)
+        return RateLimitedError("Too many requests with an invalid API key.", retry_after=blocked)
+
+    def _refuse(self, conn: Connection, ex: Exchange, err: GatewayError) -> None:
+        """Answer a request refused before it was authenticated; counted, recorded only up to a rate."""
+        assert ex.client_api is not None
+        ex.status = self._fail(conn, ex.client_api, err, ex.request_id)
+        ex.error = err.code
+        self.state.refusals.refused(ex, self.state)
 
     def _fail(self, conn: Connection, client: ClientAPI, err: GatewayError, request_id: str) -> int:
         status, headers, body = client.error_response(err, request_id)
