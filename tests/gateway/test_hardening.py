@@ -154,11 +154,13 @@ async def lenient(up: RawUpstream, req: RawRequest, writer: asyncio.StreamWriter
     """Streams for any truthy `stream`, and reports usage only when asked with include_usage."""
     body = orjson.loads(req.body)
     if not body.get("stream"):
-        payload = b'{"model":"gpt-4o-x","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}'
+        usage = b'{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}'
+        payload = b'{"model":"gpt-4o-x","choices":[],"usage":%s}' % usage
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(payload))
         writer.write(payload)
         return True
-    frames = [b'data: {"id":"c","object":"chat.completion.chunk","model":"gpt-4o-x","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n']
+    content = b'{"id":"c","object":"chat.completion.chunk","model":"gpt-4o-x","choices":[{"delta":{"content":"hi"}}]}'
+    frames = [b"data: %s\n\n" % content]
     if (body.get("stream_options") or {}).get("include_usage"):
         frames.append(USAGE_CHUNK)
     frames.append(b"data: [DONE]\n\n")
@@ -272,9 +274,11 @@ async def test_a_client_guessing_keys_is_backed_off_and_others_are_not(
         statuses.append(status)
     assert statuses == [401] * (gw.state.backoff.max_failures - 1) + [429]
     status, headers, answer = await raw(gw, post("/p/v1/chat/completions", key, body, "X-Forwarded-For: 10.9.9.9"))
-    assert status == 429 and int(headers["retry-after"]) >= 29  # even with the right key, while blocked
+    assert status == 429 and int(headers["retry-after"]) >= 29  # even the right secret, for that key id, while blocked
     assert orjson.loads(answer)["error"]["type"] == "rate_limit_error"
     status, _, _ = await raw(gw, post("/p/v1/chat/completions", key, body, "X-Forwarded-For: 10.1.1.1"))
     assert status == 200 and len(up.requests) == 1
+    malformed = await raw(gw, post("/p/v1/chat/completions", "sk-nope", body, "X-Forwarded-For: 10.9.9.9"))
+    assert malformed[0] == 401  # other key ids from the blocked client are counted apart
     assert "blocked for 30 s" in caplog.text and "10.9.9.9" in caplog.text
     assert wrong not in caplog.text and wrong[15:] not in caplog.text

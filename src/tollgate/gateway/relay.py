@@ -37,6 +37,7 @@ from tollgate.gateway.upstream import UpstreamResponse
 from tollgate.policies.base import ChunkFilter, ChunkTap
 from tollgate.providers.base import ClientAPI, Translation, UpstreamRequest
 from tollgate.providers.unmatched import client_api_for_unmatched
+from tollgate.resources.keys import split_key
 from tollgate.security.fingerprint import fingerprint
 from tollgate.types import HeaderList, JSONObject
 
@@ -120,10 +121,11 @@ class Relay:
         ex.route = route
         client = ex.client_api = route.client_api
         chain = route.chain
-        wait = state.backoff.retry_after(ex.client_ip)
-        if wait is not None:  # blocked after repeated bad keys: not even checked, not logged one by one
-            self._refuse(conn, ex, RateLimitedError("Too many requests with an invalid API key.", retry_after=wait))
-            return
+        if state.backoff:  # someone presented wrong keys lately: is this client and key id blocked?
+            wait = state.backoff.retry_after(_backoff_bucket(ex, route))
+            if wait is not None:  # not even checked, not logged one by one
+                self._refuse(conn, ex, RateLimitedError("Too many requests with an invalid API key.", retry_after=wait))
+                return
         try:
             ex.key_id = route.auth.authenticate(req.headers, req.query)
         except AuthenticationError as err:
@@ -325,7 +327,7 @@ class Relay:
         if presented is None:
             return err
         backoff = self.state.backoff
-        blocked = backoff.record_failure(ex.client_ip)
+        blocked = backoff.record_failure(_backoff_bucket(ex, route))
         log.warning(
             "gateway key refused: client=%s route=%s fp=%s %s",
             ex.client_ip,
@@ -364,6 +366,15 @@ class Relay:
                 log.exception("request %s: completion hook failed", ex.request_id)
         state = self.state
         state.usage.submit(record(ex, state.name, (time.time() - ex.started) * 1000.0))
+
+
+def _backoff_bucket(ex: Exchange, route: Route) -> str:
+    """What wrong keys are counted against: the client address and the key id it presents ("-" when
+    malformed). Guessing the secret of one key blocks that client for that key; other clients, and
+    the client's own valid keys (e.g. many users behind one proxy address), keep working."""
+    presented = route.auth.presented(ex.headers, ex.query)
+    parsed = split_key(presented) if presented else None
+    return f"{ex.client_ip} {parsed[0] if parsed is not None else '-'}"
 
 
 def _stream_end(translation: Translation | None, filters: list[ChunkFilter] | None) -> bytes:
