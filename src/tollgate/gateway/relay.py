@@ -23,7 +23,6 @@ from tollgate.errors import (
     BadRequestError,
     GatewayError,
     ModelNotAllowedError,
-    PayloadTooLargeError,
     RateLimitedError,
     RouteNotFoundError,
     UpstreamError,
@@ -132,14 +131,14 @@ class Relay:
             self._refuse(conn, ex, self._key_failed(ex, route, err))
             return
         try:
+            ex.sub_path = sub_path = req.path[len(route.context) :] or "/"
+            if "/." in sub_path or "%2" in sub_path:  # cheap screen; the exact check decodes
+                _check_dot_segments(sub_path)
             for hook in chain.request_headers:
                 verdict = await hook(ex)
                 if verdict is not None:
                     raise verdict
-            ex.body = _read_body(req, route.max_body)
-            ex.sub_path = sub_path = req.path[len(route.context) :] or "/"
-            if "/." in sub_path or "%2" in sub_path:  # cheap screen; the exact check decodes
-                _check_dot_segments(sub_path)
+            ex.body = await req.read_body(route.max_body)  # only now, authenticated: 413 over the route's limit
             if chain.needs_request_body or client.reads_body(req.method, sub_path):
                 ex.body_obj = _parse_body(ex.body)
             ex.facts = facts = client.request_facts(sub_path, req.query, ex.body_obj)
@@ -384,12 +383,6 @@ def _stream_end(translation: Translation | None, filters: list[ChunkFilter] | No
         for flt in filters:
             out = flt.feed(out) + flt.close() if out else flt.close()
     return out
-
-
-def _read_body(req: Request, limit: int) -> bytes:
-    if req.body_too_large or len(req.body) > limit:
-        raise PayloadTooLargeError(f"Request body is larger than {limit} bytes.")
-    return req.body
 
 
 def _parse_body(body: bytes) -> JSONObject | None:

@@ -2,26 +2,38 @@
 
 Chosen by measurement over uvicorn and aiohttp (docs/benchmarks.md): a generic ASGI or aiohttp
 server costs several times more CPU per request than everything else the gateway does. This module
-only frames HTTP; what a request means is the handler's business (`relay.py`). It does not do
-HTTP/2, upgrades or request streaming (bodies are read whole, bounded by `max_body`).
+only frames HTTP; what a request means is the handler's business (`relay.py`). The handler runs as
+soon as a request's head is parsed and reads the body itself (`Request.read_body`), so a request
+can be refused before its body is read. No HTTP/2, no upgrades. Limits: `server_limits.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import cast
 
 import httptools
 
+from tollgate.errors import BadRequestError, GatewayError, PayloadTooLargeError
 from tollgate.gateway.headers import header_lines
+from tollgate.gateway.server_limits import DEFAULT_MAX_BODY, ConnectionSlots, ServerLimits
 from tollgate.types import HeaderList
+
+__all__ = ["DEFAULT_MAX_BODY", "ClientGoneError", "Connection", "Handler", "Request", "ServerLimits"]
 
 #: Pipelined requests queued on one connection before the server stops reading from it.
 MAX_PIPELINED = 16
-#: Hard cap on a request body read into memory, whatever a route allows.
-DEFAULT_MAX_BODY = 64 * 1024 * 1024
+#: Body bytes held for a request whose handler has not asked for them yet; then reading pauses.
+PREREAD = 64 * 1024
+#: An unread rest of a body up to this size is read and dropped after the response, keeping the
+#: connection; a larger (or unknown) rest closes it.
+DRAIN_MAX = 64 * 1024
+#: Seconds a connection closed with request bytes still arriving keeps reading (and dropping) them,
+#: so the client reads our answer instead of a reset (RFC 9112 9.6, "lingering close").
+LINGER = 2.0
 
 _REASONS = {
     200: b"OK",
@@ -43,6 +55,7 @@ _REASONS = {
     415: b"Unsupported Media Type",
     422: b"Unprocessable Entity",
     429: b"Too Many Requests",
+    431: b"Request Header Fields Too Large",
     500: b"Internal Server Error",
     501: b"Not Implemented",
     502: b"Bad Gateway",
@@ -51,6 +64,13 @@ _REASONS = {
     529: b"Site Overloaded",
 }
 _STATUS_LINES: dict[int, bytes] = {}
+_NO_BODY_STATUS = frozenset({204, 304})
+
+# Body states of a request.
+_BUFFERING = 0  # arriving; the handler has not asked yet (held up to PREREAD)
+_READING = 1  # the handler waits in read_body
+_TAKEN = 2  # handed to the handler
+_DISCARD = 3  # dropped as it arrives: refused, over the limit, or the handler ended without it
 
 
 def status_line(status: int) -> bytes:
@@ -61,21 +81,58 @@ def status_line(status: int) -> bytes:
     return line
 
 
+class ClientGoneError(ConnectionError):
+    """The client closed its connection while we were still answering."""
+
+
 class Request:
-    """One parsed request: raw path and query, lower-cased header names, whole body."""
+    """One request, handed to the handler once its head is parsed: raw path and query, lower-cased
+    header names; the body stays on the wire until the handler awaits `read_body`.
 
-    __slots__ = ("body", "body_too_large", "headers", "http10", "keep_alive", "method", "path", "query", "started")
+    One per request, event-loop only. Detached from its connection when the handler returns.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "_buf",
+        "_complete",
+        "_conn",
+        "_error",
+        "_expect",
+        "_first",
+        "_limit",
+        "_received",
+        "_state",
+        "_waiter",
+        "content_length",
+        "headers",
+        "http10",
+        "keep_alive",
+        "method",
+        "path",
+        "query",
+        "started",
+    )
+
+    def __init__(self, conn: Connection | None = None, limit: int = DEFAULT_MAX_BODY) -> None:
         self.method = ""
         self.path = ""
         self.query = ""
         self.headers: HeaderList = []
-        self.body = b""
-        self.body_too_large = False
         self.keep_alive = True
         self.http10 = False
         self.started = 0.0
+        #: the declared body length, None when chunked or absent
+        self.content_length: int | None = None
+        self._conn = conn
+        self._first = b""
+        self._buf: bytearray | None = None
+        self._received = 0
+        self._limit = limit
+        self._complete = False
+        self._expect = False
+        self._state = _BUFFERING
+        self._error: GatewayError | None = None
+        self._waiter: asyncio.Future[None] | None = None
 
     def header(self, name: bytes) -> bytes | None:
         """First value of a (lower-case) header, or None."""
@@ -84,57 +141,115 @@ class Request:
                 return value
         return None
 
+    async def read_body(self, limit: int | None = None) -> bytes:
+        """The whole body, at most `limit` bytes (never more than the server's `max_body`).
 
-#: The request handler: called once per request, answers through the connection.
+        Raises `PayloadTooLargeError` at once when the declared length is over the limit (nothing is
+        read) or as soon as a chunked body passes it; `BadRequestError` (408) when the body stops
+        arriving for `body_timeout`; `ClientGoneError` when the connection is gone. `Expect:
+        100-continue` is answered here, not before. Read once: a second call raises RuntimeError.
+        """
+        conn = self._conn
+        if conn is None:
+            raise ClientGoneError("the request is no longer being answered")
+        if self._state == _TAKEN:
+            raise RuntimeError("the request body was already read")
+        if self._error is not None:
+            raise self._error
+        cap = conn.limits.max_body if limit is None else min(limit, conn.limits.max_body)
+        if self._received > cap or (self.content_length or 0) > cap:
+            conn.refuse_body(self)
+            raise PayloadTooLargeError(f"Request body is larger than {cap} bytes.")
+        if not self._complete:
+            self._limit = cap
+            self._state = _READING
+            await conn.wait_body(self)
+        self._state = _TAKEN
+        buf = self._buf
+        data = self._first if buf is None else bytes(buf)
+        self._first = b""
+        self._buf = None
+        return data
+
+    def _drop_body(self) -> None:
+        self._first = b""
+        self._buf = None
+
+
+#: The request handler: called once per request when its head is complete; answers through the connection.
 Handler = Callable[[Request, "Connection"], Awaitable[None]]
 
 
-class ClientGoneError(ConnectionError):
-    """The client closed its connection while we were still answering."""
-
-
 class Connection(asyncio.Protocol):
-    """One client connection. Requests on it are answered in order (pipelining is queued)."""
+    """One client connection. Requests on it are answered in order (pipelining is queued).
+
+    Timeouts share one timer: `_deadline` moves with the connection's state (head expected, idle,
+    busy) and the timer only re-arms itself when it fires early, so a request costs no timer call.
+    """
 
     __slots__ = (
-        "_body_parts",
-        "_body_size",
+        "_body_timer",
         "_chunked",
         "_current",
+        "_deadline",
         "_drain_waiter",
         "_handler",
+        "_head_budget",
         "_headers",
+        "_heads",
+        "_idle",
         "_loop",
-        "_max_body",
+        "_no_body",
         "_parser",
+        "_parsing",
+        "_paused_body",
+        "_paused_reading",
         "_pending",
         "_rejected",
+        "_slots",
         "_stream_head",
         "_task",
+        "_timer",
         "_url",
         "_write_paused",
         "closed",
+        "limits",
         "peer",
         "response_started",
         "transport",
     )
 
-    def __init__(self, handler: Handler, loop: asyncio.AbstractEventLoop, max_body: int) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        loop: asyncio.AbstractEventLoop,
+        limits: ServerLimits,
+        slots: ConnectionSlots | None = None,
+    ) -> None:
         self._handler = handler
         self._loop = loop
-        self._max_body = max_body
-        self._parser = httptools.HttpRequestParser(self)
+        self.limits = limits
+        self._slots = slots
+        self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
         self._url = b""
         self._headers: HeaderList = []
-        self._body_parts: list[bytes] = []
-        self._body_size = 0
+        self._head_budget = limits.max_head
+        self._heads = 0
+        self._body_timer: asyncio.TimerHandle | None = None
         self._current: Request | None = None
+        self._parsing: Request | None = None
         self._pending: deque[Request] = deque()
-        self._rejected: bytes | None = None
+        self._rejected: tuple[int, bytes] | None = None
         self._task: asyncio.Task[None] | None = None
         self._chunked = True
+        self._no_body = False
         self._write_paused = False
+        self._paused_body = False
+        self._paused_reading = False
         self._drain_waiter: asyncio.Future[None] | None = None
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._idle = False
         #: whether the current request's response head has been written
         self.response_started = False
         self._stream_head = b""
@@ -147,9 +262,32 @@ class Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if isinstance(peer, tuple) else ""
+        slots = self._slots
+        if slots is not None:
+            if not slots.admit():
+                self._slots = None
+                self._write_error(503, b"the gateway is at its connection limit", b"retry-after: 1\r\n")
+                return
+            slots.idle[self] = None
+        self._set_deadline(self.limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._slots is not None:
+            self._slots.leave(self)
+            self._slots = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        # Break every cycle now (parser <-> protocol, request <-> connection) and drop body bytes,
+        # so an aborted upload's memory returns at once, not when the cyclic collector next runs.
+        self._parser = None
+        for req in (self._current, self._parsing, *self._pending):
+            if req is not None:
+                req._drop_body()
+                req._conn = None
+        self._pending.clear()
+        self._parsing = None
         if self._task is not None and not self._task.done():
             self._task.cancel()
         waiter = self._drain_waiter
@@ -157,19 +295,40 @@ class Connection(asyncio.Protocol):
             waiter.set_exception(ClientGoneError("client disconnected"))
 
     def data_received(self, data: bytes) -> None:
+        if self._idle:  # the first byte of a new request: its head must now arrive in time
+            self._idle = False
+            self._set_deadline(self.limits.header_timeout)
+        budget = self._head_budget
+        if budget >= 0:  # inside a request head: count it, so a huge head is refused, not parsed
+            if len(data) > budget:
+                heads = self._heads
+                self._feed(data[:budget])
+                if self._heads == heads and not self.closed:  # still no end of head
+                    self._reject(431, b"request line and headers are too large")
+                    return
+                data = data[budget:]
+            else:
+                self._head_budget = budget - len(data)
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None or not data:
+            return
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             # The request itself was parsed and gets a normal answer (a server may ignore Upgrade,
             # RFC 9110 7.8); the bytes after it are another protocol, so close after answering.
             last = self._pending[-1] if self._pending else self._current
             if last is None or self.transport is None:
-                self._reject(b"upgrade not supported")
+                self._reject(400, b"upgrade not supported")
             else:
                 last.keep_alive = False
+                self._parser = None
                 self.transport.pause_reading()
         except httptools.HttpParserError:
-            self._reject(b"malformed HTTP request")
+            self._reject(400, b"malformed HTTP request")
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -184,27 +343,19 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._url = b""
         self._headers = []
-        self._body_parts = []
-        self._body_size = 0
 
     def on_url(self, url: bytes) -> None:
-        self._url += url
+        self._url += url  # bounded by max_head
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
-        for name, value in self._headers:
-            if name == b"expect" and value.lower() == b"100-continue" and self.transport is not None:
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-
-    def on_body(self, body: bytes) -> None:
-        self._body_size += len(body)
-        if self._body_size <= self._max_body:
-            self._body_parts.append(body)
-
-    def on_message_complete(self) -> None:
-        req = Request()
+        self._head_budget = -1
+        self._heads += 1
+        parser = self._parser
+        assert parser is not None
+        req = Request(self, self.limits.max_body)
         url = self._url
         qpos = url.find(b"?")
         if qpos >= 0:
@@ -212,25 +363,65 @@ class Connection(asyncio.Protocol):
             req.query = url[qpos + 1 :].decode("latin-1")
         else:
             req.path = url.decode("latin-1")
-        req.method = self._parser.get_method().decode("ascii")
-        req.headers = self._headers
-        parts = self._body_parts
-        req.body = parts[0] if len(parts) == 1 else b"".join(parts)
-        req.body_too_large = self._body_size > self._max_body
-        req.keep_alive = self._parser.should_keep_alive()
-        req.http10 = self._parser.get_http_version() == "1.0"
+        req.method = parser.get_method().decode("ascii")
+        req.headers = headers = self._headers
+        for name, value in headers:
+            if name == b"content-length":
+                req.content_length = int(value)  # the parser has checked it is a number
+            elif name == b"expect" and value.lower() == b"100-continue":
+                req._expect = True
+        req.keep_alive = parser.should_keep_alive()
+        req.http10 = parser.get_http_version() == "1.0"
         req.started = self._loop.time()
+        self._parsing = req
         if self._current is None:
             self._start(req)
         else:
             self._pending.append(req)
-            if len(self._pending) >= MAX_PIPELINED and self.transport is not None:
-                self.transport.pause_reading()  # a client may queue requests, not without bound
+            if len(self._pending) >= MAX_PIPELINED:
+                self._update_reading()  # a client may queue requests, not without bound
+
+    def on_body(self, body: bytes) -> None:
+        req = self._parsing
+        if req is None or req._state == _DISCARD:
+            return
+        received = req._received + len(body)
+        req._received = received
+        if received > req._limit:
+            self._over_limit(req)
+            return
+        # One growing buffer: a body in many small pieces costs its size, not a list of objects.
+        buf = req._buf
+        if buf is not None:
+            buf += body
+        elif req._first:
+            req._buf = bytearray(req._first)
+            req._buf += body
+            req._first = b""
+        else:
+            req._first = body
+        if received > PREREAD and req._state == _BUFFERING and not self._paused_body:
+            self._paused_body = True  # the handler has not asked for it yet: hold no more
+            self._update_reading()
+
+    def on_message_complete(self) -> None:
+        self._head_budget = self.limits.max_head
+        req = self._parsing
+        self._parsing = None
+        if req is None:
+            return
+        req._complete = True
+        waiter = req._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # -- request lifecycle ------------------------------------------------------------------------
     def _start(self, req: Request) -> None:
         self._current = req
         self.response_started = False
+        self._deadline = None  # busy: the handler owns the pace now
+        if self._slots is not None:
+            self._slots.idle.pop(self, None)
         self._task = self._loop.create_task(self._run(req))
 
     async def _run(self, req: Request) -> None:
@@ -242,70 +433,234 @@ class Connection(asyncio.Protocol):
         except Exception:  # a handler bug must not leave the client hanging
             self.abort()
             raise
+        finally:
+            req._conn = None
+            self._task = None
+        if not req._complete:
+            req._state = _DISCARD
+            req._drop_body()
+            if req.keep_alive and not self._drainable(req):
+                req.keep_alive = False  # a response already sent without `connection: close`
+            if self._paused_body:
+                self._paused_body = False
+                self._update_reading()
         if not req.keep_alive:
-            self.close()
+            self._close_after_response(req)
             return
         self._current = None
         if self._pending and not self.closed:
-            if len(self._pending) == MAX_PIPELINED and self.transport is not None:
-                self.transport.resume_reading()
-            self._start(self._pending.popleft())
+            nxt = self._pending.popleft()
+            self._update_reading()
+            self._start(nxt)
         elif self._rejected is not None:
-            self._reject(self._rejected)
+            status, reason = self._rejected
+            self._reject(status, reason)
+        elif not self.closed:
+            if self._slots is not None:
+                self._slots.idle[self] = None
+            if req._complete:
+                self._idle = True
+                self._set_deadline(self.limits.keepalive_timeout)
+            else:
+                self._set_deadline(self.limits.header_timeout)  # the rest of the body must come now
 
-    def _reject(self, reason: bytes) -> None:
+    @staticmethod
+    def _drainable(req: Request) -> bool:
+        """Whether the unread rest of `req`'s body may be read and dropped to keep the connection:
+        not when the client still waits for `100 Continue` (it may never send it) nor when the
+        rest is unknown (chunked) or large. Over-limit and timed-out bodies close anyway."""
+        return not req._expect and req.content_length is not None and req.content_length - req._received <= DRAIN_MAX
+
+    def _over_limit(self, req: Request) -> None:
+        self._fail_body(req, PayloadTooLargeError(f"Request body is larger than {req._limit} bytes."))
+        self._paused_body = True  # nothing more of it will be used: stop reading until we answer
+        self._update_reading()
+
+    @staticmethod
+    def _fail_body(req: Request, err: GatewayError) -> None:
+        """The body will never be whole: `read_body` raises `err`; the connection closes after the answer."""
+        req._state = _DISCARD
+        req._error = err
+        req._drop_body()
+        req.keep_alive = False
+        waiter = req._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(err)
+
+    def refuse_body(self, req: Request) -> None:
+        """The handler refuses the body unread: drop it, and close after the answer unless its rest is small."""
+        req._state = _DISCARD
+        req._drop_body()
+        if not req._complete and not self._drainable(req):
+            req.keep_alive = False
+        req._expect = False  # an unanswered 100-continue: the client may or may not send the body
+
+    async def wait_body(self, req: Request) -> None:
+        """Wait until `req`'s body is complete (see `Request.read_body` for what it raises)."""
+        if req._expect:
+            req._expect = False
+            if not self.response_started and self.transport is not None and not self.closed:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if self._paused_body:
+            self._paused_body = False
+            self._update_reading()
+        waiter = req._waiter = self._loop.create_future()
+        self._body_timer = self._loop.call_later(self.limits.body_timeout, self._check_body, req, req._received)
+        try:
+            await waiter
+        finally:
+            req._waiter = None
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+
+    def _check_body(self, req: Request, seen: int) -> None:
+        waiter = req._waiter
+        if waiter is None or waiter.done():
+            return
+        if req._received > seen:  # progress since the timer was set: wait another period
+            self._body_timer = self._loop.call_later(self.limits.body_timeout, self._check_body, req, req._received)
+            return
+        self._fail_body(req, BadRequestError("The request body did not arrive in time.", status=408))
+
+    def _update_reading(self) -> None:
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        pause = self._paused_body or len(self._pending) >= MAX_PIPELINED
+        if pause != self._paused_reading:
+            self._paused_reading = pause
+            if pause:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+
+    # -- timeouts, closing ------------------------------------------------------------------------
+    def _set_deadline(self, seconds: float) -> None:
+        self._deadline = self._loop.time() + seconds
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None or self.closed:
+            return
+        if self._loop.time() < deadline:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+            return
+        if not self._idle and 0 <= self._head_budget < self.limits.max_head:
+            self._write_error(408, b"request head not received in time")  # slowloris, or a slow client
+        else:
+            self.close()  # idle keep-alive, nothing sent yet, or a body rest that stopped: a quiet close
+
+    def evict(self) -> None:
+        """Closed to make room for a new connection (the cap is reached): must not be busy."""
+        self._slots = None
+        self.close()
+
+    def _close_after_response(self, req: Request) -> None:
+        """Close once the response is out; if the client may still be sending, keep reading and
+        dropping for up to LINGER seconds first (half-close), so it reads our answer, not a reset."""
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        if req._complete or not transport.can_write_eof():
+            self.close()
+            return
+        self.closed = True
+        self._parser = None  # whatever comes now is dropped unparsed
+        self._paused_body = False
+        self._pending.clear()
+        transport.write_eof()
+        transport.resume_reading()
+        self._loop.call_later(LINGER, transport.close)
+
+    def _reject(self, status: int, reason: bytes) -> None:
+        if self._parsing is not None:  # broken inside a body: its handler must not wait for the rest
+            self._fail_body(self._parsing, BadRequestError(f"Malformed request body ({reason.decode()})."))
+            self._parsing = None
         if self._current is not None and not self.closed:
-            # Requests parsed before the bad bytes are answered first, in order; then the 400.
+            # Requests parsed before the bad bytes are answered first, in order; then the error.
             # Bytes after a `Connection: close` request are never answered (RFC 9112 9.6).
-            self._rejected = reason
+            self._rejected = (status, reason)
+            self._parser = None
             if self.transport is not None:
                 self.transport.pause_reading()
             return
+        self._write_error(status, reason)
+
+    def _write_error(self, status: int, reason: bytes, extra: bytes = b"") -> None:
+        """A gateway-level error (no route known yet, so no vendor shape), then close."""
         if self.transport is not None and not self.closed:
-            body = b'{"error":{"message":"%s","type":"invalid_request_error"}}' % reason
+            kind = b"api_error" if status >= 500 else b"invalid_request_error"
+            body = b'{"error":{"message":"%s","type":"%s"}}' % (reason, kind)
             self.transport.write(
-                b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-                b"connection: close\r\n\r\n%s" % (len(body), body)
+                b"%scontent-type: application/json\r\ncontent-length: %d\r\n%sconnection: close\r\n\r\n%s"
+                % (status_line(status), len(body), extra, body)
             )
             self.transport.close()
         self.closed = True
 
     # -- writing, called by the handler -----------------------------------------------------------
     def send_response(self, status: int, headers: HeaderList, body: bytes, keep_alive: bool = True) -> None:
-        """A complete response with a Content-Length."""
+        """A complete response with a Content-Length (none, and no body, for 204/304; no body to HEAD)."""
         if self.closed or self.transport is None:
             return
         self.response_started = True
-        parts = [status_line(status), header_lines(headers), b"content-length: %d\r\n" % len(body)]
-        if not keep_alive and self._current is not None:
-            self._current.keep_alive = False
-        if self._current is not None and not self._current.keep_alive:
-            parts.append(b"connection: close\r\n")
+        current = self._current
+        if current is not None:
+            if not keep_alive or (not current._complete and not self._drainable(current)):
+                current.keep_alive = False
+            parts = [status_line(status), header_lines(headers)]
+            if current.method == "HEAD":  # the length a GET would get, no body (RFC 9110 9.3.2)
+                if body:
+                    parts.append(b"content-length: %d\r\n" % len(body))
+                body = b""
+            else:
+                if status not in _NO_BODY_STATUS:
+                    parts.append(b"content-length: %d\r\n" % len(body))
+                else:
+                    body = b""
+            if not current.keep_alive:
+                parts.append(b"connection: close\r\n")
+        else:
+            parts = [status_line(status), header_lines(headers), b"content-length: %d\r\n" % len(body)]
         parts.append(b"\r\n")
         parts.append(body)
         self.transport.write(b"".join(parts))
 
-    def start_stream(self, status: int, headers: HeaderList) -> None:
-        """Response head of a chunked (streamed) response.
+    def start_stream(self, status: int, headers: HeaderList, content_length: int | None = None) -> None:
+        """Response head of a body sent in pieces: chunked, or raw when `content_length` is given.
 
         HTTP/1.0 clients cannot read chunked framing: they get the bare body, ended by closing."""
         if self.closed or self.transport is None:
             raise ClientGoneError("client disconnected")
         self.response_started = True
         current = self._current
-        self._chunked = current is None or not current.http10
+        self._no_body = current is not None and current.method == "HEAD"
         parts = [status_line(status), header_lines(headers)]
-        if self._chunked:
-            parts.append(b"transfer-encoding: chunked\r\n")
-        elif current is not None:
-            current.keep_alive = False
-        if current is not None and not current.keep_alive:
-            parts.append(b"connection: close\r\n")
+        if content_length is not None:
+            self._chunked = False
+            parts.append(b"content-length: %d\r\n" % content_length)
+        else:
+            self._chunked = current is None or not current.http10
+            if self._chunked:
+                parts.append(b"transfer-encoding: chunked\r\n")
+            elif current is not None:
+                current.keep_alive = False
+        if current is not None:
+            if not current._complete and not self._drainable(current):
+                current.keep_alive = False
+            if not current.keep_alive:
+                parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
         # Held until the first chunk, so head and first bytes leave in one write (one syscall).
         self._stream_head = b"".join(parts)
 
     def _framed(self, data: bytes) -> bytes:
+        if self._no_body:
+            data = b""
         framed = (b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data) if data else b""
         head = self._stream_head
         if head:
@@ -332,7 +687,7 @@ class Connection(asyncio.Protocol):
         if self.closed or self.transport is None:
             return
         out = self._framed(last)
-        if self._chunked:
+        if self._chunked and not self._no_body:
             out += b"0\r\n\r\n"
         if out:
             self.transport.write(out)
@@ -349,6 +704,13 @@ class Connection(asyncio.Protocol):
             self.transport.abort()
 
 
-def protocol_factory(handler: Handler, max_body: int = DEFAULT_MAX_BODY) -> Callable[[], Connection]:
+def protocol_factory(
+    handler: Handler, max_body: int | None = None, limits: ServerLimits | None = None
+) -> Callable[[], Connection]:
+    """Connections for one listener; `max_body` overrides `limits.max_body` (kept for callers and tests)."""
+    limits = limits or ServerLimits()
+    if max_body is not None:
+        limits = dataclasses.replace(limits, max_body=max_body)
+    slots = ConnectionSlots(limits.connection_cap())
     loop = asyncio.get_running_loop()
-    return lambda: Connection(handler, loop, max_body)
+    return lambda: Connection(handler, loop, limits, slots)
