@@ -361,7 +361,7 @@ def test_migration_3_builds_rollups_and_prices_old_rows(db_url: str, key_file: P
             conn.execute(text("DROP INDEX ix_usage_model_ts"))
             conn.execute(text("DELETE FROM schema_version WHERE version = 3"))
     with Store.open(db_url, secret_key_file=key_file) as store:
-        assert store.schema_version() == 3
+        assert store.schema_version() >= 3  # later steps may follow
         summary = store.usage_summary(SummaryQuery(group_by=("model",)))
         haiku = (1000 * 1.0 + 500 * 5.0) / 1e6
         assert totals(summary) == [

@@ -18,7 +18,8 @@ from typing import cast
 import httptools
 
 from tollgate.errors import BadRequestError, GatewayError, PayloadTooLargeError
-from tollgate.gateway.headers import header_lines
+from tollgate.gateway.request import BUFFERING, DISCARD, ClientGoneError, Request
+from tollgate.gateway.response import ResponseWriter, status_line
 from tollgate.gateway.server_limits import DEFAULT_MAX_BODY, ConnectionSlots, ServerLimits
 from tollgate.types import HeaderList
 
@@ -35,152 +36,11 @@ DRAIN_MAX = 64 * 1024
 #: so the client reads our answer instead of a reset (RFC 9112 9.6, "lingering close").
 LINGER = 2.0
 
-_REASONS = {
-    200: b"OK",
-    201: b"Created",
-    202: b"Accepted",
-    204: b"No Content",
-    301: b"Moved Permanently",
-    302: b"Found",
-    304: b"Not Modified",
-    400: b"Bad Request",
-    401: b"Unauthorized",
-    402: b"Payment Required",
-    403: b"Forbidden",
-    404: b"Not Found",
-    405: b"Method Not Allowed",
-    408: b"Request Timeout",
-    409: b"Conflict",
-    413: b"Payload Too Large",
-    415: b"Unsupported Media Type",
-    422: b"Unprocessable Entity",
-    429: b"Too Many Requests",
-    431: b"Request Header Fields Too Large",
-    500: b"Internal Server Error",
-    501: b"Not Implemented",
-    502: b"Bad Gateway",
-    503: b"Service Unavailable",
-    504: b"Gateway Timeout",
-    529: b"Site Overloaded",
-}
-_STATUS_LINES: dict[int, bytes] = {}
-_NO_BODY_STATUS = frozenset({204, 304})
-
-# Body states of a request.
-_BUFFERING = 0  # arriving; the handler has not asked yet (held up to PREREAD)
-_READING = 1  # the handler waits in read_body
-_TAKEN = 2  # handed to the handler
-_DISCARD = 3  # dropped as it arrives: refused, over the limit, or the handler ended without it
-
-
-def status_line(status: int) -> bytes:
-    line = _STATUS_LINES.get(status)
-    if line is None:
-        line = b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Status"))
-        _STATUS_LINES[status] = line
-    return line
-
-
-class ClientGoneError(ConnectionError):
-    """The client closed its connection while we were still answering."""
-
-
-class Request:
-    """One request, handed to the handler once its head is parsed: raw path and query, lower-cased
-    header names; the body stays on the wire until the handler awaits `read_body`.
-
-    One per request, event-loop only. Detached from its connection when the handler returns.
-    """
-
-    __slots__ = (
-        "_buf",
-        "_complete",
-        "_conn",
-        "_error",
-        "_expect",
-        "_first",
-        "_limit",
-        "_received",
-        "_state",
-        "_waiter",
-        "content_length",
-        "headers",
-        "http10",
-        "keep_alive",
-        "method",
-        "path",
-        "query",
-        "started",
-    )
-
-    def __init__(self, conn: Connection | None = None, limit: int = DEFAULT_MAX_BODY) -> None:
-        self.method = ""
-        self.path = ""
-        self.query = ""
-        self.headers: HeaderList = []
-        self.keep_alive = True
-        self.http10 = False
-        self.started = 0.0
-        #: the declared body length, None when chunked or absent
-        self.content_length: int | None = None
-        self._conn = conn
-        self._first = b""
-        self._buf: bytearray | None = None
-        self._received = 0
-        self._limit = limit
-        self._complete = False
-        self._expect = False
-        self._state = _BUFFERING
-        self._error: GatewayError | None = None
-        self._waiter: asyncio.Future[None] | None = None
-
-    def header(self, name: bytes) -> bytes | None:
-        """First value of a (lower-case) header, or None."""
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
-
-    async def read_body(self, limit: int | None = None) -> bytes:
-        """The whole body, at most `limit` bytes (never more than the server's `max_body`).
-
-        Raises `PayloadTooLargeError` at once when the declared length is over the limit (nothing is
-        read) or as soon as a chunked body passes it; `BadRequestError` (408) when the body stops
-        arriving for `body_timeout`; `ClientGoneError` when the connection is gone. `Expect:
-        100-continue` is answered here, not before. Read once: a second call raises RuntimeError.
-        """
-        conn = self._conn
-        if conn is None:
-            raise ClientGoneError("the request is no longer being answered")
-        if self._state == _TAKEN:
-            raise RuntimeError("the request body was already read")
-        if self._error is not None:
-            raise self._error
-        cap = conn.limits.max_body if limit is None else min(limit, conn.limits.max_body)
-        if self._received > cap or (self.content_length or 0) > cap:
-            conn.refuse_body(self)
-            raise PayloadTooLargeError(f"Request body is larger than {cap} bytes.")
-        if not self._complete:
-            self._limit = cap
-            self._state = _READING
-            await conn.wait_body(self)
-        self._state = _TAKEN
-        buf = self._buf
-        data = self._first if buf is None else bytes(buf)
-        self._first = b""
-        self._buf = None
-        return data
-
-    def _drop_body(self) -> None:
-        self._first = b""
-        self._buf = None
-
-
 #: The request handler: called once per request when its head is complete; answers through the connection.
 Handler = Callable[[Request, "Connection"], Awaitable[None]]
 
 
-class Connection(asyncio.Protocol):
+class Connection(ResponseWriter):
     """One client connection. Requests on it are answered in order (pipelining is queued).
 
     Timeouts share one timer: `_deadline` moves with the connection's state (head expected, idle,
@@ -189,17 +49,12 @@ class Connection(asyncio.Protocol):
 
     __slots__ = (
         "_body_timer",
-        "_chunked",
-        "_current",
         "_deadline",
-        "_drain_waiter",
         "_handler",
         "_head_budget",
         "_headers",
         "_heads",
         "_idle",
-        "_loop",
-        "_no_body",
         "_parser",
         "_parsing",
         "_paused_body",
@@ -207,16 +62,11 @@ class Connection(asyncio.Protocol):
         "_pending",
         "_rejected",
         "_slots",
-        "_stream_head",
         "_task",
         "_timer",
         "_url",
-        "_write_paused",
-        "closed",
         "limits",
         "peer",
-        "response_started",
-        "transport",
     )
 
     def __init__(
@@ -226,8 +76,8 @@ class Connection(asyncio.Protocol):
         limits: ServerLimits,
         slots: ConnectionSlots | None = None,
     ) -> None:
+        super().__init__(loop)
         self._handler = handler
-        self._loop = loop
         self.limits = limits
         self._slots = slots
         self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
@@ -236,25 +86,15 @@ class Connection(asyncio.Protocol):
         self._head_budget = limits.max_head
         self._heads = 0
         self._body_timer: asyncio.TimerHandle | None = None
-        self._current: Request | None = None
         self._parsing: Request | None = None
         self._pending: deque[Request] = deque()
         self._rejected: tuple[int, bytes] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._chunked = True
-        self._no_body = False
-        self._write_paused = False
         self._paused_body = False
         self._paused_reading = False
-        self._drain_waiter: asyncio.Future[None] | None = None
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._idle = False
-        #: whether the current request's response head has been written
-        self.response_started = False
-        self._stream_head = b""
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
         self.peer: str = ""
 
     # -- asyncio.Protocol -------------------------------------------------------------------------
@@ -266,7 +106,8 @@ class Connection(asyncio.Protocol):
         if slots is not None:
             if not slots.admit():
                 self._slots = None
-                self._write_error(503, b"the gateway is at its connection limit", b"retry-after: 1\r\n")
+                # No lingering: a refused connection must not hold its descriptor any longer.
+                self._write_error(503, b"the gateway is at its connection limit", b"retry-after: 1\r\n", linger=False)
                 return
             slots.idle[self] = None
         self._set_deadline(self.limits.header_timeout)
@@ -284,7 +125,7 @@ class Connection(asyncio.Protocol):
         self._parser = None
         for req in (self._current, self._parsing, *self._pending):
             if req is not None:
-                req._drop_body()
+                req.drop_body()
                 req._conn = None
         self._pending.clear()
         self._parsing = None
@@ -295,6 +136,8 @@ class Connection(asyncio.Protocol):
             waiter.set_exception(ClientGoneError("client disconnected"))
 
     def data_received(self, data: bytes) -> None:
+        if self.closed:  # lingering after an answer: drop
+            return
         if self._idle:  # the first byte of a new request: its head must now arrive in time
             self._idle = False
             self._set_deadline(self.limits.header_timeout)
@@ -329,15 +172,6 @@ class Connection(asyncio.Protocol):
                 self.transport.pause_reading()
         except httptools.HttpParserError:
             self._reject(400, b"malformed HTTP request")
-
-    def pause_writing(self) -> None:
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        waiter = self._drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     # -- httptools callbacks ----------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -383,7 +217,7 @@ class Connection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         req = self._parsing
-        if req is None or req._state == _DISCARD:
+        if req is None or req._state == DISCARD:
             return
         received = req._received + len(body)
         req._received = received
@@ -400,7 +234,7 @@ class Connection(asyncio.Protocol):
             req._first = b""
         else:
             req._first = body
-        if received > PREREAD and req._state == _BUFFERING and not self._paused_body:
+        if received > PREREAD and req._state == BUFFERING and not self._paused_body:
             self._paused_body = True  # the handler has not asked for it yet: hold no more
             self._update_reading()
 
@@ -437,8 +271,8 @@ class Connection(asyncio.Protocol):
             req._conn = None
             self._task = None
         if not req._complete:
-            req._state = _DISCARD
-            req._drop_body()
+            req._state = DISCARD
+            req.drop_body()
             if req.keep_alive and not self._drainable(req):
                 req.keep_alive = False  # a response already sent without `connection: close`
             if self._paused_body:
@@ -479,9 +313,9 @@ class Connection(asyncio.Protocol):
     @staticmethod
     def _fail_body(req: Request, err: GatewayError) -> None:
         """The body will never be whole: `read_body` raises `err`; the connection closes after the answer."""
-        req._state = _DISCARD
+        req._state = DISCARD
         req._error = err
-        req._drop_body()
+        req.drop_body()
         req.keep_alive = False
         waiter = req._waiter
         if waiter is not None and not waiter.done():
@@ -489,8 +323,8 @@ class Connection(asyncio.Protocol):
 
     def refuse_body(self, req: Request) -> None:
         """The handler refuses the body unread: drop it, and close after the answer unless its rest is small."""
-        req._state = _DISCARD
-        req._drop_body()
+        req._state = DISCARD
+        req.drop_body()
         if not req._complete and not self._drainable(req):
             req.keep_alive = False
         req._expect = False  # an unanswered 100-continue: the client may or may not send the body
@@ -537,9 +371,12 @@ class Connection(asyncio.Protocol):
 
     # -- timeouts, closing ------------------------------------------------------------------------
     def _set_deadline(self, seconds: float) -> None:
-        self._deadline = self._loop.time() + seconds
-        if self._timer is None:
-            self._timer = self._loop.call_at(self._deadline, self._on_timer)
+        deadline = self._deadline = self._loop.time() + seconds
+        timer = self._timer
+        if timer is None or deadline < timer.when():
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -565,10 +402,20 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or self.closed:
             return
-        if req._complete or not transport.can_write_eof():
+        if req._complete:
             self.close()
-            return
+        else:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Half-close after what was written, drop what still comes for LINGER s, then close."""
+        transport = self.transport
         self.closed = True
+        if transport is None:
+            return
+        if not transport.can_write_eof():  # TLS: no half-close
+            transport.close()
+            return
         self._parser = None  # whatever comes now is dropped unparsed
         self._paused_body = False
         self._pending.clear()
@@ -590,8 +437,9 @@ class Connection(asyncio.Protocol):
             return
         self._write_error(status, reason)
 
-    def _write_error(self, status: int, reason: bytes, extra: bytes = b"") -> None:
-        """A gateway-level error (no route known yet, so no vendor shape), then close."""
+    def _write_error(self, status: int, reason: bytes, extra: bytes = b"", linger: bool = True) -> None:
+        """A gateway-level error (no route known yet, so no vendor shape), then close: lingering,
+        since the client may still be sending (a huge head, garbage), unless `linger` is False."""
         if self.transport is not None and not self.closed:
             kind = b"api_error" if status >= 500 else b"invalid_request_error"
             body = b'{"error":{"message":"%s","type":"%s"}}' % (reason, kind)
@@ -599,109 +447,11 @@ class Connection(asyncio.Protocol):
                 b"%scontent-type: application/json\r\ncontent-length: %d\r\n%sconnection: close\r\n\r\n%s"
                 % (status_line(status), len(body), extra, body)
             )
-            self.transport.close()
-        self.closed = True
-
-    # -- writing, called by the handler -----------------------------------------------------------
-    def send_response(self, status: int, headers: HeaderList, body: bytes, keep_alive: bool = True) -> None:
-        """A complete response with a Content-Length (none, and no body, for 204/304; no body to HEAD)."""
-        if self.closed or self.transport is None:
-            return
-        self.response_started = True
-        current = self._current
-        if current is not None:
-            if not keep_alive or (not current._complete and not self._drainable(current)):
-                current.keep_alive = False
-            parts = [status_line(status), header_lines(headers)]
-            if current.method == "HEAD":  # the length a GET would get, no body (RFC 9110 9.3.2)
-                if body:
-                    parts.append(b"content-length: %d\r\n" % len(body))
-                body = b""
+            if linger:
+                self._linger()
             else:
-                if status not in _NO_BODY_STATUS:
-                    parts.append(b"content-length: %d\r\n" % len(body))
-                else:
-                    body = b""
-            if not current.keep_alive:
-                parts.append(b"connection: close\r\n")
-        else:
-            parts = [status_line(status), header_lines(headers), b"content-length: %d\r\n" % len(body)]
-        parts.append(b"\r\n")
-        parts.append(body)
-        self.transport.write(b"".join(parts))
-
-    def start_stream(self, status: int, headers: HeaderList, content_length: int | None = None) -> None:
-        """Response head of a body sent in pieces: chunked, or raw when `content_length` is given.
-
-        HTTP/1.0 clients cannot read chunked framing: they get the bare body, ended by closing."""
-        if self.closed or self.transport is None:
-            raise ClientGoneError("client disconnected")
-        self.response_started = True
-        current = self._current
-        self._no_body = current is not None and current.method == "HEAD"
-        parts = [status_line(status), header_lines(headers)]
-        if content_length is not None:
-            self._chunked = False
-            parts.append(b"content-length: %d\r\n" % content_length)
-        else:
-            self._chunked = current is None or not current.http10
-            if self._chunked:
-                parts.append(b"transfer-encoding: chunked\r\n")
-            elif current is not None:
-                current.keep_alive = False
-        if current is not None:
-            if not current._complete and not self._drainable(current):
-                current.keep_alive = False
-            if not current.keep_alive:
-                parts.append(b"connection: close\r\n")
-        parts.append(b"\r\n")
-        # Held until the first chunk, so head and first bytes leave in one write (one syscall).
-        self._stream_head = b"".join(parts)
-
-    def _framed(self, data: bytes) -> bytes:
-        if self._no_body:
-            data = b""
-        framed = (b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data) if data else b""
-        head = self._stream_head
-        if head:
-            self._stream_head = b""
-            return head + framed
-        return framed
-
-    async def write_chunk(self, data: bytes) -> None:
-        """Send one chunk now; waits only when the client reads slower than we write."""
-        if self.closed or self.transport is None:
-            raise ClientGoneError("client disconnected")
-        out = self._framed(data)
-        if out:
-            self.transport.write(out)
-        if self._write_paused:
-            self._drain_waiter = self._loop.create_future()
-            try:
-                await self._drain_waiter
-            finally:
-                self._drain_waiter = None
-
-    def end_stream(self, last: bytes = b"") -> None:
-        """End the stream, with `last` as its final chunk: whatever is pending leaves in one write."""
-        if self.closed or self.transport is None:
-            return
-        out = self._framed(last)
-        if self._chunked and not self._no_body:
-            out += b"0\r\n\r\n"
-        if out:
-            self.transport.write(out)
-
-    def close(self) -> None:
+                self.transport.close()
         self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-    def abort(self) -> None:
-        """Close without a clean end, so the client sees a broken response rather than a short one."""
-        self.closed = True
-        if self.transport is not None:
-            self.transport.abort()
 
 
 def protocol_factory(

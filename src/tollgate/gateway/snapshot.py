@@ -168,8 +168,8 @@ def _compile_upstream(
     if base_url is None:
         unavailable = "the provider has no upstream URL configured"
     else:
-        origin, base_path = split_base_url(base_url, spec.ca_bundle)
-        pool = pools.get(origin)
+        origin, base_path = split_base_url(base_url, spec.ca_bundle, spec.proxy)
+        pool = pools.get(origin, spec.max_connections)
     headers: HeaderList = []
     query = ""
     secret = _resolve_secret(spec.credential, resources)
@@ -182,7 +182,7 @@ def _compile_upstream(
         query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in cred_query)
     names = frozenset(name for name, _ in headers)
     fixed = b"".join(b"%s: %s\r\n" % (n, v) for n, v in [*headers, (b"accept-encoding", b"identity")])
-    timeout = Timeout(spec.timeouts.connect, spec.timeouts.first_byte, spec.timeouts.idle)
+    timeout = Timeout(spec.timeouts.connect, spec.timeouts.first_byte, spec.timeouts.idle, spec.timeouts.pool)
     # Health survives config changes while the provider keeps its name (a new snapshot is not a recovery).
     target_health = health.setdefault(provider.metadata.name, TargetHealth())
     return _Upstream(template, pool, base_path, fixed, query, names, timeout, target_health, unavailable)

@@ -50,10 +50,16 @@ def _v3_usage_analytics(conn: Connection) -> None:
         usage_rollups.rebuild(conn)
 
 
+def _gateway_problems(conn: Connection) -> None:
+    """The table nodes report unservable deployments into (a new table: safe in any order)."""
+    schema.gateway_problems.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, _v1_initial),
     (2, _v2_admin_tokens),
     (3, _v3_usage_analytics),
+    (4, _gateway_problems),
 ]
 
 

@@ -182,3 +182,14 @@ usage_rollup = Table(
     Column("ttfb_ms_sum", Float, nullable=False),
     Column("ttfb_count", BigInteger, nullable=False),
 )
+
+#: What the nodes of each gateway last reported they cannot serve, and why (replaced on every change).
+gateway_problems = Table(
+    "gateway_problems",
+    metadata,
+    Column("gateway", String(63), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("name", String(63), primary_key=True),
+    Column("reason", String(1000), nullable=False),
+    Column("reported_at", _TS, nullable=False),
+)
