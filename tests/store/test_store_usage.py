@@ -10,10 +10,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Table, text
 
 from tollgate.store import Store
-from tollgate.store.schema import usage_rollup
+from tollgate.store.migrations import MIGRATIONS
+from tollgate.store.schema import usage_rollup, usage_rollup_coarse
 from tollgate.store.usage_query import SummaryQuery, UsageAggregate, UsageFilter
 from tollgate.store.usage_summary import RAW, plan
 from tollgate.usage.record import UsageRecord
@@ -66,9 +67,9 @@ GPT4O_COST = (1000 * 2.5 + 500 * 10.0) / 1e6
 SONNET_COST = (1000 * 3.0 + 500 * 15.0) / 1e6
 
 
-def rollup_rows(store: Store) -> list[tuple[object, ...]]:
+def rollup_rows(store: Store, table: Table = usage_rollup) -> list[tuple[object, ...]]:
     with store._engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(usage_rollup.select().order_by(*usage_rollup.primary_key.columns))]
+        return [tuple(r) for r in conn.execute(table.select().order_by(*table.primary_key.columns))]
 
 
 def totals(aggregates: list[UsageAggregate]) -> list[tuple[object, ...]]:
@@ -117,15 +118,20 @@ def test_rollups_agree_with_a_rebuild_from_raw_rows(store: Store) -> None:
     for batch in batches:
         store.insert_usage(batch)
     incremental = rollup_rows(store)
+    incremental_coarse = rollup_rows(store, usage_rollup_coarse)
     assert len(incremental) == 6 + 1 + 1 + 1  # hourly: 6 hours of one group, 1 of the other; daily: 1 each
+    assert len(incremental_coarse) == 6 + 1 + 1 + 1
     with store._engine.begin() as conn:
         from tollgate.store import usage_rollups
 
         usage_rollups.rebuild(conn, None, None, store.prices)
-    rebuilt = rollup_rows(store)
-    assert [r[:8] for r in rebuilt] == [r[:8] for r in incremental]
-    for mine, theirs in zip(incremental, rebuilt, strict=True):
-        assert mine[8:] == pytest.approx(theirs[8:])
+    for table, before, keys in ((usage_rollup, incremental, 8), (usage_rollup_coarse, incremental_coarse, 6)):
+        rebuilt = rollup_rows(store, table)
+        assert [r[:keys] for r in rebuilt] == [r[:keys] for r in before]
+        for mine, theirs in zip(before, rebuilt, strict=True):
+            assert mine[keys:] == pytest.approx(theirs[keys:])
+    assert incremental_coarse[-2][:6] == (86400, int(DAY0), "openai", "", "gpt-4o-2024-08-06", 200)
+    assert incremental_coarse[-2][6:] == pytest.approx(incremental[-2][8:])
     day = next(r for r in incremental if r[0] == 86400 and r[4] == "")
     # period, bucket, gateway, provider, proxy, key, model, status, requests, streams, prompt, completion,
     # total, cached, cost, latency sum, latency max, ttfb sum, ttfb count
@@ -358,10 +364,11 @@ def test_migration_3_builds_rollups_and_prices_old_rows(db_url: str, key_file: P
         with store._engine.begin() as conn:
             conn.execute(text("UPDATE usage SET cost = NULL"))
             conn.execute(text("DROP TABLE usage_rollup"))
+            conn.execute(text("DROP TABLE usage_rollup_coarse"))
             conn.execute(text("DROP INDEX ix_usage_model_ts"))
-            conn.execute(text("DELETE FROM schema_version WHERE version = 3"))
+            conn.execute(text("DELETE FROM schema_version WHERE version IN (3, 5)"))
     with Store.open(db_url, secret_key_file=key_file) as store:
-        assert store.schema_version() >= 3  # later steps may follow
+        assert store.schema_version() == MIGRATIONS[-1][0]
         summary = store.usage_summary(SummaryQuery(group_by=("model",)))
         haiku = (1000 * 1.0 + 500 * 5.0) / 1e6
         assert totals(summary) == [
@@ -369,3 +376,30 @@ def test_migration_3_builds_rollups_and_prices_old_rows(db_url: str, key_file: P
             (None, ("gpt-4o-2024-08-06",), 1, 0, 1000, round(GPT4O_COST, 9)),
         ]
         assert [r.cost for r in store.usage_records()] == [pytest.approx(haiku), pytest.approx(GPT4O_COST)]
+
+
+def test_migration_5_builds_the_coarse_rollup_from_the_full_one(db_url: str, key_file: Path) -> None:
+    with Store.open(db_url, secret_key_file=key_file) as store:
+        store.insert_usage([record(DAY0 + i * 600, key_id=f"{i % 3:012d}", gateway=f"g{i % 2}") for i in range(30)])
+        before = rollup_rows(store, usage_rollup_coarse)
+        with store._engine.begin() as conn:
+            conn.execute(text("DROP TABLE usage_rollup_coarse"))
+            conn.execute(text("DELETE FROM schema_version WHERE version = 5"))
+    with Store.open(db_url, secret_key_file=key_file) as store:
+        after = rollup_rows(store, usage_rollup_coarse)
+    assert len(after) == 5 + 1  # 5 hours and 1 day, whatever the keys and gateways
+    assert [r[:6] for r in after] == [r[:6] for r in before]
+    for mine, theirs in zip(after, before, strict=True):
+        assert mine[6:] == pytest.approx(theirs[6:])
+    assert after[-1][6] == 30
+
+
+def test_summaries_that_need_key_or_gateway_read_the_full_rollup(store: Store) -> None:
+    store.insert_usage([record(DAY0 + i, key_id=f"{i % 3:012d}", gateway=f"g{i % 2}") for i in range(30)])
+    month = UsageFilter(start=DAY0, end=DAY0 + D)
+    by_key = store.usage_summary(SummaryQuery(month, group_by=("key",)))
+    assert [(a.group, a.requests) for a in by_key] == [((f"{k:012d}",), 10) for k in range(3)]
+    one_gateway = store.usage_summary(SummaryQuery(UsageFilter(start=DAY0, end=DAY0 + D, gateway="g1")))
+    assert [a.requests for a in one_gateway] == [15]
+    by_model = store.usage_summary(SummaryQuery(month, group_by=("model",)))
+    assert [(a.group, a.requests) for a in by_model] == [(("gpt-4o-2024-08-06",), 30)]

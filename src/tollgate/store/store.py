@@ -474,4 +474,6 @@ class Store:
             if oldest is None:
                 return 0
             first_whole_day = (int(oldest) // usage_rollups.DAY + 1) * usage_rollups.DAY
+            if end is not None and end <= first_whole_day:
+                return 0
             return usage_rollups.rebuild(conn, max(start or 0, first_whole_day), end, self.prices)

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, case, func, select
 
-from tollgate.store.schema import usage, usage_rollup
-from tollgate.store.usage_query import BUCKET_SECONDS, SummaryQuery, UsageAggregate, UsageFilter
+from tollgate.store.schema import usage, usage_rollup, usage_rollup_coarse
+from tollgate.store.usage_query import BUCKET_SECONDS, SummaryQuery, UsageAggregate
 from tollgate.store.usage_rollups import DAY, HOUR, raw_bucket
 from tollgate.store.usage_rows import RAW_DIMENSIONS, conditions
 
@@ -21,14 +21,9 @@ RAW = 0
 #: (source, start, end): source RAW, HOUR or DAY; None bounds are open.
 Part = tuple[int, float | None, float | None]
 
-_ROLLUP_DIMENSIONS: dict[str, ColumnElement[Any]] = {
-    "provider": usage_rollup.c.provider,
-    "proxy": usage_rollup.c.proxy,
-    "key": usage_rollup.c.key_id,
-    "model": usage_rollup.c.model,
-    "status": usage_rollup.c.status,
-    "gateway": usage_rollup.c.gateway,
-}
+#: Dimensions only the full roll-up keeps; a summary that needs none of them reads the coarse one.
+_FULL_ONLY = ("key", "gateway")
+_COLUMN = {"key": "key_id"}
 
 
 def _floor(value: float, size: int) -> int:
@@ -128,8 +123,11 @@ def _raw_select(conn: Connection, query: SummaryQuery, _source: int, start: floa
 
 
 def _rollup_select(conn: Connection, query: SummaryQuery, period: int, start: float | None, end: float | None) -> Any:
-    t = usage_rollup.c
-    dims = [_ROLLUP_DIMENSIONS[name].label(f"d{i}") for i, name in enumerate(query.group_by)]
+    flt = query.filter
+    needs_full = any(d in _FULL_ONLY for d in query.group_by) or flt.key is not None or flt.gateway is not None
+    table = usage_rollup if needs_full else usage_rollup_coarse
+    t = table.c
+    dims = [t[_COLUMN.get(name, name)].label(f"d{i}") for i, name in enumerate(query.group_by)]
     bucket: list[ColumnElement[Any]] = []
     if query.bucket:
         size = BUCKET_SECONDS[query.bucket]
@@ -148,22 +146,17 @@ def _rollup_select(conn: Connection, query: SummaryQuery, period: int, start: fl
         func.sum(t.ttfb_ms_sum),
         func.sum(t.ttfb_count),
     ]
-    where = [t.period == period, *_rollup_conditions(query.filter)]
+    where = [t.period == period]
+    for name in ("provider", "proxy", "key", "model", "gateway"):
+        value = getattr(flt, name)
+        if value is not None:
+            where.append(t[_COLUMN.get(name, name)] == value)
+    if flt.status_min is not None:
+        where.append(t.status >= flt.status_min)
+    if flt.status_max is not None:
+        where.append(t.status <= flt.status_max)
     if start is not None:
         where.append(t.bucket >= int(start))
     if end is not None:
         where.append(t.bucket < int(end))
     return select(*bucket, *dims, *sums).where(*where).group_by(*bucket, *dims)
-
-
-def _rollup_conditions(flt: UsageFilter) -> list[ColumnElement[bool]]:
-    terms: list[ColumnElement[bool]] = []
-    for name in ("provider", "proxy", "key", "model", "gateway"):
-        value = getattr(flt, name)
-        if value is not None:
-            terms.append(_ROLLUP_DIMENSIONS[name] == value)
-    if flt.status_min is not None:
-        terms.append(usage_rollup.c.status >= flt.status_min)
-    if flt.status_max is not None:
-        terms.append(usage_rollup.c.status <= flt.status_max)
-    return terms
