@@ -65,12 +65,24 @@ def _v5_coarse_rollup(conn: Connection) -> None:
         usage_rollups.fill_coarse(conn)
 
 
+def _v6_weekly_rollups(conn: Connection) -> None:
+    """Week rows in both roll-ups, summed from their day rows (none yet: step 1 or a rebuild made them)."""
+    from tollgate.store import usage_rollups
+
+    has_weeks = conn.execute(
+        select(schema.usage_rollup.c.period).where(schema.usage_rollup.c.period == usage_rollups.WEEK).limit(1)
+    ).first()
+    if has_weeks is None:
+        usage_rollups.fill_weeks(conn)
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, _v1_initial),
     (2, _v2_admin_tokens),
     (3, _v3_usage_analytics),
     (4, _gateway_problems),
     (5, _v5_coarse_rollup),
+    (6, _v6_weekly_rollups),
 ]
 
 
