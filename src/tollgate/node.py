@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 
 from tollgate.gateway.app import GatewayState, server_ssl_context, start_gateway_server
 from tollgate.gateway.isolation import Problems, apply_isolating
+from tollgate.gateway.server_limits import ServerLimits
 from tollgate.listen import bind_listener
 from tollgate.resources.loader import load_documents
 from tollgate.resources.resource_set import ResourceSet
@@ -70,6 +71,8 @@ class NodeConfig:
     admin_max_body: int = DEFAULT_ADMIN_MAX_BODY
     #: called with (name, value) for every generated API key, shown once
     on_new_key: Callable[[str, str, str], None] | None = None
+    #: data-plane sizes, timeouts and connection cap (`serve --max-connections` etc.)
+    server_limits: ServerLimits = field(default_factory=ServerLimits)
 
 
 class Node:
@@ -157,7 +160,7 @@ class Node:
         resources = await asyncio.to_thread(store.load_resource_set, cfg.gateway_name)
         self._apply(state, resources)
         tls = server_ssl_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None
-        server = await start_gateway_server(state, cfg.host, cfg.port, tls, sock=sock)
+        server = await start_gateway_server(state, cfg.host, cfg.port, tls, sock=sock, limits=cfg.server_limits)
         self._servers.append(server)
         self.gateway_port = server.sockets[0].getsockname()[1]
         await asyncio.to_thread(store.register_gateway, cfg.gateway_name, self.public_url)

@@ -84,10 +84,15 @@ async def start_gateway_server(
     overrides just its body cap.
     """
     loop = asyncio.get_running_loop()
+    limits = limits or ServerLimits()
+    factory = protocol_factory(Relay(state), max_body, limits)
+    # A TLS handshake is bounded like a request head: a client that stalls it holds a descriptor
+    # outside the connection cap (the protocol only sees connections whose handshake is done).
+    handshake = limits.header_timeout if ssl_context is not None else None
     if sock is not None:
         return await loop.create_server(
-            protocol_factory(Relay(state), max_body, limits), sock=sock, ssl=ssl_context, backlog=2048
+            factory, sock=sock, backlog=2048, ssl=ssl_context, ssl_handshake_timeout=handshake
         )
     return await loop.create_server(
-        protocol_factory(Relay(state), max_body, limits), host, port, ssl=ssl_context, backlog=2048, reuse_address=True
+        factory, host, port, backlog=2048, reuse_address=True, ssl=ssl_context, ssl_handshake_timeout=handshake
     )

@@ -154,8 +154,8 @@ def _compile_upstream(provider: LLMProvider, resources: ResourceSet, pools: Pool
     if base_url is None:
         unavailable = "the provider has no upstream URL configured"
     else:
-        origin, base_path = split_base_url(base_url, spec.ca_bundle)
-        pool = pools.get(origin)
+        origin, base_path = split_base_url(base_url, spec.ca_bundle, spec.proxy)
+        pool = pools.get(origin, spec.max_connections)
     headers: HeaderList = []
     query = ""
     secret = _resolve_secret(spec.credential, resources)
@@ -244,7 +244,7 @@ def _route(
         strip_query.add(security.name)
     spec = provider.spec
     models = frozenset(spec.models) if spec.models else None
-    timeout = Timeout(spec.timeouts.connect, spec.timeouts.first_byte, spec.timeouts.idle)
+    timeout = Timeout(spec.timeouts.connect, spec.timeouts.first_byte, spec.timeouts.idle, spec.timeouts.pool)
     return Route(
         context=context,
         kind=kind,

@@ -154,6 +154,12 @@ class Timeouts(Model):
         default=300.0, gt=0, le=3600, alias="firstByte", description="Seconds until the upstream answers headers."
     )
     idle: float = Field(default=120.0, gt=0, le=3600, description="Seconds allowed between two body chunks.")
+    pool: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Seconds a request waits for a free upstream connection when maxConnections are all busy (503).",
+    )
 
 
 def _check_origin(url: str) -> None:
@@ -206,11 +212,34 @@ class ProviderSpec(Model):
         default=10 * 1024 * 1024, alias="maxRequestBytes", gt=0, le=512 * 1024 * 1024, description="413 above this."
     )
     allow_shadowing: bool = Field(default=False, alias="allowShadowing", description=_ALLOW_SHADOWING)
+    proxy: str | None = Field(
+        default=None,
+        description="Outbound HTTP proxy for this provider's upstream, http://host:port (CONNECT tunnel for https).",
+    )
+    max_connections: int = Field(
+        default=1000,
+        alias="maxConnections",
+        gt=0,
+        le=100_000,
+        description="Upstream connections at most (busy and idle); further requests wait up to timeouts.pool.",
+    )
 
     @field_validator("context")
     @classmethod
     def _context(cls, value: str) -> str:
         return _check_context(value)
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme != "http" or not parts.hostname or parts.username or parts.password:
+            raise ValueError("must look like http://host:port (no credentials)")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("must not have a path or query")
+        return value.rstrip("/")
 
     @field_validator("upstream_url")
     @classmethod

@@ -464,14 +464,16 @@ class Store:
         return deleted
 
     def rebuild_usage_rollups(self, start: float | None = None, end: float | None = None) -> int:
-        """Recompute the roll-ups of the whole UTC days covering [start, end) from raw rows (a repair).
+        """Recompute the roll-ups of the whole weeks covering [start, end) from raw rows (a repair).
 
-        Never earlier than the day after the oldest raw row's day: retention may have pruned part
-        of that day, and the roll-ups are then all that is left of it. Returns hourly rows written.
+        Never earlier than the week after the oldest raw row's week: retention may have pruned part
+        of that week, and the roll-ups are then all that is left of it. Returns hourly rows written.
         """
         with self._engine.begin() as conn:
             oldest = usage_rows.oldest_ts(conn)
             if oldest is None:
                 return 0
-            first_whole_day = (int(oldest) // usage_rollups.DAY + 1) * usage_rollups.DAY
-            return usage_rollups.rebuild(conn, max(start or 0, first_whole_day), end, self.prices)
+            first_whole_week = (int(oldest) // usage_rollups.WEEK + 1) * usage_rollups.WEEK
+            if end is not None and end <= first_whole_week:
+                return 0
+            return usage_rollups.rebuild(conn, max(start or 0, first_whole_week), end, self.prices)
