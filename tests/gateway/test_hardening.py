@@ -282,3 +282,74 @@ async def test_a_client_guessing_keys_is_backed_off_and_others_are_not(
     assert malformed[0] == 401  # other key ids from the blocked client are counted apart
     assert "blocked for 30 s" in caplog.text and "10.9.9.9" in caplog.text
     assert wrong not in caplog.text and wrong[15:] not in caplog.text
+
+
+# --- large and length-less non-streamed responses are relayed as they arrive --------------------
+
+BIG_CONTENT = "lorem ipsum " * 700_000  # ~8 MB of answer
+
+
+def _big_answer() -> bytes:
+    usage = {"prompt_tokens": 21, "completion_tokens": 2_100_000, "total_tokens": 2_100_021}
+    choice = {"index": 0, "message": {"role": "assistant", "content": BIG_CONTENT}, "finish_reason": "stop"}
+    return orjson.dumps(
+        {"id": "c", "object": "chat.completion", "model": "gpt-4o-big", "choices": [choice], "usage": usage}
+    )
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked", "close"])
+async def test_a_large_json_body_is_relayed_before_it_has_all_arrived(framing: str) -> None:
+    body = _big_answer()
+    half = len(body) // 2
+    client_has_bytes = asyncio.Event()
+
+    async def slow_big(up: RawUpstream, req: RawRequest, writer: asyncio.StreamWriter) -> bool:
+        head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        if framing == "content-length":
+            head += f"content-length: {len(body)}\r\n"
+        elif framing == "chunked":
+            head += "transfer-encoding: chunked\r\n"
+        else:
+            head += "connection: close\r\n"
+        writer.write((head + "\r\n").encode())
+        pieces = [body[:half], body[half:]]
+        for i, piece in enumerate(pieces):
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece) if framing == "chunked" else piece)
+            await writer.drain()
+            if i == 0:  # the rest only once the client got something: a gateway holding the body would hang
+                await asyncio.wait_for(client_has_bytes.wait(), WAIT)
+        if framing == "chunked":
+            writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return framing != "close"
+
+    up = await RawUpstream(slow_big).start()
+    key, record = new_key("LLMProvider", "p")
+    gw = await start_gateway(resource_set([provider("p", "openai", "/p", up.url)], keys=[record]))
+    try:
+        port = int(gw.url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/p/v1/chat/completions", key, b'{"model": "gpt-4o", "messages": []}'))
+        received = b""
+        async with asyncio.timeout(WAIT * 2):
+            while True:
+                data = await reader.read(1 << 20)
+                if not data:
+                    break
+                received += data
+                if len(received) > 1 << 20:
+                    client_has_bytes.set()
+        writer.close()
+        head, _, payload = received.partition(b"\r\n\r\n")
+        if framing == "content-length":
+            assert f"content-length: {len(body)}".encode() in head.lower()
+        else:
+            assert b"transfer-encoding: chunked" in head.lower()
+            payload = _unchunk(payload)
+        assert payload == body
+        row = gw.sink.records[-1]
+        assert (row.prompt_tokens, row.completion_tokens, row.total_tokens) == (21, 2_100_000, 2_100_021)
+        assert (row.status, row.response_model, row.is_streaming) == (200, "gpt-4o-big", False)
+    finally:
+        await gw.close()
+        await up.close()
