@@ -282,6 +282,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=None, help="SQLite file (default: a temporary one)")
     parser.add_argument("--url", default=None, help="PostgreSQL URL (its search_path schema is emptied!)")
     parser.add_argument("--reuse", action="store_true", help="Time an already seeded database.")
+    parser.add_argument("--seed-only", action="store_true", help="Seed, do not time.")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--writer", type=int, default=0, metavar="BATCHES", help="Also measure the writer.")
     parser.add_argument("--json", type=Path, default=None, help="Write the results here.")
@@ -297,7 +298,7 @@ def main() -> None:
         url = args.url or f"postgresql://{getpass.getuser()}@127.0.0.1:5432/test?options=-csearch_path%3Dusage_bench"
         if not args.reuse:
             _empty_pg_schema(url)
-    result: dict[str, Any] = {"backend": args.backend, "rows": args.rows, "machine": os.uname().nodename}
+    result: dict[str, Any] = {"backend": args.backend, "rows": args.rows, "load_average": os.getloadavg()}
     now = time.time()
     with Store.open(url) as store:
         if not args.reuse:
@@ -307,8 +308,9 @@ def main() -> None:
         else:
             with store._engine.connect() as conn:
                 now = float(conn.execute(text("SELECT max(ts) FROM usage")).scalar_one()) + 1
-        print(f"timing {args.repeat} runs per query ({args.backend}, {args.rows:,} rows)")
-        result["queries"] = time_queries(store, now, args.repeat)
+        if not args.seed_only:
+            print(f"timing {args.repeat} runs per query ({args.backend}, {args.rows:,} rows)")
+            result["queries"] = time_queries(store, now, args.repeat)
     if args.writer:
         result["writer_rows_per_s"] = writer_rate(lambda: _fresh_url(args.backend, url), args.writer)
         print(f"writer: {result['writer_rows_per_s']:,.0f} rows/s (priced, with roll-ups, 500-record batches)")

@@ -38,7 +38,7 @@ Role = Literal["all", "gateway", "control"]
 DEFAULT_POLL_INTERVAL = 0.25
 #: Largest management API request body (bytes); the same value as `control.guard.DEFAULT_ADMIN_MAX_BODY`,
 #: repeated here so a gateway-only node does not import the control plane (FastAPI) to know it.
-DEFAULT_ADMIN_MAX_BODY = 1024 * 1024
+DEFAULT_ADMIN_MAX_BODY = 16 * 1024 * 1024
 _KEY_USE_FLUSH_INTERVAL = 5.0
 _HEARTBEAT_INTERVAL = 5.0
 _DRAIN_GRACE = 30.0
@@ -74,6 +74,8 @@ class NodeConfig:
     on_new_key: Callable[[str, str, str], None] | None = None
     #: data-plane sizes, timeouts and connection cap (`serve --max-connections` etc.)
     server_limits: ServerLimits = field(default_factory=ServerLimits)
+    #: reverse proxies in front of the data plane whose forwarding headers name the client (`--trusted-hops`)
+    trusted_hops: int = 0
 
 
 class Node:
@@ -159,7 +161,7 @@ class Node:
         cfg = self.config
         self.usage_writer = UsageWriterProcess(cfg.db_url)
         recorder = self.recorder = UsageRecorder(self.usage_writer)
-        state = self.state = GatewayState(cfg.gateway_name, recorder)
+        state = self.state = GatewayState(cfg.gateway_name, recorder, trusted_hops=cfg.trusted_hops)
         resources = await asyncio.to_thread(store.load_resource_set, cfg.gateway_name)
         self._apply(state, resources)
         tls = server_ssl_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None

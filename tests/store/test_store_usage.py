@@ -119,8 +119,8 @@ def test_rollups_agree_with_a_rebuild_from_raw_rows(store: Store) -> None:
         store.insert_usage(batch)
     incremental = rollup_rows(store)
     incremental_coarse = rollup_rows(store, usage_rollup_coarse)
-    assert len(incremental) == 6 + 1 + 1 + 1  # hourly: 6 hours of one group, 1 of the other; daily: 1 each
-    assert len(incremental_coarse) == 6 + 1 + 1 + 1
+    # hourly: 6 hours of one group, 1 of the other; daily and weekly: 1 each
+    assert len(incremental) == len(incremental_coarse) == 6 + 1 + 1 + 1 + 1 + 1
     with store._engine.begin() as conn:
         from tollgate.store import usage_rollups
 
@@ -130,8 +130,12 @@ def test_rollups_agree_with_a_rebuild_from_raw_rows(store: Store) -> None:
         assert [r[:keys] for r in rebuilt] == [r[:keys] for r in before]
         for mine, theirs in zip(before, rebuilt, strict=True):
             assert mine[keys:] == pytest.approx(theirs[keys:])
-    assert incremental_coarse[-2][:6] == (86400, int(DAY0), "openai", "", "gpt-4o-2024-08-06", 200)
-    assert incremental_coarse[-2][6:] == pytest.approx(incremental[-2][8:])
+    day_coarse = next(r for r in incremental_coarse if r[0] == 86400 and r[3] == "")
+    assert day_coarse[:6] == (86400, int(DAY0), "openai", "", "gpt-4o-2024-08-06", 200)
+    assert day_coarse[6:] == pytest.approx(next(r for r in incremental if r[0] == 86400 and r[4] == "")[8:])
+    week = next(r for r in incremental if r[0] == 7 * 86400 and r[4] == "")
+    assert week[1] == int(DAY0) - int(DAY0) % (7 * 86400)  # weeks start on Thursdays (the epoch's weekday)
+    assert week[8:] == pytest.approx(next(r for r in incremental if r[0] == 86400 and r[4] == "")[8:])
     day = next(r for r in incremental if r[0] == 86400 and r[4] == "")
     # period, bucket, gateway, provider, proxy, key, model, status, requests, streams, prompt, completion,
     # total, cached, cost, latency sum, latency max, ttfb sum, ttfb count
@@ -259,7 +263,19 @@ def test_plan_covers_the_range_with_raw_edges_hours_and_days() -> None:
     ]
     assert plan(start, end, "minute") == [(RAW, start, end)]
     assert plan(DAY0 + 10, DAY0 + 20, "day") == [(RAW, DAY0 + 10, DAY0 + 20)]
-    assert plan(None, None, None) == [(86400, None, None)]
+    assert plan(None, None, None) == [(7 * 86400, None, None)]
+    # a month: weeks (epoch-aligned, Thursday to Thursday) inside, days and hours towards the ends
+    thursday = DAY0 + 3 * D  # 2026-11-05
+    month_start, month_end = DAY0 - 20 * D + 1800, DAY0 + 10 * D + 5 * H + 60
+    assert plan(month_start, month_end, None) == [
+        (RAW, month_start, DAY0 - 20 * D + H),
+        (RAW, DAY0 + 10 * D + 5 * H, month_end),
+        (3600, DAY0 - 20 * D + H, DAY0 - 19 * D),
+        (3600, DAY0 + 10 * D, DAY0 + 10 * D + 5 * H),
+        (86400, DAY0 - 19 * D, thursday - 21 * D),
+        (86400, thursday + 7 * D, DAY0 + 10 * D),
+        (7 * 86400, thursday - 21 * D, thursday + 7 * D),
+    ]
     assert plan(DAY0 + 1, None, "day") == [
         (RAW, DAY0 + 1, DAY0 + H),
         (3600, DAY0 + H, DAY0 + D),
@@ -366,7 +382,7 @@ def test_migration_3_builds_rollups_and_prices_old_rows(db_url: str, key_file: P
             conn.execute(text("DROP TABLE usage_rollup"))
             conn.execute(text("DROP TABLE usage_rollup_coarse"))
             conn.execute(text("DROP INDEX ix_usage_model_ts"))
-            conn.execute(text("DELETE FROM schema_version WHERE version IN (3, 5)"))
+            conn.execute(text("DELETE FROM schema_version WHERE version IN (3, 5, 6)"))
     with Store.open(db_url, secret_key_file=key_file) as store:
         assert store.schema_version() == MIGRATIONS[-1][0]
         summary = store.usage_summary(SummaryQuery(group_by=("model",)))
@@ -387,11 +403,29 @@ def test_migration_5_builds_the_coarse_rollup_from_the_full_one(db_url: str, key
             conn.execute(text("DELETE FROM schema_version WHERE version = 5"))
     with Store.open(db_url, secret_key_file=key_file) as store:
         after = rollup_rows(store, usage_rollup_coarse)
-    assert len(after) == 5 + 1  # 5 hours and 1 day, whatever the keys and gateways
+    assert len(after) == 5 + 1 + 1  # 5 hours, 1 day, 1 week, whatever the keys and gateways
     assert [r[:6] for r in after] == [r[:6] for r in before]
     for mine, theirs in zip(after, before, strict=True):
         assert mine[6:] == pytest.approx(theirs[6:])
     assert after[-1][6] == 30
+
+
+def test_migration_6_sums_weeks_from_days(db_url: str, key_file: Path) -> None:
+    records = [record(DAY0 + i * 6 * H, key_id=f"{i % 2:012d}", status=200 + 229 * (i % 3 == 0)) for i in range(40)]
+    with Store.open(db_url, secret_key_file=key_file) as store:
+        store.insert_usage(records)
+        before = (rollup_rows(store), rollup_rows(store, usage_rollup_coarse))
+        with store._engine.begin() as conn:
+            conn.execute(text("DELETE FROM usage_rollup WHERE period = 604800"))
+            conn.execute(text("DELETE FROM usage_rollup_coarse WHERE period = 604800"))
+            conn.execute(text("DELETE FROM schema_version WHERE version = 6"))
+    with Store.open(db_url, secret_key_file=key_file) as store:
+        after = (rollup_rows(store), rollup_rows(store, usage_rollup_coarse))
+    for mine, theirs in zip(after, before, strict=True):
+        assert [r[:8] for r in mine] == [r[:8] for r in theirs]
+        for a, b in zip(mine, theirs, strict=True):
+            assert a == pytest.approx(b)
+    assert sum(r[8] for r in after[0] if r[0] == 604800) == 40  # 10 days: two weeks
 
 
 def test_summaries_that_need_key_or_gateway_read_the_full_rollup(store: Store) -> None:

@@ -30,6 +30,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "undeploy": ("undeploy", "undeploy", "Stop serving a provider or proxy on a gateway."),
     "deployments": ("deployments", "deployments", "Live deployments, revision history and restore."),
     "secrets": ("secrets", "secrets", "Secrets: names only out, values only in; key rotation."),
+    "users": ("users", "users", "Manage people and service accounts of the management API and their roles."),
+    "tokens": ("tokens", "tokens", "List, create, revoke and rotate management API tokens."),
+    "whoami": ("whoami", "whoami", "The user, role and token behind --token, and what the role grants."),
+    "login": ("login", "login", "Log a user in and print a session token."),
+    "audit": ("audit", "audit", "The audit log of changes made through the management API."),
 }
 
 

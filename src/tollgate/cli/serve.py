@@ -164,6 +164,15 @@ def _print_key(name: str, target: str, value: str) -> None:
     help="Seconds a request body may stall while the gateway reads it (then 408). [env TOLLGATE_BODY_TIMEOUT]",
 )
 @click.option(
+    "--trusted-hops",
+    default=0,
+    type=click.IntRange(min=0),
+    envvar="TOLLGATE_TRUSTED_HOPS",
+    show_default=True,
+    help="Reverse proxies in front of the gateway whose X-Forwarded-For/Forwarded entries name the client "
+    "(for key back-off and logs). [env TOLLGATE_TRUSTED_HOPS]",
+)
+@click.option(
     "--log-level",
     default="info",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -190,6 +199,7 @@ def serve(
     header_timeout: float,
     keepalive_timeout: float,
     body_timeout: float,
+    trusted_hops: int,
     log_level: str,
 ) -> None:
     """Serve Invoke URLs (and the management API) from the store, applying --config first."""
@@ -218,6 +228,7 @@ def serve(
             body_timeout=body_timeout,
             max_connections=max_connections,
         ),
+        trusted_hops=trusted_hops,
     )
     try:
         uvloop.run(Node(config).run())

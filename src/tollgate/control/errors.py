@@ -2,9 +2,9 @@
 
 422 names resource, field and reason (the loader's own messages when a body is a resource document);
 400 for a body that is not JSON at all; 404 for missing things, 409 for conflicts (including a stale
-resourceVersion), 401 for a bad admin token, 405 with `Allow` listing every method of the path. An
-unexpected error is a bare 500 whose body and log carry only the exception type: never a value from
-the request.
+resourceVersion), 401 for a bad token, 403 (naming the permission) for a role that lacks one, 405 with
+`Allow` listing every method of the path. An unexpected error is a bare 500 whose body and log carry
+only the exception type: never a value from the request.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tollgate.errors import (
+    AccessDeniedError,
     ResourceConflictError,
     ResourceNotFoundError,
     ResourceValidationError,
@@ -33,7 +34,15 @@ log = logging.getLogger("tollgate.control")
 #: First path segment after /api/v1 -> the resource kind a PUT body there must be.
 KIND_BY_COLLECTION = {"templates": "ProviderTemplate", "providers": "LLMProvider", "proxies": "LLMProxy"}
 _HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"}
-_TYPES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 409: "conflict"}
+_TYPES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    429: "too_many_requests",
+}
 
 
 def error_response(
@@ -125,6 +134,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_conflict(_request: Request, exc: Exception) -> JSONResponse:
         return error_response(409, str(exc))
 
+    async def on_denied(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AccessDeniedError)
+        detail = {"resource": "permission", "field": exc.permission, "reason": f"not granted to role {exc.role!r}"}
+        return error_response(403, str(exc), details=[detail])
+
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         headers = dict(exc.headers or {})
@@ -140,5 +154,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ResourceValidationError, on_resource_invalid)
     app.add_exception_handler(ResourceNotFoundError, on_not_found)
     app.add_exception_handler(ResourceConflictError, on_conflict)
+    app.add_exception_handler(AccessDeniedError, on_denied)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)

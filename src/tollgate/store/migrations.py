@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, Connection, Engine, Index, Table, insert, inspect, select, text, update
 from sqlalchemy.schema import CreateIndex
 
-from tollgate.store import schema
+from tollgate.store import schema, user_rows
 
 #: Arbitrary constant identifying Tollgate's migration lock among PostgreSQL advisory locks.
 _ADVISORY_LOCK_ID = 0x70_6C_67_61_74_65  # "tollgate"-ish
@@ -78,7 +78,7 @@ def _context(document: object) -> str | None:
     return context if isinstance(context, str) else None
 
 
-def _v6_versions_contexts_key_metadata(conn: Connection) -> None:
+def _v8_versions_contexts_key_metadata(conn: Connection) -> None:
     """resourceVersion and context columns on resources, context on deployments, metadata on API keys."""
     res, dep = schema.resources, schema.deployments
     add_column_if_missing(conn, res, res.c.resource_version)
@@ -108,13 +108,52 @@ def _v5_coarse_rollup(conn: Connection) -> None:
         usage_rollups.fill_coarse(conn)
 
 
+def _v6_weekly_rollups(conn: Connection) -> None:
+    """Week rows in both roll-ups, summed from their day rows (none yet: step 1 or a rebuild made them)."""
+    from tollgate.store import usage_rollups
+
+    has_weeks = conn.execute(
+        select(schema.usage_rollup.c.period).where(schema.usage_rollup.c.period == usage_rollups.WEEK).limit(1)
+    ).first()
+    if has_weeks is None:
+        usage_rollups.fill_weeks(conn)
+
+
+#: Columns migration 7 adds to `admin_tokens` (a fresh database gets them from step 1 already).
+_V7_TOKEN_COLUMNS = ("user_id", "kind", "expires_at", "revoked_at", "rotated_at", "last_used_at")
+
+
+def _v7_users_and_audit(conn: Connection) -> None:
+    """Users, per-user tokens with expiry and revocation, and the audit log; additive and re-runnable.
+
+    Tokens made before users existed are given to a new admin user "admin", so they keep working.
+    """
+    schema.users.create(conn, checkfirst=True)
+    schema.audit_log.create(conn, checkfirst=True)
+    present = {c["name"] for c in inspect(conn).get_columns("admin_tokens")}
+    for name in _V7_TOKEN_COLUMNS:
+        if name not in present:
+            column: Column[object] = schema.admin_tokens.c[name]
+            ddl = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE admin_tokens ADD COLUMN {name} {ddl}"))
+    for index in schema.admin_tokens.indexes:
+        index.create(conn, checkfirst=True)
+    tokens = schema.admin_tokens
+    if conn.execute(select(tokens.c.id).where(tokens.c.user_id.is_(None)).limit(1)).first() is None:
+        return
+    owner = user_rows.find_or_create_admin(conn, datetime.now(UTC))
+    conn.execute(update(tokens).where(tokens.c.user_id.is_(None)).values(user_id=owner, kind="api"))
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, _v1_initial),
     (2, _v2_admin_tokens),
     (3, _v3_usage_analytics),
     (4, _gateway_problems),
     (5, _v5_coarse_rollup),
-    (6, _v6_versions_contexts_key_metadata),
+    (6, _v6_weekly_rollups),
+    (7, _v7_users_and_audit),
+    (8, _v8_versions_contexts_key_metadata),
 ]
 
 

@@ -1,9 +1,10 @@
 """Usage summaries: sums per group and time bucket, read from roll-ups wherever whole hours or days allow.
 
-A range [start, end) is cut into parts: whole UTC days from the daily roll-ups, whole hours from the
-hourly ones, and only the partial hours at the edges from raw rows (minute buckets read raw rows
-only). The parts' sums are merged by (bucket, group). So a 30-day summary reads about 30 daily rows
-per group plus at most two hours of raw rows, whatever the number of records.
+A range [start, end) is cut into parts: whole weeks from the weekly roll-ups (summaries without
+time buckets), whole UTC days from the daily ones, whole hours from the hourly ones, and only the
+partial hours at the edges from raw rows (minute buckets read raw rows only). The parts' sums are
+merged by (bucket, group). So a 30-day total reads about four weekly rows per group, a few daily and
+hourly ones, and at most two hours of raw rows, whatever the number of records.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy import ColumnElement, Connection, case, func, select
 
 from tollgate.store.schema import usage, usage_rollup, usage_rollup_coarse
 from tollgate.store.usage_query import BUCKET_SECONDS, SummaryQuery, UsageAggregate
-from tollgate.store.usage_rollups import DAY, HOUR, raw_bucket
+from tollgate.store.usage_rollups import DAY, HOUR, WEEK, raw_bucket
 from tollgate.store.usage_rows import RAW_DIMENSIONS, conditions
 
 RAW = 0
@@ -35,29 +36,41 @@ def _ceil(value: float, size: int) -> int:
 
 
 def plan(start: float | None, end: float | None, bucket: str | None) -> list[Part]:
-    """The parts that cover [start, end) exactly: raw edges, hourly and daily roll-ups (see module doc)."""
+    """The parts that cover [start, end) exactly: raw edges, then roll-ups from hours up (see module doc).
+
+    The coarsest level is the bucket (hour or day); without buckets it is the week.
+    """
     if bucket == "minute":
         return [(RAW, start, end)]
-    h0 = None if start is None else _ceil(start, HOUR)
-    h1 = None if end is None else _floor(end, HOUR)
-    if h0 is not None and h1 is not None and h0 >= h1:
+    top = {"hour": HOUR, "day": DAY}.get(bucket or "", WEEK)
+    levels = [period for period in (HOUR, DAY, WEEK) if period <= top]
+    lo = None if start is None else _ceil(start, HOUR)
+    hi = None if end is None else _floor(end, HOUR)
+    if lo is not None and hi is not None and lo >= hi:
         return [(RAW, start, end)]
     parts: list[Part] = []
-    if start is not None and h0 is not None and start < h0:
-        parts.append((RAW, start, h0))
-    if end is not None and h1 is not None and h1 < end:
-        parts.append((RAW, h1, end))
-    if bucket == "hour":
-        return [*parts, (HOUR, h0, h1)]
-    d0 = None if h0 is None else _ceil(h0, DAY)
-    d1 = None if h1 is None else _floor(h1, DAY)
-    if d0 is not None and d1 is not None and d0 >= d1:
-        return [*parts, (HOUR, h0, h1)]
-    if h0 is not None and d0 is not None and h0 < d0:
-        parts.append((HOUR, h0, d0))
-    if h1 is not None and d1 is not None and d1 < h1:
-        parts.append((HOUR, d1, h1))
-    return [*parts, (DAY, d0, d1)]
+    if start is not None and lo is not None and start < lo:
+        parts.append((RAW, start, lo))
+    if end is not None and hi is not None and hi < end:
+        parts.append((RAW, hi, end))
+    return parts + _aligned(lo, hi, levels)
+
+
+def _aligned(lo: int | None, hi: int | None, levels: list[int]) -> list[Part]:
+    """Cover [lo, hi), aligned to levels[0], with that level at the edges and coarser levels inside."""
+    size = levels[0]
+    if len(levels) == 1:
+        return [(size, lo, hi)]
+    inner_lo = None if lo is None else _ceil(lo, levels[1])
+    inner_hi = None if hi is None else _floor(hi, levels[1])
+    if inner_lo is not None and inner_hi is not None and inner_lo >= inner_hi:
+        return [(size, lo, hi)]
+    parts: list[Part] = []
+    if lo is not None and inner_lo is not None and lo < inner_lo:
+        parts.append((size, lo, inner_lo))
+    if hi is not None and inner_hi is not None and inner_hi < hi:
+        parts.append((size, inner_hi, hi))
+    return parts + _aligned(inner_lo, inner_hi, levels[1:])
 
 
 def summarize(conn: Connection, query: SummaryQuery) -> list[UsageAggregate]:

@@ -1,4 +1,4 @@
-"""Migration 6 on a database made before it: columns and indexes added, contexts and versions backfilled."""
+"""Migration 8 on a database made before it: columns and indexes added, contexts and versions backfilled."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ _DROPPED = [
 ]
 
 
-def _downgrade_to_v5(url: str) -> None:
-    """Make the schema what version 5 left (the columns and indexes of v6 absent, v6 unrecorded)."""
+def _downgrade_to_v7(url: str) -> None:
+    """Make the schema what version 7 left (the columns and indexes of v8 absent, v8 unrecorded)."""
     engine = create_engine(engine_url(url))
     with engine.begin() as conn:
         conn.execute(text('DROP INDEX IF EXISTS "ix_deployments_resource"'))
@@ -31,17 +31,17 @@ def _downgrade_to_v5(url: str) -> None:
             if index:
                 conn.execute(text(f'DROP INDEX IF EXISTS "{index}"'))
             conn.execute(text(f'ALTER TABLE "{table}" DROP COLUMN "{column}"'))
-        conn.execute(text("DELETE FROM schema_version WHERE version = 6"))
+        conn.execute(text("DELETE FROM schema_version WHERE version = 8"))
     engine.dispose()
 
 
-def test_v6_upgrades_a_v5_database_and_backfills(db_url: str, key_file: Path) -> None:
+def test_v8_upgrades_a_v7_database_and_backfills(db_url: str, key_file: Path) -> None:
     docs = [parse_document(provider(), "LLMProvider"), parse_document(proxy(), "LLMProxy")]
     with Store.open(db_url, secret_key_file=key_file) as store:
         store.apply_documents(docs)
-    _downgrade_to_v5(db_url)
+    _downgrade_to_v7(db_url)
     with Store.open(db_url, secret_key_file=key_file) as store:
-        assert store.schema_version() == MIGRATIONS[-1][0] == 6
+        assert store.schema_version() == MIGRATIONS[-1][0] == 8
         assert store.get_resource("LLMProvider", "openai").metadata.resource_version == "0"
         engine = create_engine(engine_url(db_url))
         with engine.connect() as conn:
