@@ -130,12 +130,12 @@ def read_one(conn: Connection, selector: Selector) -> dict[str, JSONObject]:
     if kind in STORED_KINDS:
         wanted = set(names)
         if selector.where == EVERY:
-            return {d.metadata.name: resource_rows.document(d) for d in resource_rows.fetch_all(conn, kind)}
+            return {d.metadata.name: resource_rows.shown(d) for d in resource_rows.fetch_all(conn, kind)}
         if len(wanted) > _ONE_BY_ONE:  # a large apply: one scan of the kind beats thousands of lookups
             found = [d for d in resource_rows.fetch_all(conn, kind) if d.metadata.name in wanted]
         else:
             found = [d for d in (resource_rows.fetch(conn, kind, n) for n in names) if d is not None]
-        return {d.metadata.name: resource_rows.document(d) for d in found}
+        return {d.metadata.name: resource_rows.shown(d) for d in found}
     if kind == "Secret":
         return _secrets(conn, names)
     if kind == "APIKey":
