@@ -66,7 +66,7 @@ def create_app(
     app.state.backoff = FailureBackoff() if backoff is None else backoff
     app.add_middleware(
         AdminGuard,
-        verify=app.state.auth.is_valid,
+        verify=app.state.auth.authenticate,
         backoff=app.state.backoff,
         max_body=max_body,
         public_paths=(f"{API_PREFIX}/login",),
