@@ -39,6 +39,7 @@ _KEY_USE_FLUSH_INTERVAL = 5.0
 _HEARTBEAT_INTERVAL = 5.0
 _DRAIN_GRACE = 30.0
 _CLOSE_WAIT = 5.0
+_USAGE_CLOSE_WAIT = 30.0
 
 
 class _Listener(Protocol):
@@ -231,13 +232,20 @@ class Node:
             async with asyncio.timeout(_CLOSE_WAIT):
                 for server in self._servers:
                     await server.wait_closed()
+        if self.recorder is not None:
+            # before the tasks are cancelled: the flush loop ends after the batch it is writing is acknowledged
+            try:
+                async with asyncio.timeout(_USAGE_CLOSE_WAIT):
+                    await self.recorder.aclose()
+            except TimeoutError:
+                self.recorder.discard(f"not stored within {_USAGE_CLOSE_WAIT:.0f} s of shutdown")
+            stats = self.recorder.stats()
+            log.info("usage records: %d written, %d dropped, %d lost", stats.written, stats.dropped, stats.lost)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self.recorder is not None:
-            await self.recorder.aclose()
         if self.usage_writer is not None:
             await self.usage_writer.aclose()
         if self.store is not None and self.state is not None:

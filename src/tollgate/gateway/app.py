@@ -13,7 +13,8 @@ import socket
 import ssl
 
 from tollgate.gateway.relay import Relay
-from tollgate.gateway.server import DEFAULT_MAX_BODY, protocol_factory
+from tollgate.gateway.server import protocol_factory
+from tollgate.gateway.server_limits import ServerLimits
 from tollgate.gateway.snapshot import Snapshot, compile_snapshot
 from tollgate.gateway.upstream import PoolRegistry
 from tollgate.resources.resource_set import ResourceSet
@@ -72,18 +73,21 @@ async def start_gateway_server(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     ssl_context: ssl.SSLContext | None = None,
-    max_body: int = DEFAULT_MAX_BODY,
+    max_body: int | None = None,
     sock: socket.socket | None = None,
+    limits: ServerLimits | None = None,
 ) -> asyncio.Server:
     """Listen for Invoke URL traffic; returns the started server (close it to stop accepting).
 
     With `sock` (already bound, e.g. by `tollgate.listen.bind_listener`), `host` and `port` are ignored.
+    `limits` bounds sizes, timeouts and connections (defaults in `server_limits.py`); `max_body`
+    overrides just its body cap.
     """
     loop = asyncio.get_running_loop()
     if sock is not None:
         return await loop.create_server(
-            protocol_factory(Relay(state), max_body), sock=sock, ssl=ssl_context, backlog=2048
+            protocol_factory(Relay(state), max_body, limits), sock=sock, ssl=ssl_context, backlog=2048
         )
     return await loop.create_server(
-        protocol_factory(Relay(state), max_body), host, port, ssl=ssl_context, backlog=2048, reuse_address=True
+        protocol_factory(Relay(state), max_body, limits), host, port, ssl=ssl_context, backlog=2048, reuse_address=True
     )

@@ -19,7 +19,6 @@ from tollgate.errors import (
     BadRequestError,
     GatewayError,
     ModelNotAllowedError,
-    PayloadTooLargeError,
     RouteNotFoundError,
     UpstreamError,
 )
@@ -104,19 +103,18 @@ class Relay:
         facts = _NO_FACTS
         try:
             key_id = route.auth.authenticate(req.headers, req.query)
-            if req.body_too_large or len(req.body) > route.max_body:
-                raise PayloadTooLargeError(f"Request body is larger than {route.max_body} bytes.")
             sub_path = req.path[len(route.context) :] or "/"
             if "/." in sub_path or "%2" in sub_path:  # cheap screen; the exact check decodes
                 _check_dot_segments(sub_path)
-            body_obj = _parse_body(req) if adapter.reads_body(req.method, sub_path) else None
+            # Only now, authenticated and checked, is the body read (413 over the route's limit).
+            body = await req.read_body(route.max_body)
+            body_obj = _parse_body(body) if adapter.reads_body(req.method, sub_path) else None
             facts = adapter.request_facts(sub_path, req.query, body_obj)
             if route.models is not None and facts.model is not None and facts.model not in route.models:
                 raise ModelNotAllowedError(f"Model {facts.model!r} is not allowed on this API.")
             if route.unavailable is not None or route.pool is None:
                 raise UpstreamError(f"Upstream unavailable: {route.unavailable}.", status=503)
             rewrite = adapter.rewrite_request(sub_path, req.query, body_obj, facts)
-            body = req.body
             query = req.query
             drop_usage = False
             if rewrite is not None:
@@ -248,11 +246,11 @@ class Relay:
         )
 
 
-def _parse_body(req: Request) -> JSONObject | None:
-    if not req.body:
+def _parse_body(body: bytes) -> JSONObject | None:
+    if not body:
         return None
     try:
-        obj = orjson.loads(req.body)
+        obj = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequestError(f"Request body is not valid JSON: {exc.msg} at position {exc.pos}.") from None
     if not isinstance(obj, dict):

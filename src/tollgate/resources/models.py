@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 API_VERSION: Final = "tollgate.dev/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _CONTEXT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+#: Contexts under this prefix are refused: the data port keeps them for its own endpoints (health,
+#: readiness, metrics), so no deployment can ever take them over.
+RESERVED_CONTEXT_PREFIX: Final = "/_tollgate"
 
 DEFAULT_KEY_HEADER = "X-API-Key"
 
@@ -156,7 +159,17 @@ def _check_context(value: str) -> str:
     value = value.rstrip("/") if len(value) > 1 else value
     if not _CONTEXT_RE.match(value):
         raise ValueError("must look like '/name' or '/a/b' (letters, digits, '.', '_', '~', '-')")
+    if any(segment in (".", "..") for segment in value.split("/")):
+        raise ValueError("must not contain '.' or '..' segments (clients and proxies resolve them away)")
+    if value == RESERVED_CONTEXT_PREFIX or value.startswith(RESERVED_CONTEXT_PREFIX + "/"):
+        raise ValueError(f"{RESERVED_CONTEXT_PREFIX!r} and the paths below it are reserved for the gateway itself")
     return value
+
+
+_ALLOW_SHADOWING = (
+    "Allow this context to be nested inside, or to contain, another context deployed on the same gateway "
+    "(the longest prefix wins, so the inner one takes that part of the outer one's traffic). Refused otherwise."
+)
 
 
 class ProviderSpec(Model):
@@ -173,6 +186,7 @@ class ProviderSpec(Model):
     max_request_bytes: int = Field(
         default=10 * 1024 * 1024, alias="maxRequestBytes", gt=0, le=512 * 1024 * 1024, description="413 above this."
     )
+    allow_shadowing: bool = Field(default=False, alias="allowShadowing", description=_ALLOW_SHADOWING)
 
     @field_validator("context")
     @classmethod
@@ -198,6 +212,7 @@ class ProxySpec(Model):
     provider: str = Field(pattern=NAME_PATTERN)
     context: str
     security: InboundSecurity = Field(default_factory=InboundSecurity)
+    allow_shadowing: bool = Field(default=False, alias="allowShadowing", description=_ALLOW_SHADOWING)
 
     @field_validator("context")
     @classmethod

@@ -20,6 +20,8 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -141,5 +143,42 @@ usage = Table(
     Column("ttfb_ms", Float),
     Column("is_streaming", Boolean, nullable=False),
     Column("error_code", String(64)),
+    # added in migration 3: prompt tokens read from the vendor's cache, and the cost at write time
+    Column("cached_tokens", Integer),
+    Column("cost", Float),
     Index("ix_usage_ts", "ts"),
+    # migration 3: per-record listings filtered by one dimension, newest first, use (dimension, ts)
+    Index("ix_usage_provider_ts", "provider", "ts"),
+    Index("ix_usage_proxy_ts", "proxy", "ts"),
+    Index("ix_usage_key_ts", "key_id", "ts"),
+    Index("ix_usage_status_ts", "status", "ts"),
+    Index("ix_usage_model_ts", func.coalesce(text("response_model"), text("request_model")), "ts"),
+)
+
+#: Usage summed per hour (period 3600) and per UTC day (period 86400) and per combination of the
+#: dimensions, maintained by the usage writer in the transaction that inserts the raw rows, and kept
+#: when retention prunes them. Absent proxy / key / model are '' (not NULL) so the primary key can be
+#: the upsert's conflict target on both backends.
+usage_rollup = Table(
+    "usage_rollup",
+    metadata,
+    Column("period", Integer, primary_key=True, autoincrement=False),
+    Column("bucket", BigInteger, primary_key=True, autoincrement=False),  # unix seconds, start of the period
+    Column("gateway", String(63), primary_key=True),
+    Column("provider", String(63), primary_key=True),
+    Column("proxy", String(63), primary_key=True),
+    Column("key_id", String(12), primary_key=True),
+    Column("model", String(256), primary_key=True),
+    Column("status", Integer, primary_key=True, autoincrement=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("streams", BigInteger, nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("total_tokens", BigInteger, nullable=False),
+    Column("cached_tokens", BigInteger, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("latency_ms_sum", Float, nullable=False),
+    Column("latency_ms_max", Float, nullable=False),
+    Column("ttfb_ms_sum", Float, nullable=False),
+    Column("ttfb_count", BigInteger, nullable=False),
 )
