@@ -9,6 +9,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from tollgate.control.usage_schemas import UsageSummary
 from tollgate.store import Store
 from tollgate.usage.record import UsageRecord
 
@@ -132,6 +133,7 @@ def test_summary_by_provider_and_day(client: TestClient, seeded: Store) -> None:
     )
     assert answer.status_code == 200, answer.text
     body = answer.json()
+    UsageSummary.model_validate(body)  # the body is built by hand: it must match its documented schema
     assert (body["from"], body["to"], body["bucket"], body["groupBy"]) == (
         "2026-11-02T00:00:00Z",
         "2026-11-04T00:00:00Z",

@@ -376,3 +376,22 @@ async def test_handler_crash_breaks_the_connection_and_server_survives() -> None
     finally:
         loop.set_exception_handler(None)
     assert any(isinstance(ctx.get("exception"), RuntimeError) for ctx in errors)
+
+
+async def test_stream_with_a_known_length_is_sent_unchunked_and_keeps_the_connection() -> None:
+    """For relaying a large upstream body of known length piece by piece (bounded memory)."""
+
+    async def known(req: Request, conn: Connection) -> None:
+        conn.start_stream(200, [(b"content-type", b"application/json")], content_length=13)
+        await conn.write_chunk(b'{"a":')
+        await conn.write_chunk(b'"bcdef')
+        conn.end_stream(b'"}')
+
+    async with serve(known) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(2):
+            writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            status, headers, body = await read_response(reader)
+            assert (status, headers["content-length"], body) == (200, "13", b'{"a":"bcdef"}')
+            assert "transfer-encoding" not in headers and "connection" not in headers
+        writer.close()

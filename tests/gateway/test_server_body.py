@@ -219,3 +219,41 @@ async def test_gateway_refuses_an_over_limit_length_before_reading() -> None:
         writer.close()
     finally:
         await gw.close()
+
+
+async def test_pipelined_requests_with_bodies_each_get_their_own() -> None:
+    async def lengths(req: Request, conn: Connection) -> None:
+        data = await req.read_body()
+        conn.send_response(200, [], b"%s %d %d" % (req.path.encode(), len(data), data.count(b"x")))
+
+    big = PREREAD * 4  # held back while the first is answered, then read
+    async with serve(lengths) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nxxx"
+            b"POST /b HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n%s"
+            b"POST /c HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n2\r\nxx\r\n0\r\n\r\n"
+            b"GET /d HTTP/1.1\r\nhost: x\r\n\r\n" % (big, b"x" * big)
+        )
+        got = [(await read_response(reader))[2] for _ in range(4)]
+        assert got == [b"/a 3 3", b"/b %d %d" % (big, big), b"/c 2 2", b"/d 0 0"]
+        writer.close()
+
+
+async def test_refused_body_stays_refused() -> None:
+    outcome: list[str] = []
+
+    async def twice(req: Request, conn: Connection) -> None:
+        for _ in range(2):
+            try:
+                await req.read_body(10)
+            except GatewayError as err:
+                outcome.append(f"{err.status} {err.message}")
+        conn.send_response(413, [], b"")
+
+    async with serve(twice) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n")
+        assert (await read_response(reader))[0] == 413
+        assert outcome == ["413 Request body is larger than 10 bytes."] * 2
+        writer.close()

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -287,3 +288,25 @@ async def test_idle_connections_past_the_file_limit_do_not_break_normal_requests
         proc.kill()
         await proc.wait()
         await upstream.close()
+
+
+async def test_stalled_tls_handshake_is_bounded_by_the_header_timeout(tmp_path: Path) -> None:
+    from tests.gateway.gw_helpers import ListSink
+    from tollgate.gateway.app import GatewayState, server_ssl_context, start_gateway_server
+    from tollgate.mock.certs import self_signed_cert
+
+    cert, key = self_signed_cert(tmp_path)
+    state = GatewayState("tls", ListSink())
+    server = await start_gateway_server(
+        state, "127.0.0.1", 0, server_ssl_context(str(cert), str(key)), limits=ServerLimits(header_timeout=0.5)
+    )
+    try:
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)  # plain TCP: never says hello
+        started = time.monotonic()
+        with contextlib.suppress(ConnectionError):
+            assert await asyncio.wait_for(reader.read(), WAIT) == b""
+        assert 0.4 < time.monotonic() - started < 3.0
+        writer.close()
+    finally:
+        server.close()

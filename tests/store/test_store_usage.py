@@ -10,10 +10,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Table, text
 
 from tollgate.store import Store
-from tollgate.store.schema import usage_rollup
+from tollgate.store.migrations import MIGRATIONS
+from tollgate.store.schema import usage_rollup, usage_rollup_coarse
 from tollgate.store.usage_query import SummaryQuery, UsageAggregate, UsageFilter
 from tollgate.store.usage_summary import RAW, plan
 from tollgate.usage.record import UsageRecord
@@ -66,9 +67,9 @@ GPT4O_COST = (1000 * 2.5 + 500 * 10.0) / 1e6
 SONNET_COST = (1000 * 3.0 + 500 * 15.0) / 1e6
 
 
-def rollup_rows(store: Store) -> list[tuple[object, ...]]:
+def rollup_rows(store: Store, table: Table = usage_rollup) -> list[tuple[object, ...]]:
     with store._engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(usage_rollup.select().order_by(*usage_rollup.primary_key.columns))]
+        return [tuple(r) for r in conn.execute(table.select().order_by(*table.primary_key.columns))]
 
 
 def totals(aggregates: list[UsageAggregate]) -> list[tuple[object, ...]]:
@@ -117,15 +118,24 @@ def test_rollups_agree_with_a_rebuild_from_raw_rows(store: Store) -> None:
     for batch in batches:
         store.insert_usage(batch)
     incremental = rollup_rows(store)
-    assert len(incremental) == 6 + 1 + 1 + 1  # hourly: 6 hours of one group, 1 of the other; daily: 1 each
+    incremental_coarse = rollup_rows(store, usage_rollup_coarse)
+    # hourly: 6 hours of one group, 1 of the other; daily and weekly: 1 each
+    assert len(incremental) == len(incremental_coarse) == 6 + 1 + 1 + 1 + 1 + 1
     with store._engine.begin() as conn:
         from tollgate.store import usage_rollups
 
         usage_rollups.rebuild(conn, None, None, store.prices)
-    rebuilt = rollup_rows(store)
-    assert [r[:8] for r in rebuilt] == [r[:8] for r in incremental]
-    for mine, theirs in zip(incremental, rebuilt, strict=True):
-        assert mine[8:] == pytest.approx(theirs[8:])
+    for table, before, keys in ((usage_rollup, incremental, 8), (usage_rollup_coarse, incremental_coarse, 6)):
+        rebuilt = rollup_rows(store, table)
+        assert [r[:keys] for r in rebuilt] == [r[:keys] for r in before]
+        for mine, theirs in zip(before, rebuilt, strict=True):
+            assert mine[keys:] == pytest.approx(theirs[keys:])
+    day_coarse = next(r for r in incremental_coarse if r[0] == 86400 and r[3] == "")
+    assert day_coarse[:6] == (86400, int(DAY0), "openai", "", "gpt-4o-2024-08-06", 200)
+    assert day_coarse[6:] == pytest.approx(next(r for r in incremental if r[0] == 86400 and r[4] == "")[8:])
+    week = next(r for r in incremental if r[0] == 7 * 86400 and r[4] == "")
+    assert week[1] == int(DAY0) - int(DAY0) % (7 * 86400)  # weeks start on Thursdays (the epoch's weekday)
+    assert week[8:] == pytest.approx(next(r for r in incremental if r[0] == 86400 and r[4] == "")[8:])
     day = next(r for r in incremental if r[0] == 86400 and r[4] == "")
     # period, bucket, gateway, provider, proxy, key, model, status, requests, streams, prompt, completion,
     # total, cached, cost, latency sum, latency max, ttfb sum, ttfb count
@@ -253,7 +263,19 @@ def test_plan_covers_the_range_with_raw_edges_hours_and_days() -> None:
     ]
     assert plan(start, end, "minute") == [(RAW, start, end)]
     assert plan(DAY0 + 10, DAY0 + 20, "day") == [(RAW, DAY0 + 10, DAY0 + 20)]
-    assert plan(None, None, None) == [(86400, None, None)]
+    assert plan(None, None, None) == [(7 * 86400, None, None)]
+    # a month: weeks (epoch-aligned, Thursday to Thursday) inside, days and hours towards the ends
+    thursday = DAY0 + 3 * D  # 2026-11-05
+    month_start, month_end = DAY0 - 20 * D + 1800, DAY0 + 10 * D + 5 * H + 60
+    assert plan(month_start, month_end, None) == [
+        (RAW, month_start, DAY0 - 20 * D + H),
+        (RAW, DAY0 + 10 * D + 5 * H, month_end),
+        (3600, DAY0 - 20 * D + H, DAY0 - 19 * D),
+        (3600, DAY0 + 10 * D, DAY0 + 10 * D + 5 * H),
+        (86400, DAY0 - 19 * D, thursday - 21 * D),
+        (86400, thursday + 7 * D, DAY0 + 10 * D),
+        (7 * 86400, thursday - 21 * D, thursday + 7 * D),
+    ]
     assert plan(DAY0 + 1, None, "day") == [
         (RAW, DAY0 + 1, DAY0 + H),
         (3600, DAY0 + H, DAY0 + D),
@@ -358,10 +380,11 @@ def test_migration_3_builds_rollups_and_prices_old_rows(db_url: str, key_file: P
         with store._engine.begin() as conn:
             conn.execute(text("UPDATE usage SET cost = NULL"))
             conn.execute(text("DROP TABLE usage_rollup"))
+            conn.execute(text("DROP TABLE usage_rollup_coarse"))
             conn.execute(text("DROP INDEX ix_usage_model_ts"))
-            conn.execute(text("DELETE FROM schema_version WHERE version = 3"))
+            conn.execute(text("DELETE FROM schema_version WHERE version IN (3, 5, 6)"))
     with Store.open(db_url, secret_key_file=key_file) as store:
-        assert store.schema_version() == 3
+        assert store.schema_version() == MIGRATIONS[-1][0]
         summary = store.usage_summary(SummaryQuery(group_by=("model",)))
         haiku = (1000 * 1.0 + 500 * 5.0) / 1e6
         assert totals(summary) == [
@@ -369,3 +392,48 @@ def test_migration_3_builds_rollups_and_prices_old_rows(db_url: str, key_file: P
             (None, ("gpt-4o-2024-08-06",), 1, 0, 1000, round(GPT4O_COST, 9)),
         ]
         assert [r.cost for r in store.usage_records()] == [pytest.approx(haiku), pytest.approx(GPT4O_COST)]
+
+
+def test_migration_5_builds_the_coarse_rollup_from_the_full_one(db_url: str, key_file: Path) -> None:
+    with Store.open(db_url, secret_key_file=key_file) as store:
+        store.insert_usage([record(DAY0 + i * 600, key_id=f"{i % 3:012d}", gateway=f"g{i % 2}") for i in range(30)])
+        before = rollup_rows(store, usage_rollup_coarse)
+        with store._engine.begin() as conn:
+            conn.execute(text("DROP TABLE usage_rollup_coarse"))
+            conn.execute(text("DELETE FROM schema_version WHERE version = 5"))
+    with Store.open(db_url, secret_key_file=key_file) as store:
+        after = rollup_rows(store, usage_rollup_coarse)
+    assert len(after) == 5 + 1 + 1  # 5 hours, 1 day, 1 week, whatever the keys and gateways
+    assert [r[:6] for r in after] == [r[:6] for r in before]
+    for mine, theirs in zip(after, before, strict=True):
+        assert mine[6:] == pytest.approx(theirs[6:])
+    assert after[-1][6] == 30
+
+
+def test_migration_6_sums_weeks_from_days(db_url: str, key_file: Path) -> None:
+    records = [record(DAY0 + i * 6 * H, key_id=f"{i % 2:012d}", status=200 + 229 * (i % 3 == 0)) for i in range(40)]
+    with Store.open(db_url, secret_key_file=key_file) as store:
+        store.insert_usage(records)
+        before = (rollup_rows(store), rollup_rows(store, usage_rollup_coarse))
+        with store._engine.begin() as conn:
+            conn.execute(text("DELETE FROM usage_rollup WHERE period = 604800"))
+            conn.execute(text("DELETE FROM usage_rollup_coarse WHERE period = 604800"))
+            conn.execute(text("DELETE FROM schema_version WHERE version = 6"))
+    with Store.open(db_url, secret_key_file=key_file) as store:
+        after = (rollup_rows(store), rollup_rows(store, usage_rollup_coarse))
+    for mine, theirs in zip(after, before, strict=True):
+        assert [r[:8] for r in mine] == [r[:8] for r in theirs]
+        for a, b in zip(mine, theirs, strict=True):
+            assert a == pytest.approx(b)
+    assert sum(r[8] for r in after[0] if r[0] == 604800) == 40  # 10 days: two weeks
+
+
+def test_summaries_that_need_key_or_gateway_read_the_full_rollup(store: Store) -> None:
+    store.insert_usage([record(DAY0 + i, key_id=f"{i % 3:012d}", gateway=f"g{i % 2}") for i in range(30)])
+    month = UsageFilter(start=DAY0, end=DAY0 + D)
+    by_key = store.usage_summary(SummaryQuery(month, group_by=("key",)))
+    assert [(a.group, a.requests) for a in by_key] == [((f"{k:012d}",), 10) for k in range(3)]
+    one_gateway = store.usage_summary(SummaryQuery(UsageFilter(start=DAY0, end=DAY0 + D, gateway="g1")))
+    assert [a.requests for a in one_gateway] == [15]
+    by_model = store.usage_summary(SummaryQuery(month, group_by=("model",)))
+    assert [(a.group, a.requests) for a in by_model] == [(("gpt-4o-2024-08-06",), 30)]

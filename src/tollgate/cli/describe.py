@@ -35,7 +35,8 @@ def describe(app: Application, kind: str, name: str) -> None:
     app.emit(data["document"])
     click.echo("\nDeployments:")
     for d in data["deployments"] or [{"gateway": "-", "revision": "-", "invokeUrl": "(not deployed)"}]:
-        click.echo(f"  {d['gateway']}  revision {d['revision']}  {d.get('invokeUrl') or '-'}")
+        problem = f"  NOT SERVED: {d['problem']}" if d.get("problem") else ""
+        click.echo(f"  {d['gateway']}  revision {d['revision']}  {d.get('invokeUrl') or '-'}{problem}")
     click.echo("\nAPI keys:")
     for k in data["keys"] or [{"id": "-", "name": "(none)", "masked": "", "status": ""}]:
         click.echo(f"  {k['id']}  {k['name']}  {k['masked']}  {k['status']}")

@@ -114,19 +114,20 @@ def record_info(row: StoredUsage) -> UsageRecordInfo:
     )
 
 
-def sums(aggregate: UsageAggregate) -> dict[str, int | float | None]:
+def sums_json(aggregate: UsageAggregate) -> dict[str, int | float | None]:
+    """An aggregate's measures under their wire names (the fields of `UsageSums`)."""
     return {
         "requests": aggregate.requests,
         "errors": aggregate.errors,
         "streams": aggregate.streams,
-        "prompt_tokens": aggregate.prompt_tokens,
-        "completion_tokens": aggregate.completion_tokens,
-        "total_tokens": aggregate.total_tokens,
-        "cached_tokens": aggregate.cached_tokens,
+        "promptTokens": aggregate.prompt_tokens,
+        "completionTokens": aggregate.completion_tokens,
+        "totalTokens": aggregate.total_tokens,
+        "cachedTokens": aggregate.cached_tokens,
         "cost": round(aggregate.cost, 9),
-        "avg_latency_ms": _round(aggregate.avg_latency_ms),
-        "max_latency_ms": aggregate.latency_ms_max if aggregate.requests else None,
-        "avg_ttfb_ms": _round(aggregate.avg_ttfb_ms),
+        "avgLatencyMs": _round(aggregate.avg_latency_ms),
+        "maxLatencyMs": aggregate.latency_ms_max if aggregate.requests else None,
+        "avgTtfbMs": _round(aggregate.avg_ttfb_ms),
     }
 
 

@@ -108,7 +108,8 @@ class Request:
         cap = conn.limits.max_body if limit is None else min(limit, conn.limits.max_body)
         if self._received > cap or (self.content_length or 0) > cap:
             conn.refuse_body(self)
-            raise PayloadTooLargeError(f"Request body is larger than {cap} bytes.")
+            self._error = PayloadTooLargeError(f"Request body is larger than {cap} bytes.")
+            raise self._error
         if not self._complete:
             self._limit = cap
             self._state = READING

@@ -21,12 +21,12 @@ from typing import Literal
 import orjson
 from pydantic import Field, field_validator
 
-from tollgate.gateway.sse import SSEFrameSplitter
 from tollgate.policies.env import BuildEnv
 from tollgate.policies.jsonpath import JSONPath
 from tollgate.policies.params import PolicyParams, Side
 from tollgate.policies.stream_text import frame_json
 from tollgate.policies.text_paths import text_paths
+from tollgate.sse import SSEFrameSplitter
 from tollgate.types import JSONValue
 
 __all__ = ["NAME", "PIIMaskParams", "PIIMasker", "StreamRestorer", "build"]

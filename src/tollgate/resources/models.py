@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -153,6 +154,30 @@ class Timeouts(Model):
         default=300.0, gt=0, le=3600, alias="firstByte", description="Seconds until the upstream answers headers."
     )
     idle: float = Field(default=120.0, gt=0, le=3600, description="Seconds allowed between two body chunks.")
+    pool: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Seconds a request waits for a free upstream connection when maxConnections are all busy (503).",
+    )
+
+
+def _check_origin(url: str) -> None:
+    """What the gateway needs to connect: a host name it can encode and a port number in range."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port  # raises ValueError when the port is not a number in 0-65535
+    except ValueError:
+        raise ValueError("has an invalid port (a number from 1 to 65535)") from None
+    if port == 0:
+        raise ValueError("has an invalid port (a number from 1 to 65535)")
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError("must name a host")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise ValueError(f"has a host name that cannot be used: {host!r}") from None
 
 
 def _check_context(value: str) -> str:
@@ -195,6 +220,17 @@ class ProviderSpec(Model):
         default=10 * 1024 * 1024, alias="maxRequestBytes", gt=0, le=512 * 1024 * 1024, description="413 above this."
     )
     allow_shadowing: bool = Field(default=False, alias="allowShadowing", description=_ALLOW_SHADOWING)
+    proxy: str | None = Field(
+        default=None,
+        description="Outbound HTTP proxy for this provider's upstream, http://host:port (CONNECT tunnel for https).",
+    )
+    max_connections: int = Field(
+        default=1000,
+        alias="maxConnections",
+        gt=0,
+        le=100_000,
+        description="Upstream connections at most (busy and idle); further requests wait up to timeouts.pool.",
+    )
     client_api: ClientApiName | None = Field(default=None, alias="clientApi", description=_CLIENT_API)
 
     @field_validator("context")
@@ -202,11 +238,25 @@ class ProviderSpec(Model):
     def _context(cls, value: str) -> str:
         return _check_context(value)
 
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme != "http" or not parts.hostname or parts.username or parts.password:
+            raise ValueError("must look like http://host:port (no credentials)")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("must not have a path or query")
+        return value.rstrip("/")
+
     @field_validator("upstream_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an absolute http:// or https:// URL")
+        if value is not None:
+            _check_origin(value)
         return value.rstrip("/") if value else value
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Connection
 
 from tollgate.errors import ResourceConflictError, ResourceValidationError, raise_validation_errors
+from tollgate.resources.buildable import build_errors
 from tollgate.resources.contexts import Placed, is_inside, shadowing_conflict
 from tollgate.resources.integrity import integrity_errors
 from tollgate.resources.keys import key_from_value
@@ -51,6 +52,7 @@ def apply_documents(
     written, and their errors are collected with the integrity errors' kind of message.
     """
     check_against_store(tx.conn, docs, known_templates)
+    raise_validation_errors(build_errors(docs))
     env_values = _resolve_env(docs)
     results: list[ApplyResult] = []
     for doc in sorted(docs, key=lambda d: APPLY_ORDER[d.kind]):

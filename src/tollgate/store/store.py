@@ -14,7 +14,14 @@ from types import TracebackType
 
 from sqlalchemy import Engine
 
-from tollgate.errors import ResourceConflictError, ResourceNotFoundError
+from tollgate.errors import (
+    ResourceConflictError,
+    ResourceNotFoundError,
+    ResourceValidationError,
+    ResourceValidationGroupError,
+    raise_validation_errors,
+)
+from tollgate.resources.buildable import build_errors
 from tollgate.resources.keys import KeyRecord
 from tollgate.resources.loader import parse_document
 from tollgate.resources.models import API_VERSION, LLMProvider, LLMProxy, ProviderTemplate, Resource
@@ -24,6 +31,7 @@ from tollgate.store import (
     deployment_rows,
     key_rows,
     migrations,
+    problem_rows,
     resource_rows,
     usage_rollups,
     usage_rows,
@@ -32,6 +40,7 @@ from tollgate.store import (
 from tollgate.store import apply as applying
 from tollgate.store.crypto import SecretCipher, append_key, retire_keys
 from tollgate.store.engine import build_engine
+from tollgate.store.problem_rows import DeploymentProblem
 from tollgate.store.records import (
     DEPLOYABLE_KINDS,
     STORED_KINDS,
@@ -49,7 +58,7 @@ from tollgate.usage.record import UsageRecord
 
 DEFAULT_SECRET_KEY_FILE = Path("~/.tollgate/secret.key")
 
-__all__ = ["ApplyReport", "ApplyResult", "DeploymentRecord", "GatewayRecord", "Store"]
+__all__ = ["ApplyReport", "ApplyResult", "DeploymentProblem", "DeploymentRecord", "GatewayRecord", "Store"]
 
 
 def builtin_template_urls() -> dict[str, str | None]:
@@ -326,6 +335,7 @@ class Store:
                 deployment_rows.revision_spec(tx.conn, gateway, kind, name, revision)
             )
             applying.check_against_store(tx.conn, [document], self.known_templates)
+            raise_validation_errors(build_errors([document]))
             resource_rows.upsert(tx, document)
             applying.deploy_current(tx, gateway, kind, name)
             return deployment_rows.history(tx.conn, gateway, kind, name)[-1]
@@ -343,6 +353,16 @@ class Store:
     def list_gateways(self) -> list[GatewayRecord]:
         with read_tx(self._engine) as conn:
             return deployment_rows.all_gateways(conn)
+
+    def report_problems(self, gateway: str, problems: Mapping[tuple[str, str], str]) -> None:
+        """Replace what `gateway` reports it cannot serve: (kind, name) -> reason (not a configuration change)."""
+        with self._engine.begin() as conn:
+            problem_rows.replace(conn, gateway, problems, datetime.now(UTC))
+
+    def list_problems(self, gateway: str | None = None) -> list[DeploymentProblem]:
+        """Deployments the gateways (or one) last reported they cannot serve, with the reason."""
+        with read_tx(self._engine) as conn:
+            return problem_rows.fetch(conn, gateway)
 
     # --- management API admin tokens -----------------------------------------------------------------
 
@@ -374,8 +394,15 @@ class Store:
             templates = {r.metadata.name: r for r in resource_rows.fetch_all(conn, "ProviderTemplate")}
             providers: dict[str, LLMProvider] = {}
             proxies: dict[str, LLMProxy] = {}
+            unloadable: dict[tuple[str, str], str] = {}
             for deployment in deployment_rows.live(conn, gateway):
-                resource = resource_rows.from_document(deployment.spec)
+                try:  # one document stored under older rules must not stop the others
+                    resource = parse_document(deployment.spec, f"{deployment.kind} {deployment.name!r}")
+                except ResourceValidationError as exc:
+                    errors = exc.errors if isinstance(exc, ResourceValidationGroupError) else [exc]
+                    reasons = "; ".join(f"{e.field}: {e.reason}" for e in errors)
+                    unloadable[(deployment.kind, deployment.name)] = f"the deployed document is not valid: {reasons}"
+                    continue
                 if isinstance(resource, LLMProvider):
                     providers[resource.metadata.name] = resource
                 elif isinstance(resource, LLMProxy):
@@ -395,6 +422,7 @@ class Store:
             keys=keys,
             secrets=values,
             revision=revision,
+            unloadable=unloadable,
         )
 
     # --- usage -----------------------------------------------------------------------------------
@@ -436,14 +464,16 @@ class Store:
         return deleted
 
     def rebuild_usage_rollups(self, start: float | None = None, end: float | None = None) -> int:
-        """Recompute the roll-ups of the whole UTC days covering [start, end) from raw rows (a repair).
+        """Recompute the roll-ups of the whole weeks covering [start, end) from raw rows (a repair).
 
-        Never earlier than the day after the oldest raw row's day: retention may have pruned part
-        of that day, and the roll-ups are then all that is left of it. Returns hourly rows written.
+        Never earlier than the week after the oldest raw row's week: retention may have pruned part
+        of that week, and the roll-ups are then all that is left of it. Returns hourly rows written.
         """
         with self._engine.begin() as conn:
             oldest = usage_rows.oldest_ts(conn)
             if oldest is None:
                 return 0
-            first_whole_day = (int(oldest) // usage_rollups.DAY + 1) * usage_rollups.DAY
-            return usage_rollups.rebuild(conn, max(start or 0, first_whole_day), end, self.prices)
+            first_whole_week = (int(oldest) // usage_rollups.WEEK + 1) * usage_rollups.WEEK
+            if end is not None and end <= first_whole_week:
+                return 0
+            return usage_rollups.rebuild(conn, max(start or 0, first_whole_week), end, self.prices)

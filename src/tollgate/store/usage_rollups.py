@@ -1,28 +1,37 @@
 """Usage roll-ups: hourly and daily sums per combination of dimensions, so summaries never scan raw rows.
 
-Maintained by the usage writer in the same transaction as the raw rows it sums (`add`), so the two
-always agree until retention prunes raw rows; `rebuild` recomputes a range from raw rows (the
-migration that introduces the table, a repair, the benchmark's bulk seeding). Not on the request path.
+Two grains: `usage_rollup` keeps every dimension (gateway, provider, proxy, key, model, status);
+`usage_rollup_coarse` drops gateway and key, so summaries that need neither read far fewer rows.
+Both are maintained by the usage writer in the same transaction as the raw rows they sum (`add`), so
+they always agree until retention prunes raw rows; `rebuild` recomputes a range from raw rows (the
+migration that introduces them, a repair, the benchmark's bulk seeding). Not on the request path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, Integer, case, cast, delete, func, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, Integer, case, cast, delete, func, literal, select
 
-from tollgate.store.schema import usage, usage_rollup
+from tollgate.store.schema import usage, usage_rollup, usage_rollup_coarse
 from tollgate.usage.pricing import PriceTable, default_table
 
 HOUR = 3600
 DAY = 86400
+#: Weeks aligned on the unix epoch (they start on Thursdays, 00:00 UTC): never shown, only a cache
+#: level that lets a month-long summary read four rows per group instead of thirty.
+WEEK = 7 * DAY
 #: Roll-up periods, finest first: every raw row is summed into one row of each.
-PERIODS = (HOUR, DAY)
+PERIODS = (HOUR, DAY, WEEK)
 
 #: (period, bucket, gateway, provider, proxy, key_id, model, status); '' for an absent proxy, key or model.
 RollupKey = tuple[int, int, str, str, str, str, str, int]
 
+#: (period, bucket, provider, proxy, model, status) of `usage_rollup_coarse`.
+CoarseKey = tuple[int, int, str, str, str, int]
+
 _KEY_COLUMNS = ("period", "bucket", "gateway", "provider", "proxy", "key_id", "model", "status")
+_COARSE_KEY_COLUMNS = ("period", "bucket", "provider", "proxy", "model", "status")
 _SUM_COLUMNS = (
     "requests",
     "streams",
@@ -116,70 +125,97 @@ def keys_for(ts: float, dimensions: tuple[str, str, str, str, str, int]) -> list
     return [(period, second - second % period, *dimensions) for period in PERIODS]
 
 
+def coarse(groups: dict[RollupKey, RollupSums]) -> dict[CoarseKey, RollupSums]:
+    """The same sums keyed without gateway and key."""
+    merged: dict[CoarseKey, RollupSums] = {}
+    for (period, bucket, _gateway, provider, proxy, _key, model, status), sums in groups.items():
+        key = (period, bucket, provider, proxy, model, status)
+        target = merged.get(key)
+        if target is None:
+            target = merged[key] = RollupSums()
+        target.merge(sums)
+    return merged
+
+
 def add(conn: Connection, groups: dict[RollupKey, RollupSums]) -> None:
-    """Add `groups` to the stored roll-ups (insert, or add to the row already there), in key order.
+    """Add `groups` to both roll-ups (insert, or add to the row already there), in key order.
 
     Key order makes concurrent writers (several nodes on PostgreSQL) lock rows in the same order,
     so they wait for each other instead of deadlocking.
     """
     if not groups:
         return
-    rows = [(*key, *groups[key].values()) for key in sorted(groups)]
+    _upsert(conn, "usage_rollup", _KEY_COLUMNS, groups)
+    _upsert(conn, "usage_rollup_coarse", _COARSE_KEY_COLUMNS, coarse(groups))
+
+
+def _upsert(
+    conn: Connection,
+    table: str,
+    key_columns: tuple[str, ...],
+    groups: dict[RollupKey, RollupSums] | dict[CoarseKey, RollupSums],
+) -> None:
+    rows = [(*key, *sums.values()) for key, sums in sorted(groups.items())]
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         part = rows[start : start + ROWS_PER_STATEMENT]
-        conn.exec_driver_sql(_upsert_sql(conn, len(part)), tuple(v for row in part for v in row))
+        sql = _upsert_sql(conn, table, key_columns, len(part))
+        conn.exec_driver_sql(sql, tuple(v for row in part for v in row))
 
 
-def _upsert_sql(conn: Connection, count: int) -> str:
+def _upsert_sql(conn: Connection, table: str, key_columns: tuple[str, ...], count: int) -> str:
     marker = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
     greatest = "GREATEST" if conn.dialect.name == "postgresql" else "MAX"
-    columns = (*_KEY_COLUMNS, *_SUM_COLUMNS)
+    columns = (*key_columns, *_SUM_COLUMNS)
     row = "(" + ", ".join([marker] * len(columns)) + ")"
     updates = ", ".join(
-        f"{c} = {greatest}(usage_rollup.{c}, excluded.{c})"
-        if c == "latency_ms_max"
-        else f"{c} = usage_rollup.{c} + excluded.{c}"
+        f"{c} = {greatest}({table}.{c}, excluded.{c})" if c == "latency_ms_max" else f"{c} = {table}.{c} + excluded.{c}"
         for c in _SUM_COLUMNS
     )
     return (
-        f"INSERT INTO usage_rollup ({', '.join(columns)}) VALUES {', '.join([row] * count)} "
-        f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET {updates}"
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * count)} "
+        f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}"
     )
 
 
 def rebuild(
     conn: Connection, start: float | None = None, end: float | None = None, prices: PriceTable | None = None
 ) -> int:
-    """Recompute the roll-ups of whole days from `start` to `end` (unix seconds; None = unbounded) from raw rows.
+    """Recompute the roll-ups of whole weeks from `start` to `end` (unix seconds) from raw rows.
 
-    The range is widened to whole UTC days (a day row needs every hour of its day). Rows without a
-    stored cost (written before costs were) are priced with `prices` (default: the process's table).
+    The range is widened to whole weeks (a week row needs every hour of its week); an open end
+    stops at the first or last week that has raw rows, so roll-ups of weeks already pruned are left
+    alone. Works a day at a time (memory stays bounded at millions of rows). Rows without a stored
+    cost (written before costs were) are priced with `prices` (default: the process's table).
     Returns the number of hourly roll-up rows written.
     """
-    low = None if start is None else int(start) - int(start) % DAY
-    high = None if end is None else -(-int(end) // DAY) * DAY
+    first, last = conn.execute(select(func.min(usage.c.ts), func.max(usage.c.ts))).one()
+    if first is None:
+        return 0
+    low = int(first if start is None else start) // WEEK * WEEK
+    high = -(-int(last + 1 if end is None else end) // WEEK) * WEEK
     table = prices or default_table()
-    for period in PERIODS:
-        query = delete(usage_rollup).where(usage_rollup.c.period == period)
-        if low is not None:
-            query = query.where(usage_rollup.c.bucket >= low)
-        if high is not None:
-            query = query.where(usage_rollup.c.bucket < high)
-        conn.execute(query)
-    hourly = _raw_hour_sums(conn, low, high, table)
-    groups: dict[RollupKey, RollupSums] = {}
-    for key, sums in hourly:
-        groups[key] = sums
-        period, bucket, *dimensions = key
-        day_key: RollupKey = (DAY, bucket - bucket % DAY, *dimensions)  # type: ignore[assignment]
-        groups.setdefault(day_key, RollupSums()).merge(sums)
-    _insert(conn, groups)
-    return len(hourly)
+    for rollup in (usage_rollup, usage_rollup_coarse):
+        conn.execute(delete(rollup).where(rollup.c.bucket >= low, rollup.c.bucket < high))
+    written = 0
+    for week in range(low, high, WEEK):
+        weekly: dict[RollupKey, RollupSums] = {}
+        for day in range(week, week + WEEK, DAY):
+            hourly = _raw_hour_sums(conn, day, day + DAY, table)
+            groups: dict[RollupKey, RollupSums] = {}
+            for key, sums in hourly:
+                groups[key] = sums
+                _period, _bucket, *dimensions = key
+                day_key: RollupKey = (DAY, day, *dimensions)  # type: ignore[assignment]
+                week_key: RollupKey = (WEEK, week, *dimensions)  # type: ignore[assignment]
+                groups.setdefault(day_key, RollupSums()).merge(sums)
+                weekly.setdefault(week_key, RollupSums()).merge(sums)
+            _insert(conn, groups)
+            written += len(hourly)
+        _insert(conn, weekly)
+    return written
 
 
-def _raw_hour_sums(
-    conn: Connection, low: int | None, high: int | None, prices: PriceTable
-) -> list[tuple[RollupKey, RollupSums]]:
+def _raw_hour_sums(conn: Connection, low: int, high: int, prices: PriceTable) -> list[tuple[RollupKey, RollupSums]]:
     hour = raw_bucket(conn, HOUR).label("bucket")
     model = func.coalesce(usage.c.response_model, usage.c.request_model, "").label("model")
     unpriced = usage.c.cost.is_(None)
@@ -205,11 +241,10 @@ def _raw_hour_sums(
         func.max(usage.c.latency_ms).label("latency_max"),
         func.coalesce(func.sum(usage.c.ttfb_ms), 0.0).label("ttfb_sum"),
         func.count(usage.c.ttfb_ms).label("ttfb_count"),
-    ).group_by(hour, usage.c.gateway, usage.c.provider, "proxy", "key_id", model, usage.c.status)
-    if low is not None:
-        query = query.where(usage.c.ts >= low)
-    if high is not None:
-        query = query.where(usage.c.ts < high)
+    )
+    query = query.where(usage.c.ts >= low, usage.c.ts < high).group_by(
+        hour, usage.c.gateway, usage.c.provider, "proxy", "key_id", model, usage.c.status
+    )
     result = []
     for row in conn.execute(query):
         cost = float(row.cost)
@@ -254,7 +289,26 @@ def raw_bucket(conn: Connection, seconds: int) -> ColumnElement[int]:
 
 
 def _insert(conn: Connection, groups: dict[RollupKey, RollupSums]) -> None:
-    names = (*_KEY_COLUMNS, *_SUM_COLUMNS)
-    rows = [dict(zip(names, (*key, *sums.values()), strict=True)) for key, sums in sorted(groups.items())]
-    for start in range(0, len(rows), 5000):
-        conn.execute(usage_rollup.insert(), rows[start : start + 5000])
+    """Write rebuilt rows (their range was emptied first) in multi-row statements, both grains."""
+    _upsert(conn, "usage_rollup", _KEY_COLUMNS, groups)
+    _upsert(conn, "usage_rollup_coarse", _COARSE_KEY_COLUMNS, coarse(groups))
+
+
+def fill_weeks(conn: Connection) -> None:
+    """Add week rows to both roll-ups from their day rows, in SQL (the migration that adds weeks)."""
+    for table, key_columns in ((usage_rollup, _KEY_COLUMNS), (usage_rollup_coarse, _COARSE_KEY_COLUMNS)):
+        t = table.c
+        dimensions = [t[name] for name in key_columns[2:]]
+        week = (t.bucket - t.bucket % WEEK).label("week")
+        sums = [func.max(t[c]) if c == "latency_ms_max" else func.sum(t[c]) for c in _SUM_COLUMNS]
+        query = select(literal(WEEK), week, *dimensions, *sums).where(t.period == DAY).group_by(week, *dimensions)
+        conn.execute(table.insert().from_select([*key_columns, *_SUM_COLUMNS], query))
+
+
+def fill_coarse(conn: Connection) -> None:
+    """Build `usage_rollup_coarse` from `usage_rollup` in SQL (the migration that adds it)."""
+    t = usage_rollup.c
+    sums = [func.max(t.latency_ms_max) if name == "latency_ms_max" else func.sum(t[name]) for name in _SUM_COLUMNS]
+    keys = [t[name] for name in _COARSE_KEY_COLUMNS]
+    query = select(*keys, *sums).group_by(*keys)
+    conn.execute(usage_rollup_coarse.insert().from_select([*_COARSE_KEY_COLUMNS, *_SUM_COLUMNS], query))

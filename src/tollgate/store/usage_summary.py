@@ -1,9 +1,10 @@
 """Usage summaries: sums per group and time bucket, read from roll-ups wherever whole hours or days allow.
 
-A range [start, end) is cut into parts: whole UTC days from the daily roll-ups, whole hours from the
-hourly ones, and only the partial hours at the edges from raw rows (minute buckets read raw rows
-only). The parts' sums are merged by (bucket, group). So a 30-day summary reads about 30 daily rows
-per group plus at most two hours of raw rows, whatever the number of records.
+A range [start, end) is cut into parts: whole weeks from the weekly roll-ups (summaries without
+time buckets), whole UTC days from the daily ones, whole hours from the hourly ones, and only the
+partial hours at the edges from raw rows (minute buckets read raw rows only). The parts' sums are
+merged by (bucket, group). So a 30-day total reads about four weekly rows per group, a few daily and
+hourly ones, and at most two hours of raw rows, whatever the number of records.
 """
 
 from __future__ import annotations
@@ -12,23 +13,18 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, case, func, select
 
-from tollgate.store.schema import usage, usage_rollup
-from tollgate.store.usage_query import BUCKET_SECONDS, SummaryQuery, UsageAggregate, UsageFilter
-from tollgate.store.usage_rollups import DAY, HOUR, raw_bucket
+from tollgate.store.schema import usage, usage_rollup, usage_rollup_coarse
+from tollgate.store.usage_query import BUCKET_SECONDS, SummaryQuery, UsageAggregate
+from tollgate.store.usage_rollups import DAY, HOUR, WEEK, raw_bucket
 from tollgate.store.usage_rows import RAW_DIMENSIONS, conditions
 
 RAW = 0
 #: (source, start, end): source RAW, HOUR or DAY; None bounds are open.
 Part = tuple[int, float | None, float | None]
 
-_ROLLUP_DIMENSIONS: dict[str, ColumnElement[Any]] = {
-    "provider": usage_rollup.c.provider,
-    "proxy": usage_rollup.c.proxy,
-    "key": usage_rollup.c.key_id,
-    "model": usage_rollup.c.model,
-    "status": usage_rollup.c.status,
-    "gateway": usage_rollup.c.gateway,
-}
+#: Dimensions only the full roll-up keeps; a summary that needs none of them reads the coarse one.
+_FULL_ONLY = ("key", "gateway")
+_COLUMN = {"key": "key_id"}
 
 
 def _floor(value: float, size: int) -> int:
@@ -40,29 +36,41 @@ def _ceil(value: float, size: int) -> int:
 
 
 def plan(start: float | None, end: float | None, bucket: str | None) -> list[Part]:
-    """The parts that cover [start, end) exactly: raw edges, hourly and daily roll-ups (see module doc)."""
+    """The parts that cover [start, end) exactly: raw edges, then roll-ups from hours up (see module doc).
+
+    The coarsest level is the bucket (hour or day); without buckets it is the week.
+    """
     if bucket == "minute":
         return [(RAW, start, end)]
-    h0 = None if start is None else _ceil(start, HOUR)
-    h1 = None if end is None else _floor(end, HOUR)
-    if h0 is not None and h1 is not None and h0 >= h1:
+    top = {"hour": HOUR, "day": DAY}.get(bucket or "", WEEK)
+    levels = [period for period in (HOUR, DAY, WEEK) if period <= top]
+    lo = None if start is None else _ceil(start, HOUR)
+    hi = None if end is None else _floor(end, HOUR)
+    if lo is not None and hi is not None and lo >= hi:
         return [(RAW, start, end)]
     parts: list[Part] = []
-    if start is not None and h0 is not None and start < h0:
-        parts.append((RAW, start, h0))
-    if end is not None and h1 is not None and h1 < end:
-        parts.append((RAW, h1, end))
-    if bucket == "hour":
-        return [*parts, (HOUR, h0, h1)]
-    d0 = None if h0 is None else _ceil(h0, DAY)
-    d1 = None if h1 is None else _floor(h1, DAY)
-    if d0 is not None and d1 is not None and d0 >= d1:
-        return [*parts, (HOUR, h0, h1)]
-    if h0 is not None and d0 is not None and h0 < d0:
-        parts.append((HOUR, h0, d0))
-    if h1 is not None and d1 is not None and d1 < h1:
-        parts.append((HOUR, d1, h1))
-    return [*parts, (DAY, d0, d1)]
+    if start is not None and lo is not None and start < lo:
+        parts.append((RAW, start, lo))
+    if end is not None and hi is not None and hi < end:
+        parts.append((RAW, hi, end))
+    return parts + _aligned(lo, hi, levels)
+
+
+def _aligned(lo: int | None, hi: int | None, levels: list[int]) -> list[Part]:
+    """Cover [lo, hi), aligned to levels[0], with that level at the edges and coarser levels inside."""
+    size = levels[0]
+    if len(levels) == 1:
+        return [(size, lo, hi)]
+    inner_lo = None if lo is None else _ceil(lo, levels[1])
+    inner_hi = None if hi is None else _floor(hi, levels[1])
+    if inner_lo is not None and inner_hi is not None and inner_lo >= inner_hi:
+        return [(size, lo, hi)]
+    parts: list[Part] = []
+    if lo is not None and inner_lo is not None and lo < inner_lo:
+        parts.append((size, lo, inner_lo))
+    if hi is not None and inner_hi is not None and inner_hi < hi:
+        parts.append((size, inner_hi, hi))
+    return parts + _aligned(inner_lo, inner_hi, levels[1:])
 
 
 def summarize(conn: Connection, query: SummaryQuery) -> list[UsageAggregate]:
@@ -128,8 +136,11 @@ def _raw_select(conn: Connection, query: SummaryQuery, _source: int, start: floa
 
 
 def _rollup_select(conn: Connection, query: SummaryQuery, period: int, start: float | None, end: float | None) -> Any:
-    t = usage_rollup.c
-    dims = [_ROLLUP_DIMENSIONS[name].label(f"d{i}") for i, name in enumerate(query.group_by)]
+    flt = query.filter
+    needs_full = any(d in _FULL_ONLY for d in query.group_by) or flt.key is not None or flt.gateway is not None
+    table = usage_rollup if needs_full else usage_rollup_coarse
+    t = table.c
+    dims = [t[_COLUMN.get(name, name)].label(f"d{i}") for i, name in enumerate(query.group_by)]
     bucket: list[ColumnElement[Any]] = []
     if query.bucket:
         size = BUCKET_SECONDS[query.bucket]
@@ -148,22 +159,17 @@ def _rollup_select(conn: Connection, query: SummaryQuery, period: int, start: fl
         func.sum(t.ttfb_ms_sum),
         func.sum(t.ttfb_count),
     ]
-    where = [t.period == period, *_rollup_conditions(query.filter)]
+    where = [t.period == period]
+    for name in ("provider", "proxy", "key", "model", "gateway"):
+        value = getattr(flt, name)
+        if value is not None:
+            where.append(t[_COLUMN.get(name, name)] == value)
+    if flt.status_min is not None:
+        where.append(t.status >= flt.status_min)
+    if flt.status_max is not None:
+        where.append(t.status <= flt.status_max)
     if start is not None:
         where.append(t.bucket >= int(start))
     if end is not None:
         where.append(t.bucket < int(end))
     return select(*bucket, *dims, *sums).where(*where).group_by(*bucket, *dims)
-
-
-def _rollup_conditions(flt: UsageFilter) -> list[ColumnElement[bool]]:
-    terms: list[ColumnElement[bool]] = []
-    for name in ("provider", "proxy", "key", "model", "gateway"):
-        value = getattr(flt, name)
-        if value is not None:
-            terms.append(_ROLLUP_DIMENSIONS[name] == value)
-    if flt.status_min is not None:
-        terms.append(usage_rollup.c.status >= flt.status_min)
-    if flt.status_max is not None:
-        terms.append(usage_rollup.c.status <= flt.status_max)
-    return terms
