@@ -251,7 +251,11 @@ class Relay:
             assert ex.target is not None
             ex.result = ex.target.backend.usage_from_json(data, ex.facts.model)
         if translation is not None:
-            data = translation.response_body(data) if status < 400 else translation.error_body(status, data)
+            if status < 400:
+                data = translation.response_body(data)
+            else:
+                status, ex.response_headers, data = translation.error(status, ex.response_headers, data)
+                ex.status = status
         assert ex.route is not None
         for hook in ex.route.chain.response_complete:
             outcome = hook(ex, data)
@@ -412,7 +416,7 @@ def _rewrites_body(translation: Translation | None, status: int) -> bool:
     """Whether `translation` must see this whole non-streamed body (identity translations need not)."""
     if translation is None:
         return False
-    method = "response_body" if status < 400 else "error_body"
+    method = "response_body" if status < 400 else "error"
     return getattr(type(translation), method, None) is not getattr(IdentityTranslation, method)
 
 
