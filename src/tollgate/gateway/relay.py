@@ -177,9 +177,13 @@ class Relay:
             else:
                 ex.is_stream = False
                 await self._relay_body(conn, ex, resp, translation)
-        except GatewayError as err:  # failed before anything was sent to the client
+        except GatewayError as err:  # failed before anything was sent to the client (else: cut it)
             resp.release()
-            ex.status = self._fail(conn, client, err, ex.request_id)
+            if conn.response_started:
+                conn.abort()
+                ex.status = err.status
+            else:
+                ex.status = self._fail(conn, client, err, ex.request_id)
             ex.error = err.code
             self._finish(ex)
             return
