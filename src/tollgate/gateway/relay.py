@@ -122,7 +122,7 @@ class Relay:
         ex.route = route
         client = ex.client_api = route.client_api
         chain = route.chain
-        if state.backoff:  # someone presented wrong keys lately: is this client and key id blocked?
+        if state.backoff_active:  # someone presented a wrong key since start: is this client and key id blocked?
             wait = state.backoff.retry_after(_backoff_bucket(ex, route))
             if wait is not None:  # not even checked, not logged one by one
                 self._refuse(conn, ex, RateLimitedError("Too many requests with an invalid API key.", retry_after=wait))
@@ -203,7 +203,10 @@ class Relay:
         candidates = route.targets
         failure: GatewayError | None = None
         while candidates:
-            target = chain.pick_target(ex, candidates) if chain.pick_target is not None else first_available(candidates)
+            if chain.pick_target is not None:
+                target = chain.pick_target(ex, candidates)
+            else:  # one target (today's routes) is always "the first available": no health check needed
+                target = candidates[0] if len(candidates) == 1 else first_available(candidates)
             if target is None:
                 break
             candidates = tuple(t for t in candidates if t is not target) if len(candidates) > 1 else ()
@@ -230,7 +233,8 @@ class Relay:
                 resp.release()  # TODO(i6-transport): close instead of reading the body to its end
                 failure = UpstreamError(f"Upstream answered {resp.status}.", status=502)
                 continue
-            target.health.succeeded()
+            if target.health.failures:
+                target.health.succeeded()
             return resp, translation
         raise failure if failure is not None else UpstreamError("No upstream target is available.", status=503)
 
@@ -375,6 +379,7 @@ class Relay:
         if presented is None:
             return err
         backoff = self.state.backoff
+        self.state.backoff_active = True
         blocked = backoff.record_failure(_backoff_bucket(ex, route))
         log.warning(
             "gateway key refused: client=%s route=%s fp=%s %s",
