@@ -137,10 +137,13 @@ def conditions(flt: UsageFilter, start: float | None, end: float | None) -> list
         value = getattr(flt, name)
         if value is not None:
             terms.append(RAW_DIMENSIONS[name] == value)
-    if flt.status_min is not None:
-        terms.append(usage.c.status >= flt.status_min)
-    if flt.status_max is not None:
-        terms.append(usage.c.status <= flt.status_max)
+    if flt.status_min is not None and flt.status_min == flt.status_max:
+        terms.append(usage.c.status == flt.status_min)  # an equality, so (status, ts) is walked in ts order
+    else:
+        if flt.status_min is not None:
+            terms.append(usage.c.status >= flt.status_min)
+        if flt.status_max is not None:
+            terms.append(usage.c.status <= flt.status_max)
     return terms
 
 
