@@ -342,3 +342,14 @@ def test_untranslatable_field_is_a_400_naming_it(gw: Gateway) -> None:
 def test_other_paths_are_404_in_the_client_shape(gw: Gateway) -> None:
     with pytest.raises(openai.NotFoundError):
         oai(gw, "oai-anthropic").embeddings.create(model="x", input="y", timeout=TIMEOUT_S)
+
+
+def test_gateway_errors_are_in_the_client_api_shape(gw: Gateway) -> None:
+    with pytest.raises(openai.AuthenticationError):
+        openai_client(gw.url("oai-anthropic"), "tg_000000000000_wrong").chat.completions.create(
+            model="claude-sonnet-4-5", messages=[{"role": "user", "content": "Hi"}]
+        )
+    with pytest.raises(anthropic.AuthenticationError):
+        anthropic_client(gw.url("ant-gemini"), "tg_000000000000_wrong").messages.create(
+            model="gemini-2.5-flash", max_tokens=5, messages=[{"role": "user", "content": "Hi"}]
+        )
