@@ -18,6 +18,7 @@ from tollgate.gateway.targets import Target, TargetHealth
 from tollgate.gateway.upstream import Origin, PoolRegistry, Timeout, UpstreamPool, split_base_url
 from tollgate.policies.base import EMPTY_CHAIN, PolicyChain
 from tollgate.providers.base import ClientAPI
+from tollgate.providers.pairs import client_api_named
 from tollgate.providers.registry import BUILTIN_TEMPLATES, build_template
 from tollgate.providers.template import Template
 from tollgate.providers.translators import translator_for
@@ -222,7 +223,7 @@ def compile_snapshot(
         if upstream is None:
             continue
         upstreams[name] = upstream
-        routes[provider.spec.context] = _route(
+        route = _route(
             provider.spec.context,
             name,
             None,
@@ -230,7 +231,10 @@ def compile_snapshot(
             provider.spec.security,
             upstream,
             tables.get(("LLMProvider", name), {}),
+            provider.spec.client_api,
         )
+        if route is not None:
+            routes[provider.spec.context] = route
     for name, proxy in resources.proxies.items():
         provider_name = proxy.spec.provider
         upstream = upstreams.get(provider_name)
@@ -238,7 +242,7 @@ def compile_snapshot(
         if upstream is None or base is None:
             log.error("proxy %s: provider %s is not deployed; not routed", name, provider_name)
             continue
-        routes[proxy.spec.context] = _route(
+        route = _route(
             proxy.spec.context,
             provider_name,
             name,
@@ -246,7 +250,10 @@ def compile_snapshot(
             proxy.spec.security,
             upstream,
             tables.get(("LLMProxy", name), {}),
+            proxy.spec.client_api or base.spec.client_api,
         )
+        if route is not None:
+            routes[proxy.spec.context] = route
     return Snapshot(routes, resources.revision)
 
 
@@ -258,9 +265,11 @@ def _route(
     security: InboundSecurity,
     upstream: _Upstream,
     keys: dict[str, KeyEntry],
-) -> Route:
-    client = upstream.template.client
+    client_api: str | None = None,
+) -> Route | None:
+    """The route; None (logged) when its `clientApi` cannot be translated to the provider's backend."""
     backend = upstream.template.backend
+    client = upstream.template.client if client_api is None else client_api_named(client_api)
     # a custom template's own client key headers carry the gateway key too: never forwarded
     strip = set(HOP_HEADERS | CLIENT_CREDENTIAL_HEADERS | FORWARDING_HEADERS | upstream.credential_names)
     strip |= set(client.client_key_headers)
@@ -270,7 +279,9 @@ def _route(
     else:
         strip_query.add(security.name)
     translator = translator_for(client, backend)
-    assert translator is not None  # one template's own halves always pair
+    if translator is None:  # only a clientApi can pair halves of different vendors
+        log.error("%s: no translation from the %s API to a %s backend; not routed", context, client.name, backend.name)
+        return None
     target = Target(
         name=provider_name,
         backend=backend,

@@ -229,6 +229,14 @@ _ALLOW_SHADOWING = (
 )
 
 
+#: client APIs a route can serve in front of another vendor's backend (docs/routing-and-translation.md)
+ClientApiName = Literal["openai", "anthropic"]
+_CLIENT_API = (
+    "The API clients of this route speak when it is not the template's own: 'openai' (Chat Completions) or "
+    "'anthropic' (Messages); the gateway translates to and from the backend."
+)
+
+
 class ProviderSpec(Model):
     template: str = Field(pattern=NAME_PATTERN)
     context: str = Field(description=_CONTEXT_DOC, json_schema_extra=_CONTEXT_SCHEMA)
@@ -255,6 +263,7 @@ class ProviderSpec(Model):
         le=100_000,
         description="Upstream connections at most (busy and idle); further requests wait up to timeouts.pool.",
     )
+    client_api: ClientApiName | None = Field(default=None, alias="clientApi", description=_CLIENT_API)
 
     @field_validator("context")
     @classmethod
@@ -295,6 +304,9 @@ class ProxySpec(Model):
     context: str = Field(description=_CONTEXT_DOC, json_schema_extra=_CONTEXT_SCHEMA)
     security: InboundSecurity = Field(default_factory=InboundSecurity)
     allow_shadowing: bool = Field(default=False, alias="allowShadowing", description=_ALLOW_SHADOWING)
+    client_api: ClientApiName | None = Field(
+        default=None, alias="clientApi", description=_CLIENT_API + " Overrides the provider's."
+    )
 
     @field_validator("context")
     @classmethod

@@ -139,8 +139,11 @@ def apply_documents(
     return ApplyReport(results)
 
 
-def deploy_current(tx: WriteTx, gateway: str, kind: str, name: str) -> Outcome:
-    """Deploy the stored document of a provider or proxy; a proxy's provider must be live there first."""
+def deploy_current(tx: WriteTx, gateway: str, kind: str, name: str, *, shadowing_checked: bool = False) -> Outcome:
+    """Deploy the stored document of a provider or proxy; a proxy's provider must be live there first.
+
+    `shadowing_checked` says the caller already ran `check_shadowing` for this document's batch.
+    """
     if kind not in DEPLOYABLE_KINDS:
         raise ValueError(f"only {' and '.join(DEPLOYABLE_KINDS)} can be deployed, not {kind}")
     resource = resource_rows.fetch_required(tx.conn, kind, name)

@@ -28,11 +28,6 @@ def document(resource: Resource) -> JSONObject:
     return cast(JSONObject, resource.model_dump(mode="json", by_alias=True, exclude={"metadata": {"resource_version"}}))
 
 
-def shown(resource: Resource) -> JSONObject:
-    """The document as the API shows it: `document` plus metadata.resourceVersion (when it has one)."""
-    return cast(JSONObject, resource.model_dump(mode="json", by_alias=True))
-
-
 def context_of(resource: Resource) -> str | None:
     context = getattr(resource.spec, "context", None)
     return context if isinstance(context, str) else None
