@@ -70,7 +70,7 @@ def test_nesting_inside_one_batch_is_refused_and_checked_once(store: Store, monk
         return real(new, others, gateway)
 
     monkeypatch.setattr(applying, "first_conflict", counting)
-    store.apply_documents([provider(f"p{i}", f"/p{i}") for i in range(20)], gateway="g1")
+    store.apply_documents([provider(f"p{i}", f"/p{i}") for i in range(20)], gateway="g1", create_gateway=True)
     assert batches == [20]  # one check for the whole batch, not one per document
     with pytest.raises(ResourceConflictError, match=r"'/x/y' of LLMProvider 'b' is inside '/x' of LLMProvider 'a'"):
         store.apply_documents([provider("a", "/x"), provider("b", "/x/y")], gateway="g1")

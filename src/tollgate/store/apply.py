@@ -19,7 +19,7 @@ from tollgate.errors import (
     raise_validation_errors,
 )
 from tollgate.resources.buildable import build_errors
-from tollgate.resources.contexts import Placed, shadowing_conflict
+from tollgate.resources.contexts import Placed, first_conflict
 from tollgate.resources.integrity import integrity_errors
 from tollgate.resources.keys import key_from_value
 from tollgate.resources.models import APIKey, Gateway, LLMProvider, LLMProxy, ProviderSpec, ProxySpec, Resource, Secret
@@ -132,9 +132,11 @@ def apply_documents(
     deployable = [doc for doc in ordered if doc.kind in DEPLOYABLE_KINDS]
     if deploy and deployable:
         ensure_deployable_gateway(tx, gateway, create=create_gateway)
+        check_shadowing(tx.conn, gateway, deployable)  # once for the batch, indexed
         bulk.deploy_many(tx, gateway, deployable)
     if redeploy:
         for live_gateway, live_docs in bulk.live_gateways(tx.conn, deployable).items():
+            check_shadowing(tx.conn, live_gateway, live_docs)
             bulk.deploy_many(tx, live_gateway, live_docs)
     return ApplyReport(results)
 
@@ -160,9 +162,7 @@ def deploy_current(tx: WriteTx, gateway: str, kind: str, name: str, *, shadowing
         raise ResourceConflictError(
             f"{kind} {name!r}: context {context!r} is already served on gateway {gateway!r} by {other[0]} {other[1]!r}"
         )
-    shadowing = _shadowing(tx.conn, gateway, kind, name, resource)
-    if shadowing is not None:
-        raise ResourceConflictError(shadowing)
+    check_shadowing(tx.conn, gateway, [resource])
     _, outcome = deployment_rows.deploy(tx, gateway, kind, name, resource_rows.document(resource))
     return outcome
 
@@ -219,13 +219,22 @@ def prune(tx: WriteTx, selector: Selector, keep: Sequence[Resource]) -> list[App
     return results
 
 
-def _shadowing(conn: Connection, gateway: str, kind: str, name: str, resource: Resource) -> str | None:
-    """Refusal message when `resource`'s context nests with another live one on `gateway` (see resources.contexts)."""
-    spec = resource.spec
-    if not isinstance(spec, ProviderSpec | ProxySpec):
-        return None
-    new = Placed(kind, name, spec.context, spec.allow_shadowing)
-    return shadowing_conflict(new, deployment_rows.nested_live(conn, gateway, [spec.context]), gateway)
+def check_shadowing(conn: Connection, gateway: str, resources: Sequence[Resource]) -> None:
+    """ResourceConflictError when a context of `resources` nests with another one live on `gateway`
+    (or in `resources`) and the inner one does not allow it (see `resources.contexts`). Once per batch;
+    the live deployments it reads are only those nesting with the batch's contexts (by index)."""
+    new = [
+        Placed(r.kind, r.metadata.name, r.spec.context, r.spec.allow_shadowing)
+        for r in resources
+        if isinstance(r.spec, ProviderSpec | ProxySpec)
+    ]
+    if not new:
+        return
+    incoming = {(p.kind, p.name) for p in new}
+    nested = deployment_rows.nested_live(conn, gateway, [p.context for p in new])
+    refusal = first_conflict(new, [p for p in nested if (p.kind, p.name) not in incoming], gateway)
+    if refusal is not None:
+        raise ResourceConflictError(refusal)
 
 
 def _apply_key(tx: WriteTx, doc: APIKey, value: str | None) -> ApplyResult:

@@ -3,8 +3,8 @@ statements per chunk instead of several per document.
 
 Same rules as the one-at-a-time functions (`resource_rows.upsert`, `apply.deploy_current`): a
 resourceVersion precondition per document, "unchanged" when the canonical document is equal, a
-proxy's provider live on the gateway first, one live context per gateway, no unannounced shadowing
-(`resources.contexts`). Lookups are IN queries on
+proxy's provider live on the gateway first, one live context per gateway (shadowing is checked by
+the caller, `apply.check_shadowing`, once per batch). Lookups are IN queries on
 indexed columns, at most `IN_BATCH` names each, so a chunk costs the same whatever the store holds.
 """
 
@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from tollgate.errors import ResourceConflictError, ResourceValidationError
-from tollgate.resources.contexts import Placed, is_inside, shadowing_conflict
-from tollgate.resources.models import LLMProxy, ProviderSpec, ProxySpec, Resource
+from tollgate.resources.models import LLMProxy, Resource
 from tollgate.store import deployment_rows
 from tollgate.store.records import Outcome
 from tollgate.store.resource_rows import canonical, check_version, context_of, document, expected_version
@@ -151,8 +150,6 @@ def deploy_many(tx: WriteTx, gateway: str, docs: Sequence[Resource]) -> None:
     live = _live(tx.conn, gateway, {doc.metadata.name for doc in docs} | providers)
     owners = _context_owners(tx.conn, gateway, {c for doc in docs if (c := context_of(doc)) is not None})
     serving: set[Key] = {key for key in live if key[0] == "LLMProvider"}
-    contexts = {c for doc in docs if (c := context_of(doc)) is not None}
-    placed = {(p.kind, p.name): p for p in deployment_rows.nested_live(tx.conn, gateway, contexts)}
     changed: list[Key] = []
     fresh: list[tuple[Key, dict[str, Any], str | None]] = []
     for doc in docs:
@@ -170,17 +167,6 @@ def deploy_many(tx: WriteTx, gateway: str, docs: Sequence[Resource]) -> None:
                 f"{doc.kind} {doc.metadata.name!r}: context {context!r} is already served on gateway {gateway!r} "
                 f"by {owner[0]} {owner[1]!r}"
             )
-        if isinstance(doc.spec, ProviderSpec | ProxySpec):
-            new = Placed(doc.kind, doc.metadata.name, doc.spec.context, doc.spec.allow_shadowing)
-            nested = [
-                p
-                for k, p in placed.items()
-                if k != key and (is_inside(p.context, new.context) or is_inside(new.context, p.context))
-            ]
-            refusal = shadowing_conflict(new, nested, gateway)
-            if refusal is not None:
-                raise ResourceConflictError(refusal)
-            placed[key] = new
         spec = document(doc)
         current = live.get(key)
         if doc.kind == "LLMProvider":
