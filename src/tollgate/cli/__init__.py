@@ -21,6 +21,7 @@ _COMMANDS = {
     "undeploy": "undeploy",
     "deployments": "deployments",
     "secrets": "secrets",
+    "policies": "policies",
 }
 
 

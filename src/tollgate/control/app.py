@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from tollgate.control.auth import AdminAuth, require_admin
 from tollgate.control.errors import install_error_handlers
 from tollgate.control.guard import DEFAULT_ADMIN_MAX_BODY, AdminGuard
-from tollgate.control.routes import apply, deployments, keys, resources, secrets
+from tollgate.control.routes import apply, deployments, keys, policies, resources, secrets
 from tollgate.control.schemas import ErrorResponse
 from tollgate.security.backoff import FailureBackoff
 from tollgate.store import Store
@@ -60,6 +60,6 @@ def create_app(
         return {"status": "ok"}
 
     guarded = [Depends(require_admin)]
-    for module in (resources, secrets, keys, deployments, apply):
+    for module in (resources, secrets, keys, deployments, apply, policies):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded, responses=_ERRORS)
     return app

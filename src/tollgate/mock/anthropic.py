@@ -163,7 +163,7 @@ class AnthropicMock:
         message_id = "msg_mock" + secrets.token_hex(10)
         input_tokens, output_tokens = prompt_tokens(body), count_words(text)
         if body.get("stream") is True:
-            plan = stream_plan(message_id, model, split_chunks(text, outcome.chunks), input_tokens, output_tokens)
+            plan = stream_plan(message_id, model, split_chunks(text, outcome.chunks, outcome.chunk_chars), input_tokens, output_tokens)
             return stream_response(plan, outcome)
         return json_response(message_object(message_id, model, text, usage(input_tokens, output_tokens)))
 

@@ -218,7 +218,7 @@ class GeminiMock:
             {"contents": body.get("contents"), "systemInstruction": body.get("systemInstruction")}
         )
         if stream:
-            plan = stream_plan(model, split_chunks(text, behaviour.chunks), input_tokens, sse=sse)
+            plan = stream_plan(model, split_chunks(text, behaviour.chunks, behaviour.chunk_chars), input_tokens, sse=sse)
             return stream_response(plan, behaviour, media_type="text/event-stream" if sse else "application/json")
         usage = usage_metadata(input_tokens, count_words(text))
         return json_response(generate_response(text, model, secrets.token_urlsafe(16), usage, finished=True))

@@ -126,7 +126,7 @@ class MistralMock:
         usage_value = usage(prompt_tokens(body), count_words(text))
         if body.get("stream") is True:
             return stream_response(
-                stream_plan(reply_id, created, model, split_chunks(text, outcome.chunks), usage_value), outcome
+                stream_plan(reply_id, created, model, split_chunks(text, outcome.chunks, outcome.chunk_chars), usage_value), outcome
             )
         message: JSONValue = {"role": "assistant", "content": text, "tool_calls": None, "prefix": False}
         choice: JSONValue = {"index": 0, "message": message, "finish_reason": "stop"}

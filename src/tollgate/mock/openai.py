@@ -92,7 +92,7 @@ def make_reply(
         created=int(time.time()),
         model=model,
         text=text,
-        pieces=split_chunks(text, behaviour.chunks),
+        pieces=split_chunks(text, behaviour.chunks, behaviour.chunk_chars),
         prompt_tokens=count_prompt_tokens(body),
         completion_tokens=count_words(text),
     )

@@ -14,16 +14,22 @@ cap can overshoot by at most (its completion - `defaultMaxTokens`).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
+from tollgate.errors import GatewayError
+from tollgate.gateway.exchange import ExchangeKey
+from tollgate.policies.attached import AttachedPolicy
 from tollgate.policies.env import BuildEnv
 from tollgate.policies.estimate import DEFAULT_BYTES_PER_TOKEN, estimate_prompt_tokens, requested_max_tokens
 from tollgate.policies.limits import Limiter, LimitScopeParams, LimitTicket, MeteredWindow
 from tollgate.policies.params import Duration, PolicyParams
 from tollgate.policies.view import ExchangeView
 from tollgate.usage.record import TokenUsage
+
+if TYPE_CHECKING:
+    from tollgate.gateway.exchange import Exchange
 
 __all__ = ["NAME", "TokenLimitParams", "TokenLimitPolicy", "build"]
 
@@ -68,13 +74,20 @@ class TokenLimitParams(ReservationParams):
         return self
 
 
-class TokenLimitPolicy:
-    """Reserve in `admit`, correct in `settle`; one instance per attachment, shared by its requests."""
+class TokenLimitPolicy(AttachedPolicy):
+    """Reserve in `admit`, correct in `settle`; one instance per attachment, shared by its requests.
+
+    Phases: REQUEST_BODY (reserve or 429), RESPONSE_HEADERS (`x-ratelimit-*-tokens`), COMPLETION
+    (settle with the metered usage, off the request path).
+    """
 
     name = NAME
+    needs_request_body = True
 
     def __init__(self, params: TokenLimitParams, env: BuildEnv) -> None:
+        super().__init__()
         self.params = params
+        self._ticket: ExchangeKey[LimitTicket] = ExchangeKey(env.owner)
         self._counted = tuple(w.count for w in params.limits)
         windows = [MeteredWindow(_METRICS[w.count], w.per, w.tokens) for w in params.limits]
         self.limiter = Limiter(env.owner, params, windows, env.counters)
@@ -112,6 +125,31 @@ class TokenLimitPolicy:
     async def refund(self, ticket: LimitTicket) -> None:
         """The upstream never answered: nothing was used."""
         await ticket.settle([0] * len(self._counted))
+
+
+    async def on_request_body(self, ex: Exchange) -> GatewayError | None:
+        if not self.applies(ex):
+            return None
+        ticket = await self.admit(ex)
+        if ticket is not None:
+            ex.set(self._ticket, ticket)
+        return None
+
+    def on_response_headers(self, ex: Exchange) -> GatewayError | None:
+        ticket = ex.get(self._ticket)
+        if ticket is not None:
+            ex.response_headers.extend(ticket.headers())
+        return None
+
+    def on_completion(self, ex: Exchange) -> None:
+        ticket = ex.get(self._ticket)
+        if ticket is None:
+            return
+        result = ex.result
+        if result is None:  # no answer, or an error answer: nothing was generated
+            self.spawn(self.refund(ticket))
+        else:
+            self.spawn(self.settle(ticket, result.usage))
 
 
 def build(params: TokenLimitParams, env: BuildEnv) -> TokenLimitPolicy:
