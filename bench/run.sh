@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Tollgate side by side with the direct upstream and nginx (and, with --with, the peers) in ONE
-# interleaved run of the shared harness, gateway pinned to core 0. Usage:
+# interleaved run of the benchmark harness (bench/harness, vendored), gateway pinned to core 0. Usage:
 #   bench/run.sh [--with direct,nginx,py-aiohttp,litellm,portkey] [gwbench options, e.g. --duration 10]
-# Results: /tmp/gwbench-*/table.md and results.json (see ../shared/bench/README.md).
+# Results: /tmp/gwbench-*/table.md and results.json (see bench/harness/README.md).
+# TOLLGATE_BENCH_HARNESS points at another copy of the harness; TOLLGATE_PYTHON at another interpreter.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-HARNESS="${TOLLGATE_BENCH_HARNESS:-$ROOT/../shared/bench}"
+HARNESS="${TOLLGATE_BENCH_HARNESS:-$HERE/harness}"
 PY="${TOLLGATE_PYTHON:-$ROOT/.venv/bin/python}"
 KEY="tg_0123456789ab_benchmark-key-not-a-secret-0000"
 DB="$(mktemp -d)/bench.db"

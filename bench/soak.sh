@@ -6,7 +6,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-HARNESS="${TOLLGATE_BENCH_HARNESS:-$ROOT/../shared/bench}"
+HARNESS="${TOLLGATE_BENCH_HARNESS:-$HERE/harness}"
 PY="${TOLLGATE_PYTHON:-$ROOT/.venv/bin/python}"
 DURATION="${1:-300}"; CONC="${2:-16}"
 KEY="tg_0123456789ab_benchmark-key-not-a-secret-0000"

@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from tollgate.gateway.app import GatewayState, server_ssl_context, start_gateway_server
+from tollgate.gateway.isolation import Problems, apply_isolating
+from tollgate.gateway.server_limits import ServerLimits
 from tollgate.listen import bind_listener
 from tollgate.resources.loader import load_documents
+from tollgate.resources.resource_set import ResourceSet
 from tollgate.store import Store
 from tollgate.usage.recorder import UsageRecorder
 from tollgate.usage.writer_process import UsageWriterProcess
@@ -39,6 +42,7 @@ _KEY_USE_FLUSH_INTERVAL = 5.0
 _HEARTBEAT_INTERVAL = 5.0
 _DRAIN_GRACE = 30.0
 _CLOSE_WAIT = 5.0
+_USAGE_CLOSE_WAIT = 30.0
 
 
 class _Listener(Protocol):
@@ -67,6 +71,10 @@ class NodeConfig:
     admin_max_body: int = DEFAULT_ADMIN_MAX_BODY
     #: called with (name, value) for every generated API key, shown once
     on_new_key: Callable[[str, str, str], None] | None = None
+    #: data-plane sizes, timeouts and connection cap (`serve --max-connections` etc.)
+    server_limits: ServerLimits = field(default_factory=ServerLimits)
+    #: reverse proxies in front of the data plane whose forwarding headers name the client (`--trusted-hops`)
+    trusted_hops: int = 0
 
 
 class Node:
@@ -83,6 +91,10 @@ class Node:
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self.gateway_port: int | None = None
+        #: store revision last applied (or found unappliable), and what it could not serve, by (kind, name)
+        self.applied_revision = -1
+        self.problems: Problems = {}
+        self._problems_reported = False
         self.admin_port: int | None = None
 
     @property
@@ -146,14 +158,15 @@ class Node:
         cfg = self.config
         self.usage_writer = UsageWriterProcess(cfg.db_url)
         recorder = self.recorder = UsageRecorder(self.usage_writer)
-        state = self.state = GatewayState(cfg.gateway_name, recorder)
+        state = self.state = GatewayState(cfg.gateway_name, recorder, trusted_hops=cfg.trusted_hops)
         resources = await asyncio.to_thread(store.load_resource_set, cfg.gateway_name)
-        state.apply(resources)
+        self._apply(state, resources)
         tls = server_ssl_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None
-        server = await start_gateway_server(state, cfg.host, cfg.port, tls, sock=sock)
+        server = await start_gateway_server(state, cfg.host, cfg.port, tls, sock=sock, limits=cfg.server_limits)
         self._servers.append(server)
         self.gateway_port = server.sockets[0].getsockname()[1]
         await asyncio.to_thread(store.register_gateway, cfg.gateway_name, self.public_url)
+        await self._report_problems(store)
         self._tasks += [
             asyncio.create_task(recorder.run(), name="usage-recorder"),
             asyncio.create_task(self._follow_store(store, state), name="follow-store"),
@@ -174,18 +187,54 @@ class Node:
         self.admin_port = port
         log.info("management API on http://%s:%d", self.config.admin_host, port)
 
+    def _apply(self, state: GatewayState, resources: ResourceSet) -> None:
+        """Swap in `resources`, leaving out what cannot be built (logged once, reported to the store).
+
+        Even a set that cannot be applied at all counts as seen: it is not retried every poll (a new
+        revision is), and the last good snapshot keeps serving.
+        """
+        self.applied_revision = resources.revision
+        try:
+            problems = apply_isolating(state, resources)
+        except Exception as exc:
+            log.error(
+                "store revision %d cannot be applied (%s); still serving revision %d",
+                resources.revision,
+                type(exc).__name__,
+                state.snapshot.revision,
+            )
+            return
+        for (kind, name), reason in sorted(problems.items()):
+            if self.problems.get((kind, name)) != reason:
+                log.error("%s %r is not served on gateway %s: %s", kind, name, self.config.gateway_name, reason)
+        if problems != self.problems:
+            self.problems = problems
+            self._problems_reported = False
+
+    async def _report_problems(self, store: Store) -> None:
+        if not self._problems_reported:
+            await asyncio.to_thread(store.report_problems, self.config.gateway_name, self.problems)
+            self._problems_reported = True
+
     async def _follow_store(self, store: Store, state: GatewayState) -> None:
-        """Poll the store revision; on change compile and swap a new snapshot."""
+        """Poll the store revision; on change compile and swap a new snapshot; report what is not served."""
+        unreachable = False
         while True:
             await asyncio.sleep(self.config.poll_interval)
             try:
                 revision = await asyncio.to_thread(store.current_revision)
-                if revision != state.snapshot.revision:
+                if revision != self.applied_revision:
                     resources = await asyncio.to_thread(store.load_resource_set, self.config.gateway_name)
-                    state.apply(resources)
+                    self._apply(state, resources)
                     log.info("applied store revision %d", resources.revision)
+                await self._report_problems(store)
+                if unreachable:
+                    log.info("the store is reachable again")
+                    unreachable = False
             except Exception as exc:  # the store may be briefly unreachable: keep serving the last snapshot
-                log.warning("could not refresh from the store: %s", type(exc).__name__)
+                if not unreachable:
+                    log.warning("could not refresh from the store: %s", type(exc).__name__)
+                unreachable = True
 
     async def _flush_key_use(self, store: Store, state: GatewayState) -> None:
         while True:
@@ -205,7 +254,8 @@ class Node:
         while True:
             await asyncio.sleep(_HEARTBEAT_INTERVAL)
             try:
-                await asyncio.to_thread(store.heartbeat, self.config.gateway_name)
+                status = "degraded" if self.problems else "ready"
+                await asyncio.to_thread(store.heartbeat, self.config.gateway_name, status)
             except Exception as exc:
                 log.warning("gateway heartbeat failed: %s", type(exc).__name__)
 
@@ -231,13 +281,20 @@ class Node:
             async with asyncio.timeout(_CLOSE_WAIT):
                 for server in self._servers:
                     await server.wait_closed()
+        if self.recorder is not None:
+            # before the tasks are cancelled: the flush loop ends after the batch it is writing is acknowledged
+            try:
+                async with asyncio.timeout(_USAGE_CLOSE_WAIT):
+                    await self.recorder.aclose()
+            except TimeoutError:
+                self.recorder.discard(f"not stored within {_USAGE_CLOSE_WAIT:.0f} s of shutdown")
+            stats = self.recorder.stats()
+            log.info("usage records: %d written, %d dropped, %d lost", stats.written, stats.dropped, stats.lost)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self.recorder is not None:
-            await self.recorder.aclose()
         if self.usage_writer is not None:
             await self.usage_writer.aclose()
         if self.store is not None and self.state is not None:

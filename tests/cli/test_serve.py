@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tollgate.store import Store
+
 
 @pytest.fixture
 def busy_port() -> Iterator[int]:
@@ -45,3 +47,20 @@ def test_a_busy_port_is_one_line_and_nothing_is_stored(tmp_path: Path, busy_port
         f"Error: cannot listen on 127.0.0.1:{busy_port} ({plane}, port {busy_port}): the port is already in use\n"
     )
     assert not (tmp_path / "db").exists()  # no database, no admin token, no generated API key
+
+
+def test_serve_config_refuses_a_provider_whose_ca_bundle_is_missing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
+    missing = tmp_path / "private-ca.pem"
+    (tmp_path / "bad.yaml").write_text(
+        "apiVersion: tollgate.dev/v1\nkind: LLMProvider\nmetadata: {name: private}\n"
+        f"spec: {{template: openai, context: /private, caBundle: {missing}}}\n"
+    )
+    command = [sys.executable, "-m", "tollgate", "serve", "--db", f"sqlite:///{tmp_path / 't.db'}"]
+    command += ["--config", str(tmp_path / "bad.yaml"), "--port", "0", "--admin-port", "0"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr == (f"Error: LLMProvider 'private': spec.caBundle: file '{missing}' does not exist\n")
+    # nothing was stored: a later start with a good config is not blocked by it
+    with Store.open(f"sqlite:///{tmp_path / 't.db'}") as store:
+        assert store.list_resources() == []

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tollgate.gateway.app import GatewayState, start_gateway_server
+from tollgate.gateway.server_limits import ServerLimits
 from tollgate.resources.keys import KeyRecord, generate_key
 from tollgate.resources.models import LLMProvider, LLMProxy, ProviderTemplate
 from tollgate.resources.resource_set import ResourceSet
@@ -100,6 +101,10 @@ class RunningGateway:
     sink: ListSink
     url: str
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
     async def close(self) -> None:
         self.server.close()
         self.state.pools.close()
@@ -108,12 +113,13 @@ class RunningGateway:
                 await self.server.wait_closed()
 
 
-async def start_gateway(resources: ResourceSet, max_body: int | None = None) -> RunningGateway:
+async def start_gateway(
+    resources: ResourceSet, max_body: int | None = None, limits: ServerLimits | None = None
+) -> RunningGateway:
     sink = ListSink()
     state = GatewayState("test-gw", sink)
     state.apply(resources)
-    kwargs = {} if max_body is None else {"max_body": max_body}
-    server = await start_gateway_server(state, "127.0.0.1", 0, **kwargs)
+    server = await start_gateway_server(state, "127.0.0.1", 0, max_body=max_body, limits=limits)
     port = server.sockets[0].getsockname()[1]
     return RunningGateway(state, server, sink, f"http://127.0.0.1:{port}")
 

@@ -10,10 +10,10 @@ import pytest
 
 from tests.gateway.gw_helpers import new_key, provider, resource_set
 from tollgate.errors import AuthenticationError
-from tollgate.gateway import auth as auth_module
 from tollgate.gateway.auth import AuthCheck
 from tollgate.gateway.snapshot import compile_snapshot
 from tollgate.gateway.upstream import PoolRegistry
+from tollgate.resources import keys as keys_module
 from tollgate.resources.keys import KeyRecord
 
 UP = "http://127.0.0.1:9"
@@ -171,7 +171,7 @@ def test_secret_is_compared_in_constant_time(key: tuple[str, KeyRecord], monkeyp
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(auth_module.hmac, "compare_digest", spy)
+    monkeypatch.setattr(keys_module.hmac, "compare_digest", spy)  # the one key comparison, used by auth
     check = _check(keys=[record])
     check.authenticate([(b"x-api-key", value.encode())], "")
     with pytest.raises(AuthenticationError):

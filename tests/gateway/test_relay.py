@@ -594,7 +594,7 @@ async def test_hot_swap_keeps_streams_and_pools(env: Env) -> None:
     warm = await env.client.post(env.url("/openai", v.path), json=v.body(), headers=headers)
     assert warm.status_code == 200
     old = env.gw.state.snapshot
-    old_pool = old.routes["/openai"].pool
+    old_pool = old.routes["/openai"].targets[0].pool
     body = v.body("slowly please [mock:chunk-delay=100]", stream=True)
     async with env.client.stream("POST", env.url("/openai", v.path), json=body, headers=headers) as resp:
         iterator = resp.aiter_raw()
@@ -611,7 +611,7 @@ async def test_hot_swap_keeps_streams_and_pools(env: Env) -> None:
     assert env.gw.sink.records[-1].completion_tokens
     gone = await env.client.post(env.url("/openai", v.path), json=v.body(), headers=headers)
     assert gone.status_code == 404
-    assert env.gw.state.snapshot.routes["/openai-query"].pool is old_pool
+    assert env.gw.state.snapshot.routes["/openai-query"].targets[0].pool is old_pool
 
 
 async def test_concurrent_streams_share_nothing(env: Env) -> None:
@@ -653,7 +653,7 @@ async def test_http10_client_gets_a_plain_stream(env: Env) -> None:
     assert payload.startswith(b"data: {") and payload.rstrip().endswith(b"data: [DONE]")
 
 
-async def test_an_adapter_bug_costs_one_request_a_clean_500_not_the_connection() -> None:
+async def test_a_client_api_bug_costs_one_request_a_clean_500_not_the_connection() -> None:
     value, rec = new_key("LLMProvider", "buggy")
     gw = await start_gateway(resource_set([provider("buggy", "openai", "/buggy", "http://127.0.0.1:9")], keys=[rec]))
     route = gw.state.snapshot.routes["/buggy"]
@@ -666,14 +666,14 @@ async def test_an_adapter_bug_costs_one_request_a_clean_500_not_the_connection()
 
     object.__setattr__(
         route,
-        "adapter",
+        "client_api",
         type(
             "Broken",
             (),
             {
                 "reads_body": staticmethod(lambda *_: False),
                 "request_facts": staticmethod(explode),
-                "error_response": route.adapter.error_response,
+                "error_response": route.client_api.error_response,
             },
         )(),
     )

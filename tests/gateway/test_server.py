@@ -13,15 +13,20 @@ import orjson
 import pytest
 
 from tests.gateway.gw_helpers import WAIT, new_key, provider, resource_set, start_gateway, wait_until
+from tollgate.errors import GatewayError, PayloadTooLargeError
 from tollgate.gateway.server import Connection, Request, protocol_factory
 
 Handler = Callable[[Request, Connection], Awaitable[None]]
 
 
 async def echo(req: Request, conn: Connection) -> None:
-    body = orjson.dumps(
-        {"method": req.method, "path": req.path, "query": req.query, "len": len(req.body), "big": req.body_too_large}
-    )
+    try:
+        data = await req.read_body()
+    except GatewayError as err:
+        error = {"error": {"message": err.message, "type": "invalid_request_error"}}
+        conn.send_response(err.status, [], orjson.dumps(error))
+        return
+    body = orjson.dumps({"method": req.method, "path": req.path, "query": req.query, "len": len(data)})
     conn.send_response(200, [(b"content-type", b"application/json")], body)
 
 
@@ -67,7 +72,7 @@ async def test_keep_alive_several_requests_on_one_connection() -> None:
             peers = set()
             for i in range(5):
                 resp = await client.post(f"/p/{i}?q={i}", content=b"x" * i)
-                assert resp.json() == {"method": "POST", "path": f"/p/{i}", "query": f"q={i}", "len": i, "big": False}
+                assert resp.json() == {"method": "POST", "path": f"/p/{i}", "query": f"q={i}", "len": i}
                 assert "connection" not in resp.headers
                 stream = resp.extensions["network_stream"]
                 peers.add(stream.get_extra_info("client_addr"))
@@ -216,12 +221,20 @@ async def test_upgrade_is_ignored_and_the_connection_closed() -> None:
         writer.close()
 
 
-async def test_body_over_server_limit_is_flagged_not_buffered() -> None:
-    async with serve(echo, max_body=1000) as port, httpx.AsyncClient(timeout=5) as client:
+async def test_body_over_server_limit_is_refused_whatever_the_handler_allows() -> None:
+    async def generous(req: Request, conn: Connection) -> None:
+        try:
+            data = await req.read_body(10**9)
+        except PayloadTooLargeError as err:
+            conn.send_response(413, [], err.message.encode())
+            return
+        conn.send_response(200, [], b"%d" % len(data))
+
+    async with serve(generous, max_body=1000) as port, httpx.AsyncClient(timeout=5) as client:
         resp = await client.post(f"http://127.0.0.1:{port}/x", content=b"a" * 5000)
-        assert resp.json()["big"] is True and resp.json()["len"] <= 1000
+        assert (resp.status_code, resp.text) == (413, "Request body is larger than 1000 bytes.")
         resp = await client.post(f"http://127.0.0.1:{port}/x", content=b"a" * 1000)
-        assert resp.json() == {"method": "POST", "path": "/x", "query": "", "len": 1000, "big": False}
+        assert (resp.status_code, resp.text) == (200, "1000")
 
 
 @pytest.mark.parametrize(
@@ -269,20 +282,25 @@ async def test_client_disconnect_mid_request_cancels_the_handler() -> None:
         await asyncio.wait_for(cancelled.wait(), WAIT)
 
 
-async def test_client_disconnect_mid_body_never_calls_the_handler() -> None:
-    calls: list[str] = []
+async def test_client_disconnect_mid_body_cancels_the_handler_waiting_for_it() -> None:
+    events: list[str] = []
 
     async def record(req: Request, conn: Connection) -> None:
-        calls.append(req.path)
-        conn.send_response(200, [], b"")
+        events.append("called")
+        try:
+            await req.read_body()
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        events.append("read")
 
     async with serve(record) as port:
         _reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"POST /half HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nonly-part")
         await writer.drain()
+        await wait_until(lambda: events == ["called"])
         writer.close()
-        await asyncio.sleep(0.1)
-        assert calls == []
+        await wait_until(lambda: events == ["called", "cancelled"])
 
 
 async def test_slow_reader_gets_backpressure_with_bounded_memory() -> None:
@@ -358,3 +376,22 @@ async def test_handler_crash_breaks_the_connection_and_server_survives() -> None
     finally:
         loop.set_exception_handler(None)
     assert any(isinstance(ctx.get("exception"), RuntimeError) for ctx in errors)
+
+
+async def test_stream_with_a_known_length_is_sent_unchunked_and_keeps_the_connection() -> None:
+    """For relaying a large upstream body of known length piece by piece (bounded memory)."""
+
+    async def known(req: Request, conn: Connection) -> None:
+        conn.start_stream(200, [(b"content-type", b"application/json")], content_length=13)
+        await conn.write_chunk(b'{"a":')
+        await conn.write_chunk(b'"bcdef')
+        conn.end_stream(b'"}')
+
+    async with serve(known) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(2):
+            writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            status, headers, body = await read_response(reader)
+            assert (status, headers["content-length"], body) == (200, "13", b'{"a":"bcdef"}')
+            assert "transfer-encoding" not in headers and "connection" not in headers
+        writer.close()

@@ -54,7 +54,7 @@ def test_empty_snapshot_matches_nothing() -> None:
     assert Snapshot({}).match("/openai/v1") is None
 
 
-def test_proxy_shares_pool_and_adapter_but_not_keys() -> None:
+def test_proxy_shares_target_parts_but_not_keys() -> None:
     _pv, pk = new_key("LLMProvider", "base")
     _xv, xk = new_key("LLMProxy", "app")
     rs = resource_set(
@@ -65,13 +65,17 @@ def test_proxy_shares_pool_and_adapter_but_not_keys() -> None:
     )
     snap = compile_snapshot(rs, PoolRegistry())
     base, app = snap.routes["/base"], snap.routes["/app"]
-    assert app.pool is base.pool and app.adapter is base.adapter
-    assert app.upstream_headers == base.upstream_headers
-    assert b"authorization: Bearer sk-upstream\r\n" in base.upstream_headers
+    (base_target,), (app_target,) = base.targets, app.targets
+    assert app_target.pool is base_target.pool and app_target.backend is base_target.backend
+    assert app.client_api is base.client_api and app_target.translator is base_target.translator
+    assert app_target.health is base_target.health
+    assert app_target.fixed_headers == base_target.fixed_headers
+    assert b"authorization: Bearer sk-upstream\r\n" in base_target.fixed_headers
     assert set(base.auth.keys) == {pk.id} and set(app.auth.keys) == {xk.id}
-    assert (app.kind, app.provider, app.proxy) == ("LLMProxy", "base", "app")
+    assert (app.provider, app.proxy) == ("base", "app")
     # each route strips its own inbound key location
-    assert "k" in app.strip_query and b"x-api-key" in base.strip_headers
+    assert "k" in app_target.strip_query and b"x-api-key" in base.strip_headers
+    assert "k" not in base_target.strip_query
 
 
 def test_unknown_template_and_orphan_proxy_are_left_out() -> None:
@@ -87,7 +91,9 @@ def test_custom_template_used_when_declared() -> None:
     tpl = template("acme", {"baseUrl": "http://127.0.0.1:9/acme", "errorFormat": "anthropic"})
     snap = compile_snapshot(resource_set([provider("a", "acme", "/acme", None)], templates=[tpl]), PoolRegistry())
     route = snap.routes["/acme"]
-    assert route.adapter.name == "acme" and route.base_path == "/acme" and route.pool is not None
+    (target,) = route.targets
+    assert route.client_api.name == "acme" and target.backend.name == "acme"
+    assert target.base_path == "/acme" and target.pool is not None
 
 
 def test_custom_client_key_headers_are_stripped() -> None:
@@ -104,19 +110,19 @@ def test_pools_are_shared_between_snapshots() -> None:
     two = compile_snapshot(
         resource_set([provider("p", "openai", "/p", UP + "/v"), provider("q", "mistral", "/q", UP + "/w")]), pools
     )
-    assert one.routes["/p"].pool is two.routes["/p"].pool is two.routes["/q"].pool
+    assert one.routes["/p"].targets[0].pool is two.routes["/p"].targets[0].pool is two.routes["/q"].targets[0].pool
     other = compile_snapshot(resource_set([provider("p", "openai", "/p", "http://127.0.0.1:10")]), pools)
-    assert other.routes["/p"].pool is not one.routes["/p"].pool
+    assert other.routes["/p"].targets[0].pool is not one.routes["/p"].targets[0].pool
 
 
 def test_missing_env_credential_marks_the_route_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TG_TEST_MISSING_CRED", raising=False)
     rs = resource_set([provider("p", "openai", "/p", UP, credential={"env": "TG_TEST_MISSING_CRED"})])
-    route = compile_snapshot(rs, PoolRegistry()).routes["/p"]
-    assert route.unavailable is not None and b"authorization" not in route.upstream_headers
+    (target,) = compile_snapshot(rs, PoolRegistry()).routes["/p"].targets
+    assert target.unavailable is not None and b"authorization" not in target.fixed_headers
     monkeypatch.setenv("TG_TEST_MISSING_CRED", "sk-from-env")
-    route = compile_snapshot(rs, PoolRegistry()).routes["/p"]
-    assert route.unavailable is None and b"Bearer sk-from-env" in route.upstream_headers
+    (target,) = compile_snapshot(rs, PoolRegistry()).routes["/p"].targets
+    assert target.unavailable is None and b"Bearer sk-from-env" in target.fixed_headers
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 from tests.gateway.gw_helpers import RawRequest, RawUpstream, read_request, response, wait_until
 from tollgate.errors import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeoutError
 from tollgate.gateway.upstream import (
+    KEEPALIVE_EXPIRY,
     READ_HIGH_WATER,
     Origin,
     PoolRegistry,
@@ -400,3 +401,94 @@ async def test_raw_helper_reads_requests() -> None:
     req = await read_request(reader)
     assert req is not None and (req.method, req.target, req.headers["host"], req.body) == ("POST", "/a", "h", b"hi")
     assert await read_request(reader) is None
+
+
+# --- retries, limits -----------------------------------------------------------------------------
+
+
+async def test_post_the_upstream_may_have_read_is_never_sent_twice(upstream: RawUpstream) -> None:
+    """Issue 6: a stale keep-alive retry re-sent a POST the upstream had already read."""
+    served: dict[int, int] = {}
+
+    async def reads_then_drops(up: RawUpstream, req: RawRequest, writer: asyncio.StreamWriter) -> bool:
+        n = served[id(writer)] = served.get(id(writer), 0) + 1
+        if n == 2:  # read the whole request, then closed without a byte of answer
+            return False
+        writer.write(response(200, b"ok"))
+        return True
+
+    upstream.handler = reads_then_drops
+    pool = pool_for(upstream)
+    assert await get(pool, body=b'{"n":1}') == (200, b"ok")
+    with pytest.raises(UpstreamProtocolError, match="before the response was complete"):
+        await get(pool, body=b'{"n":2}')
+    assert [r.body for r in upstream.requests] == [b'{"n":1}', b'{"n":2}']  # once, not twice
+    assert upstream.connections == 1
+    pool.close()
+
+
+async def test_connection_idle_past_the_expiry_is_not_reused(upstream: RawUpstream) -> None:
+    pool = pool_for(upstream)
+    assert await get(pool) == (200, b'{"ok":true}')
+    pool._idle[0].idle_since -= KEEPALIVE_EXPIRY + 1  # as if idle for longer than the expiry
+    assert await get(pool) == (200, b'{"ok":true}')
+    assert upstream.connections == 2
+    await wait_until(lambda: upstream.open_connections == 1)  # the expired one was closed
+    pool.close()
+
+
+async def test_connection_limit_per_target_queues_requests(upstream: RawUpstream) -> None:
+    peak = {"open": 0}
+
+    async def slow(up: RawUpstream, req: RawRequest, writer: asyncio.StreamWriter) -> bool:
+        peak["open"] = max(peak["open"], up.open_connections)
+        await asyncio.sleep(0.05)
+        writer.write(response(200, req.target.encode()))
+        return True
+
+    upstream.handler = slow
+    origin, _ = split_base_url(upstream.url)
+    pool = UpstreamPool(origin, max_connections=2)
+    results = await asyncio.gather(*(get(pool, f"/{i}") for i in range(8)))
+    assert results == [(200, f"/{i}".encode()) for i in range(8)]
+    assert (peak["open"], upstream.connections, pool.in_use) == (2, 2, 0)
+    pool.close()
+
+
+async def test_pool_timeout_when_the_target_is_full(upstream: RawUpstream) -> None:
+    release = asyncio.Event()
+
+    async def hangs(up: RawUpstream, req: RawRequest, writer: asyncio.StreamWriter) -> bool:
+        if req.target == "/hang":
+            await release.wait()
+        writer.write(response(200, b"done"))
+        return True
+
+    upstream.handler = hangs
+    origin, _ = split_base_url(upstream.url)
+    pool = UpstreamPool(origin, max_connections=1)
+    first = asyncio.ensure_future(get(pool, "/hang"))
+    await wait_until(lambda: len(upstream.requests) == 1)
+    with pytest.raises(UpstreamTimeoutError, match="connection limit") as info:
+        await get(pool, "/next", timeout=Timeout(connect=1, first_byte=1, idle=1, pool=0.2))
+    assert info.value.status == 503
+    waiting = asyncio.ensure_future(get(pool, "/queued", timeout=Timeout(connect=1, first_byte=5, idle=5, pool=5)))
+    await asyncio.sleep(0.1)
+    release.set()
+    assert await first == (200, b"done")
+    assert await waiting == (200, b"done")  # handed the freed connection
+    assert (upstream.connections, pool.in_use) == (1, 0)
+    pool.close()
+
+
+async def test_a_failed_connection_frees_its_slot(upstream: RawUpstream) -> None:
+    async def drop(up: RawUpstream, req: RawRequest, writer: asyncio.StreamWriter) -> bool:
+        return False
+
+    upstream.handler = drop
+    origin, _ = split_base_url(upstream.url)
+    pool = UpstreamPool(origin, max_connections=1)
+    for _ in range(3):
+        with pytest.raises(UpstreamProtocolError):
+            await get(pool, timeout=Timeout(connect=1, first_byte=1, idle=1, pool=0.5))
+    assert pool.in_use == 0

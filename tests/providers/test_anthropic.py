@@ -15,28 +15,30 @@ from tollgate.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from tollgate.providers.anthropic import AnthropicProvider, anthropic_input_tokens
+from tollgate.providers.anthropic import anthropic_input_tokens, anthropic_template
 from tollgate.providers.base import RequestFacts
 from tollgate.usage.record import TokenUsage, UsageResult
 
-from .chunking import chunkings, fixture
+from .chunking import chunkings, fixture, translate
 
-ADAPTER = AnthropicProvider()
+TEMPLATE_ = anthropic_template()
+CLIENT = TEMPLATE_.client
+BACKEND = TEMPLATE_.backend
 FACTS = RequestFacts(model="claude-sonnet-4-5", is_streaming=True)
 
 
 def test_template_identity() -> None:
-    assert ADAPTER.default_base_url == "https://api.anthropic.com"
-    assert ADAPTER.client_key_headers == (b"authorization", b"x-api-key")
-    assert ADAPTER.default_headers == [(b"anthropic-version", b"2023-06-01")]
-    assert ADAPTER.upstream_credential("sk-ant") == ([(b"x-api-key", b"sk-ant")], [])
+    assert BACKEND.default_base_url == "https://api.anthropic.com"
+    assert CLIENT.client_key_headers == (b"authorization", b"x-api-key")
+    assert BACKEND.default_headers == [(b"anthropic-version", b"2023-06-01")]
+    assert BACKEND.upstream_credential("sk-ant") == ([(b"x-api-key", b"sk-ant")], [])
 
 
 def test_request_facts() -> None:
-    assert ADAPTER.reads_body("POST", "/v1/messages")
+    assert CLIENT.reads_body("POST", "/v1/messages")
     body = {"model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": True, "messages": []}
-    assert ADAPTER.request_facts("/v1/messages", "", body) == FACTS
-    assert ADAPTER.rewrite_request("/v1/messages", "", body, FACTS) is None
+    assert CLIENT.request_facts("/v1/messages", "", body) == FACTS
+    assert translate(BACKEND.pass_through, "/v1/messages", "", body, FACTS)[0] is None
 
 
 def test_input_tokens_include_cache_reads_and_writes() -> None:
@@ -46,22 +48,22 @@ def test_input_tokens_include_cache_reads_and_writes() -> None:
 
 
 def test_usage_from_json() -> None:
-    result = ADAPTER.usage_from_json(fixture("anthropic_message.json"), FACTS)
+    result = BACKEND.usage_from_json(fixture("anthropic_message.json"), FACTS.model)
     assert result == UsageResult(TokenUsage(2095 + 1800, 503, 2095 + 1800 + 503), "claude-sonnet-4-5-20250929")
 
 
 def test_stream_merges_message_start_and_message_delta() -> None:
     stream = fixture("anthropic_stream.sse")
     for chunks in chunkings(stream):
-        tap = ADAPTER.new_stream_tap(FACTS, drop_usage_chunk=False)
+        tap = BACKEND.new_stream_tap(FACTS.model)
         for chunk in chunks:
-            assert tap.feed(chunk) is chunk
-        assert tap.close() == b""
+            tap.feed(chunk)
+        tap.close()
         assert tap.result() == UsageResult(TokenUsage(2125, 15, 2140), "claude-sonnet-4-5-20250929")
 
 
 def test_stream_without_message_start_keeps_request_model() -> None:
-    tap = ADAPTER.new_stream_tap(FACTS, drop_usage_chunk=False)
+    tap = BACKEND.new_stream_tap(FACTS.model)
     tap.feed(b'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":7}}\n\n')
     assert tap.result() == UsageResult(TokenUsage(None, 7, 7), "claude-sonnet-4-5")
 
@@ -85,7 +87,7 @@ def status_error(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -
     ],
 )
 def test_error_response_is_classified_by_the_anthropic_sdk(err: GatewayError, cls: type[Exception], kind: str) -> None:
-    status, headers, body = ADAPTER.error_response(err, "req_011")
+    status, headers, body = CLIENT.error_response(err, "req_011")
     decoded = orjson.loads(body)
     assert decoded == {"type": "error", "error": {"type": kind, "message": err.message}, "request_id": "req_011"}
     exc = status_error(status, headers, body)
@@ -95,13 +97,13 @@ def test_error_response_is_classified_by_the_anthropic_sdk(err: GatewayError, cl
 
 
 def test_overloaded_maps_to_the_sdk_overloaded_class() -> None:
-    status, headers, body = ADAPTER.error_response(UpstreamError("Overloaded.", status=529), "r")
+    status, headers, body = CLIENT.error_response(UpstreamError("Overloaded.", status=529), "r")
     exc = status_error(status, headers, body)
     assert type(exc).__name__ == "OverloadedError"
 
 
 def test_stream_error_frame_raises_in_the_sdk() -> None:
-    frame = ADAPTER.stream_error_frame(UpstreamTimeoutError("Upstream went silent."))
+    frame = CLIENT.stream_error_frame(UpstreamTimeoutError("Upstream went silent."))
     assert frame is not None and frame.startswith(b"event: error\ndata: ")
     client = anthropic.Anthropic(api_key="placeholder", base_url="http://gateway.test")
     start = fixture("anthropic_stream.sse").split(b"\n\n")[0] + b"\n\n"

@@ -4,47 +4,53 @@ from __future__ import annotations
 
 import orjson
 
-from tollgate.providers.azure_ai_foundry import AzureAIFoundryProvider
-from tollgate.providers.base import RequestFacts, RequestRewrite
+from tollgate.providers.azure_ai_foundry import DeploymentTranslation, azure_ai_foundry_template
+from tollgate.providers.base import RequestFacts
+from tollgate.types import JSONObject
 
-ADAPTER = AzureAIFoundryProvider()
+from .chunking import translate
+
+FOUNDRY = azure_ai_foundry_template()
+CLIENT = FOUNDRY.client
+BACKEND = FOUNDRY.backend
 PATH = "/openai/deployments/Mistral-Large-2411/chat/completions"
 QUERY = "api-version=2024-05-01-preview"
 
 
 def test_template_identity() -> None:
-    assert ADAPTER.name == "azure-ai-foundry"
-    assert ADAPTER.default_base_url is None
-    assert ADAPTER.client_key_headers == (b"api-key", b"authorization")
-    assert ADAPTER.upstream_credential("f-key") == ([(b"api-key", b"f-key")], [])
+    assert CLIENT.name == BACKEND.name == "azure-ai-foundry"
+    assert BACKEND.default_base_url is None
+    assert CLIENT.client_key_headers == (b"api-key", b"authorization")
+    assert BACKEND.upstream_credential("f-key") == ([(b"api-key", b"f-key")], [])
 
 
 def test_null_model_is_filled_from_the_deployment_and_the_path_mapped() -> None:
-    body = {"model": None, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    facts = ADAPTER.request_facts(PATH, QUERY, body)
+    body: JSONObject = {"model": None, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    facts = CLIENT.request_facts(PATH, QUERY, body)
     assert facts == RequestFacts(model="Mistral-Large-2411", is_streaming=True)
-    rewrite = ADAPTER.rewrite_request(PATH, QUERY, body, facts)
-    assert rewrite is not None and rewrite.body is not None
-    assert rewrite.path == "/models/chat/completions"
-    assert rewrite.query is None  # api-version passes unchanged
-    assert rewrite.drop_usage_chunk is False
-    assert orjson.loads(rewrite.body) == {**body, "model": "Mistral-Large-2411"}
-    absent = {"messages": []}
-    rewrite = ADAPTER.rewrite_request(PATH, QUERY, absent, ADAPTER.request_facts(PATH, QUERY, absent))
-    assert rewrite is not None and rewrite.body is not None
-    assert orjson.loads(rewrite.body)["model"] == "Mistral-Large-2411"
+    translation, req = translate(BACKEND.pass_through, PATH, QUERY, body, facts)
+    assert isinstance(translation, DeploymentTranslation)
+    assert req.path == "/models/chat/completions"
+    assert req.query == QUERY  # api-version passes unchanged
+    assert orjson.loads(req.body) == {**body, "model": "Mistral-Large-2411"}
+    stream = b'data: {"choices":[],"usage":{"prompt_tokens":1}}\n\n'
+    assert translation.stream_chunk(stream) is stream  # no usage was injected, so none is hidden
+    absent: JSONObject = {"messages": []}
+    _, req = translate(BACKEND.pass_through, PATH, QUERY, absent, CLIENT.request_facts(PATH, QUERY, absent))
+    assert orjson.loads(req.body)["model"] == "Mistral-Large-2411"
 
 
 def test_a_named_model_keeps_the_body_bytes() -> None:
-    body = {"model": "Mistral-Large-2411", "messages": []}
-    rewrite = ADAPTER.rewrite_request(PATH, QUERY, body, ADAPTER.request_facts(PATH, QUERY, body))
-    assert rewrite == RequestRewrite(path="/models/chat/completions", body=None)
+    body: JSONObject = {"model": "Mistral-Large-2411", "messages": []}
+    translation, req = translate(BACKEND.pass_through, PATH, QUERY, body, CLIENT.request_facts(PATH, QUERY, body))
+    assert translation is not None
+    assert req.path == "/models/chat/completions" and req.body == orjson.dumps(body)
 
 
 def test_model_inference_paths_pass_unchanged() -> None:
-    body = {"model": "DeepSeek-R1", "messages": []}
-    facts = ADAPTER.request_facts("/models/chat/completions", QUERY, body)
+    body: JSONObject = {"model": "DeepSeek-R1", "messages": []}
+    facts = CLIENT.request_facts("/models/chat/completions", QUERY, body)
     assert facts.model == "DeepSeek-R1"
-    assert ADAPTER.reads_body("POST", "/models/chat/completions")
-    assert ADAPTER.reads_body("POST", PATH)
-    assert ADAPTER.rewrite_request("/models/chat/completions", QUERY, body, facts) is None
+    assert CLIENT.reads_body("POST", "/models/chat/completions")
+    assert CLIENT.reads_body("POST", PATH)
+    assert translate(BACKEND.pass_through, "/models/chat/completions", QUERY, body, facts)[0] is None

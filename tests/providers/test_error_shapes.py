@@ -14,8 +14,8 @@ from tollgate.errors import (
     RouteNotFoundError,
     UpstreamConnectError,
 )
-from tollgate.gateway.sse import SSEFrameSplitter, parse_frame
 from tollgate.providers.error_shapes import ERROR_SHAPERS, error_headers
+from tollgate.sse import SSEFrameSplitter, parse_frame
 
 
 def test_retry_after_is_whole_seconds_rounded_up_plus_exact_ms() -> None:

@@ -8,48 +8,50 @@ import orjson
 
 from tollgate.errors import AuthenticationError, RateLimitedError
 from tollgate.providers.base import RequestFacts
-from tollgate.providers.mistral import TEMPLATE, MistralProvider
+from tollgate.providers.mistral import TEMPLATE, mistral_template
 from tollgate.usage.record import TokenUsage, UsageResult
 
-from .chunking import chunkings, fixture
+from .chunking import chunkings, fixture, run_tap, translate
 
-ADAPTER = MistralProvider()
+TEMPLATE_ = mistral_template()
+CLIENT = TEMPLATE_.client
+BACKEND = TEMPLATE_.backend
 CHAT = "/v1/chat/completions"
 FACTS = RequestFacts(model="mistral-small-latest", is_streaming=True)
 
 
 def test_template_identity() -> None:
-    assert ADAPTER.name == "mistral"
-    assert ADAPTER.default_base_url == "https://api.mistral.ai"
-    assert ADAPTER.client_key_headers == (b"authorization",)
-    assert ADAPTER.upstream_credential("m-key") == ([(b"authorization", b"Bearer m-key")], [])
+    assert CLIENT.name == "mistral"
+    assert BACKEND.default_base_url == "https://api.mistral.ai"
+    assert CLIENT.client_key_headers == (b"authorization",)
+    assert BACKEND.upstream_credential("m-key") == ([(b"authorization", b"Bearer m-key")], [])
     assert TEMPLATE.error_format == "mistral"
 
 
 def test_streams_are_not_rewritten() -> None:
     body = {"model": "mistral-small-latest", "stream": True, "messages": []}
-    facts = ADAPTER.request_facts(CHAT, "", body)
+    facts = CLIENT.request_facts(CHAT, "", body)
     assert facts == FACTS
-    assert ADAPTER.rewrite_request(CHAT, "", body, facts) is None
+    translation, req = translate(BACKEND.pass_through, CHAT, "", body, facts)
+    assert translation is None and req.body == orjson.dumps(body)
 
 
 def test_usage_from_json() -> None:
-    result = ADAPTER.usage_from_json(fixture("mistral_chat.json"), FACTS)
+    result = BACKEND.usage_from_json(fixture("mistral_chat.json"), FACTS.model)
     assert result == UsageResult(TokenUsage(16, 34, 50), "mistral-small-latest")
 
 
 def test_stream_usage_from_the_final_chunk() -> None:
     stream = fixture("mistral_chat_stream.sse")
     for chunks in chunkings(stream):
-        tap = ADAPTER.new_stream_tap(FACTS, drop_usage_chunk=False)
-        out = b"".join(tap.feed(chunk) for chunk in chunks) + tap.close()
-        assert out == stream
-        assert tap.result() == UsageResult(TokenUsage(7, 4, 11), "mistral-small-latest")
+        assert run_tap(BACKEND.new_stream_tap(FACTS.model), chunks) == UsageResult(
+            TokenUsage(7, 4, 11), "mistral-small-latest"
+        )
 
 
 def test_error_body_is_mistral_shaped_and_readable_by_the_openai_sdk() -> None:
     err = RateLimitedError("Requests rate limit exceeded", retry_after=1)
-    status, headers, body = ADAPTER.error_response(err, "req-1")
+    status, headers, body = CLIENT.error_response(err, "req-1")
     assert orjson.loads(body) == {
         "object": "error",
         "message": "Requests rate limit exceeded",
@@ -65,7 +67,7 @@ def test_error_body_is_mistral_shaped_and_readable_by_the_openai_sdk() -> None:
 
 
 def test_stream_error_frame_is_an_openai_style_envelope() -> None:
-    frame = ADAPTER.stream_error_frame(AuthenticationError("Key revoked."))
+    frame = CLIENT.stream_error_frame(AuthenticationError("Key revoked."))
     assert frame is not None and frame.endswith(b"\n\n")
     error = orjson.loads(frame.removeprefix(b"data: "))["error"]
     assert error["object"] == "error" and error["message"] == "Key revoked."

@@ -1,4 +1,4 @@
-"""Tests for providers/openai.py: facts, usage injection and dropping, usage readers, error shapes."""
+"""Tests for providers/openai.py: facts, the include_usage pass-through translation, usage readers, error shapes."""
 
 from __future__ import annotations
 
@@ -8,64 +8,102 @@ import orjson
 import pytest
 
 from tollgate.errors import AuthenticationError, BadRequestError, GatewayError, RateLimitedError, UpstreamTimeoutError
-from tollgate.providers.base import RequestFacts, StreamTap
-from tollgate.providers.openai import TEMPLATE, OpenAIProvider
+from tollgate.providers.base import RequestFacts, Translation, UpstreamRequest
+from tollgate.providers.openai import TEMPLATE, IncludeUsageTranslation, openai_template
+from tollgate.types import JSONObject
 from tollgate.usage.record import TokenUsage, UsageResult
 
-from .chunking import chunkings, fixture
+from .chunking import chunkings, fixture, run_tap, run_translation
 
-ADAPTER = OpenAIProvider()
+OPENAI = openai_template()
+CLIENT = OPENAI.client
+BACKEND = OPENAI.backend
 CHAT = "/v1/chat/completions"
 STREAM_FACTS = RequestFacts(model="gpt-4o-mini", is_streaming=True)
 
 
-def run_tap(tap: StreamTap, chunks: list[bytes]) -> tuple[bytes, UsageResult]:
-    out = [tap.feed(chunk) for chunk in chunks]
-    out.append(tap.close())
-    return b"".join(out), tap.result()
+def translate(path: str, body: JSONObject | None, facts: RequestFacts) -> tuple[Translation | None, UpstreamRequest]:
+    """Start the pass-through translator for one request and apply its request rewrite."""
+    req = UpstreamRequest("POST", path, "", [], orjson.dumps(body) if body is not None else b"")
+    translation = BACKEND.pass_through.start(facts, req, body)
+    if translation is not None:
+        translation.request(req, body)
+    return translation, req
 
 
 def test_template_identity() -> None:
-    assert ADAPTER.name == "openai"
-    assert ADAPTER.default_base_url == "https://api.openai.com"
-    assert ADAPTER.client_key_headers == (b"authorization",)
-    assert ADAPTER.default_headers == []
-    assert ADAPTER.upstream_credential("sk-test") == ([(b"authorization", b"Bearer sk-test")], [])
+    assert CLIENT.name == BACKEND.name == OPENAI.name == "openai"
+    assert BACKEND.default_base_url == "https://api.openai.com"
+    assert CLIENT.client_key_headers == (b"authorization",)
+    assert CLIENT.client_key_query_params == ()
+    assert BACKEND.default_headers == []
+    assert BACKEND.upstream_credential("sk-test") == ([(b"authorization", b"Bearer sk-test")], [])
+    assert BACKEND.pass_through.name == "openai->openai"
     assert TEMPLATE.error_format == "openai"
 
 
 def test_request_facts_and_reads_body() -> None:
-    assert ADAPTER.reads_body("POST", CHAT)
-    assert ADAPTER.reads_body("POST", "/v1/responses")
-    assert not ADAPTER.reads_body("GET", "/v1/models")
-    assert not ADAPTER.reads_body("POST", "/v1/audio/transcriptions")
-    assert not ADAPTER.reads_body("POST", "/v1/files")
-    facts = ADAPTER.request_facts(CHAT, "", {"model": "gpt-4o", "stream": True, "messages": []})
+    assert CLIENT.reads_body("POST", CHAT)
+    assert CLIENT.reads_body("POST", "/v1/responses")
+    assert not CLIENT.reads_body("GET", "/v1/models")
+    assert not CLIENT.reads_body("POST", "/v1/audio/transcriptions")
+    assert not CLIENT.reads_body("POST", "/v1/files")
+    facts = CLIENT.request_facts(CHAT, "", {"model": "gpt-4o", "stream": True, "messages": []})
     assert facts == RequestFacts(model="gpt-4o", is_streaming=True)
-    assert ADAPTER.request_facts(CHAT, "", {"model": "gpt-4o", "stream": "yes"}).is_streaming is False
-    assert ADAPTER.request_facts("/v1/models", "", None) == RequestFacts(model=None, is_streaming=False)
+    assert CLIENT.request_facts("/v1/models", "", None) == RequestFacts(model=None, is_streaming=False)
+
+
+@pytest.mark.parametrize("flag", [True, 1, "yes", "false", [1], {"a": 1}])
+def test_any_truthy_stream_flag_asks_for_a_stream(flag: object) -> None:
+    assert CLIENT.request_facts(CHAT, "", {"model": "m", "stream": flag}).is_streaming is True  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize("flag", [False, 0, "", None, [], {}])
+def test_falsy_stream_flags_do_not(flag: object) -> None:
+    assert CLIENT.request_facts(CHAT, "", {"model": "m", "stream": flag}).is_streaming is False  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize("model", [None, "", ["gpt-4o"], 4, {"name": "gpt-4o"}])
+def test_a_model_that_is_not_a_non_empty_string_is_no_model(model: object) -> None:
+    assert CLIENT.request_facts(CHAT, "", {"model": model}).model is None  # type: ignore[dict-item]
+    assert CLIENT.request_facts(CHAT, "", {"messages": []}).model is None
+
+
+def test_endpoints_are_detected_from_the_path() -> None:
+    assert CLIENT.endpoint(CHAT) == "chat"
+    assert CLIENT.endpoint("/v1/responses") == "responses"
+    assert CLIENT.endpoint("/v1/embeddings") == "embeddings"
+    assert CLIENT.endpoint("/openai/deployments/d/chat/completions") == "chat"
+    assert CLIENT.endpoint("/v1/models") == "other"
 
 
 def test_streaming_chat_gets_include_usage_injected() -> None:
-    body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    rewrite = ADAPTER.rewrite_request(CHAT, "", body, ADAPTER.request_facts(CHAT, "", body))
-    assert rewrite is not None and rewrite.body is not None
-    assert rewrite.drop_usage_chunk is True
-    assert rewrite.path is None and rewrite.query is None
-    assert orjson.loads(rewrite.body) == {**body, "stream_options": {"include_usage": True}}
+    body: JSONObject = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    translation, req = translate(CHAT, body, CLIENT.request_facts(CHAT, "", body))
+    assert isinstance(translation, IncludeUsageTranslation)
+    assert req.path == CHAT and req.query == ""
+    assert orjson.loads(req.body) == {**body, "stream_options": {"include_usage": True}}
     assert "stream_options" not in body  # the parsed body is not mutated
 
 
+def test_a_truthy_non_boolean_stream_flag_gets_usage_injected_too() -> None:
+    body: JSONObject = {"model": "gpt-4o", "stream": "yes", "messages": []}
+    translation, req = translate(CHAT, body, CLIENT.request_facts(CHAT, "", body))
+    assert translation is not None
+    assert orjson.loads(req.body) == {**body, "stream_options": {"include_usage": True}}
+
+
 def test_other_stream_options_are_kept_and_explicit_requests_untouched() -> None:
-    body = {"model": "m", "stream": True, "stream_options": {"include_obfuscation": False}}
-    rewrite = ADAPTER.rewrite_request(CHAT, "", body, STREAM_FACTS)
-    assert rewrite is not None and rewrite.body is not None
-    assert orjson.loads(rewrite.body)["stream_options"] == {"include_obfuscation": False, "include_usage": True}
-    asked = {"model": "m", "stream": True, "stream_options": {"include_usage": True}}
-    assert ADAPTER.rewrite_request(CHAT, "", asked, STREAM_FACTS) is None
+    body: JSONObject = {"model": "m", "stream": True, "stream_options": {"include_obfuscation": False}}
+    translation, req = translate(CHAT, body, STREAM_FACTS)
+    assert translation is not None
+    assert orjson.loads(req.body)["stream_options"] == {"include_obfuscation": False, "include_usage": True}
+    asked: JSONObject = {"model": "m", "stream": True, "stream_options": {"include_usage": True}}
+    translation, untouched = translate(CHAT, asked, STREAM_FACTS)
+    assert translation is None and untouched.body == orjson.dumps(asked)
     not_streaming = RequestFacts(model="m", is_streaming=False)
-    assert ADAPTER.rewrite_request(CHAT, "", {"model": "m"}, not_streaming) is None
-    assert ADAPTER.rewrite_request("/v1/responses", "", {"model": "m", "stream": True}, STREAM_FACTS) is None
+    assert translate(CHAT, {"model": "m"}, not_streaming)[0] is None
+    assert translate("/v1/responses", {"model": "m", "stream": True}, STREAM_FACTS)[0] is None
 
 
 @pytest.mark.parametrize(
@@ -77,59 +115,76 @@ def test_other_stream_options_are_kept_and_explicit_requests_untouched() -> None
     ],
 )
 def test_usage_from_json(name: str, usage: TokenUsage, model: str) -> None:
-    result = ADAPTER.usage_from_json(fixture(name), RequestFacts(model="asked", is_streaming=False))
-    assert result == UsageResult(usage, model)
+    assert BACKEND.usage_from_json(fixture(name), "asked") == UsageResult(usage, model)
 
 
 def test_usage_from_bad_json_falls_back_to_request_model() -> None:
-    facts = RequestFacts(model="gpt-4o", is_streaming=False)
-    assert ADAPTER.usage_from_json(b"<html>502</html>", facts) == UsageResult(TokenUsage(), "gpt-4o")
-    assert ADAPTER.usage_from_json(b"[1, 2]", facts) == UsageResult(TokenUsage(), "gpt-4o")
+    assert BACKEND.usage_from_json(b"<html>502</html>", "gpt-4o") == UsageResult(TokenUsage(), "gpt-4o")
+    assert BACKEND.usage_from_json(b"[1, 2]", "gpt-4o") == UsageResult(TokenUsage(), "gpt-4o")
 
 
-def test_reading_tap_passes_every_chunk_through_unchanged() -> None:
+def test_tap_reads_usage_in_every_chunking() -> None:
     stream = fixture("openai_chat_stream.sse")
     for chunks in chunkings(stream):
-        tap = ADAPTER.new_stream_tap(STREAM_FACTS, drop_usage_chunk=False)
-        for chunk in chunks:
-            assert tap.feed(chunk) is chunk
-        assert tap.close() == b""
-        assert tap.result() == UsageResult(TokenUsage(9, 12, 21), "gpt-4o-mini-2024-07-18")
+        tap = BACKEND.new_stream_tap("gpt-4o-mini")
+        assert run_tap(tap, chunks) == UsageResult(TokenUsage(9, 12, 21), "gpt-4o-mini-2024-07-18")
+        assert tap.error is None
 
 
-def test_dropping_tap_hides_only_the_usage_chunk_but_meters_it() -> None:
+def test_translation_hides_only_the_usage_chunk_while_the_tap_meters_it() -> None:
     stream = fixture("openai_chat_stream.sse")
     frames = stream.split(b"\n\n")
     usage_frame = next(f for f in frames if b'"choices":[]' in f) + b"\n\n"
     expected = stream.replace(usage_frame, b"")
     assert len(expected) < len(stream)
     for chunks in chunkings(stream):
-        out, result = run_tap(ADAPTER.new_stream_tap(STREAM_FACTS, drop_usage_chunk=True), chunks)
-        assert out == expected
-        assert result == UsageResult(TokenUsage(9, 12, 21), "gpt-4o-mini-2024-07-18")
+        assert run_translation(IncludeUsageTranslation(), chunks) == expected
+        assert run_tap(BACKEND.new_stream_tap("gpt-4o-mini"), chunks).usage == TokenUsage(9, 12, 21)
 
 
-def test_dropping_tap_drops_a_usage_chunk_cut_off_at_eof() -> None:
+def test_translation_drops_a_usage_chunk_cut_off_at_eof() -> None:
     stream = fixture("openai_chat_stream.sse")
     cut = stream[: stream.index(b"data: [DONE]")].rstrip(b"\n")
-    out, result = run_tap(ADAPTER.new_stream_tap(STREAM_FACTS, drop_usage_chunk=True), [cut])
-    assert b'"choices":[]' not in out
-    assert result.usage.total_tokens == 21
+    out = run_translation(IncludeUsageTranslation(), [cut])
+    assert b'"choices":[]' not in out and out.endswith(b"\n\n")
+    assert run_tap(BACKEND.new_stream_tap("m"), [cut]).usage.total_tokens == 21
+
+
+def test_translation_keeps_a_client_visible_usage_mention_and_malformed_events() -> None:
+    garbage = b'data: {"usage": {"prompt_tokens": \n\ndata: not json\n\n: comment\n\ndata: {"usage": 5}\n\n'
+    assert run_translation(IncludeUsageTranslation(), [garbage]) == garbage
+    assert run_tap(BACKEND.new_stream_tap("gpt-4o-mini"), [garbage]) == UsageResult(TokenUsage(), "gpt-4o-mini")
 
 
 def test_responses_api_stream_usage_from_response_completed() -> None:
     stream = fixture("openai_responses_stream.sse")
     for chunks in chunkings(stream):
-        out, result = run_tap(ADAPTER.new_stream_tap(STREAM_FACTS, drop_usage_chunk=False), chunks)
-        assert out == stream
-        assert result == UsageResult(TokenUsage(37, 11, 48), "gpt-4.1-2025-04-14")
+        assert run_tap(BACKEND.new_stream_tap("m"), chunks) == UsageResult(TokenUsage(37, 11, 48), "gpt-4.1-2025-04-14")
 
 
-def test_tap_tolerates_malformed_events_and_falls_back_to_request_model() -> None:
-    garbage = b'data: {"usage": {"prompt_tokens": \n\ndata: not json\n\n: comment\n\ndata: {"usage": 5}\n\n'
-    out, result = run_tap(ADAPTER.new_stream_tap(STREAM_FACTS, drop_usage_chunk=True), [garbage])
-    assert out == garbage
-    assert result == UsageResult(TokenUsage(), "gpt-4o-mini")
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (b'data: {"error": {"message": "overloaded", "type": "server_error", "code": null}}\n\n', "server_error"),
+        (b'data: {"error": {"message": "x", "type": "invalid_request_error", "code": "bad"}}\n\n', "bad"),
+        (b'data: {"type": "error", "code": "rate_limit_exceeded", "message": "slow down"}\n\n', "rate_limit_exceeded"),
+        (b'event: response.failed\ndata: {"type": "response.failed", "response": {}}\n\n', "stream_error"),
+    ],
+)
+def test_tap_notices_an_in_band_error_event(frame: bytes, code: str) -> None:
+    stream = fixture("openai_chat_stream.sse")
+    head = stream[: stream.index(b"data: [DONE]")]
+    for chunks in chunkings(head + frame, random_runs=5):
+        tap = BACKEND.new_stream_tap("m")
+        run_tap(tap, chunks)
+        assert tap.error == code
+
+
+def test_content_that_mentions_errors_is_not_an_error() -> None:
+    text = b'data: {"choices":[{"delta":{"content":"no error \\"error\\": here"}}]}\n\n'
+    tap = BACKEND.new_stream_tap("m")
+    run_tap(tap, [text])
+    assert tap.error is None
 
 
 def status_error(body: bytes, status: int, headers: list[tuple[bytes, bytes]]) -> openai.APIStatusError:
@@ -149,7 +204,7 @@ def status_error(body: bytes, status: int, headers: list[tuple[bytes, bytes]]) -
     ],
 )
 def test_error_response_is_classified_by_the_openai_sdk(err: GatewayError, cls: type[Exception]) -> None:
-    status, headers, body = ADAPTER.error_response(err, "req-1")
+    status, headers, body = CLIENT.error_response(err, "req-1")
     exc = status_error(body, status, headers)
     assert isinstance(exc, cls)
     assert exc.status_code == err.status
@@ -159,7 +214,7 @@ def test_error_response_is_classified_by_the_openai_sdk(err: GatewayError, cls: 
 
 
 def test_stream_error_frame_raises_api_error_in_the_sdk() -> None:
-    frame = ADAPTER.stream_error_frame(UpstreamTimeoutError("Upstream went silent."))
+    frame = CLIENT.stream_error_frame(UpstreamTimeoutError("Upstream went silent."))
     assert frame is not None and frame.startswith(b"data: {") and frame.endswith(b"\n\n")
     client = openai.OpenAI(api_key="placeholder", base_url="http://gateway.test/v1")
     first = b'data: {"id":"c","object":"chat.completion.chunk","created":0,"model":"m","choices":[]}\n\n'

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from tollgate.providers.openai import TEMPLATE as OPENAI_TEMPLATE
-from tollgate.providers.openai_compatible import TEMPLATE, OpenAICompatibleProvider
+import orjson
 
-ADAPTER = OpenAICompatibleProvider()
+from tollgate.providers.openai import TEMPLATE as OPENAI_TEMPLATE
+from tollgate.providers.openai import IncludeUsageTranslation
+from tollgate.providers.openai_compatible import TEMPLATE, openai_compatible_template
+from tollgate.types import JSONObject
+
+from .chunking import translate
+
+TEMPLATE_ = openai_compatible_template()
+CLIENT = TEMPLATE_.client
+BACKEND = TEMPLATE_.backend
 
 
 def test_no_default_base_url_but_openai_behaviour() -> None:
-    assert ADAPTER.name == "openai-compatible"
-    assert ADAPTER.default_base_url is None
+    assert CLIENT.name == "openai-compatible"
+    assert BACKEND.default_base_url is None
     assert TEMPLATE.usage == OPENAI_TEMPLATE.usage
     assert OPENAI_TEMPLATE.base_url == "https://api.openai.com"  # the copy did not change the original
-    body = {"model": "llama3", "stream": True}
-    facts = ADAPTER.request_facts("/v1/chat/completions", "", body)
-    rewrite = ADAPTER.rewrite_request("/v1/chat/completions", "", body, facts)
-    assert rewrite is not None and rewrite.drop_usage_chunk
+    body: JSONObject = {"model": "llama3", "stream": True}
+    facts = CLIENT.request_facts("/v1/chat/completions", "", body)
+    translation, req = translate(BACKEND.pass_through, "/v1/chat/completions", "", body, facts)
+    assert isinstance(translation, IncludeUsageTranslation)
+    assert orjson.loads(req.body)["stream_options"] == {"include_usage": True}

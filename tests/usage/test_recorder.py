@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from tollgate.usage.record import UsageRecord
-from tollgate.usage.recorder import UsageRecorder
+from tollgate.usage.recorder import UsageBatchLostError, UsageRecorder, UsageRecorderStats, UsageWriterGoneError
 
 
 def rec(i: int = 0) -> UsageRecord:
@@ -101,10 +101,118 @@ async def test_failure_logged_once_and_retried(caplog: pytest.LogCaptureFixture)
     assert [r.request_id for b in writer.batches for r in b] == ["0", "1", "2"]
 
 
-async def test_aclose_counts_what_could_not_be_written() -> None:
+async def test_aclose_counts_and_logs_what_could_not_be_written(caplog: pytest.LogCaptureFixture) -> None:
     writer = FakeWriter()
     writer.fail = True
     recorder = UsageRecorder(writer)
     recorder.submit(rec())
+    caplog.set_level(logging.WARNING, logger="tollgate.usage.recorder")
     await recorder.aclose()
-    assert recorder.dropped == 1 and recorder.queued == 0
+    assert (recorder.lost, recorder.dropped, recorder.queued, recorder.written) == (1, 0, 0, 0)
+    assert "1 usage records lost: still queued when the recorder closed (1 lost in all)" in caplog.messages
+
+
+async def test_drops_are_logged_as_a_count_and_exported() -> None:
+    recorder = UsageRecorder(FakeWriter(), max_queue=2, flush_interval=0.01)
+    for i in range(5):
+        recorder.submit(rec(i))
+    with_log = logging.getLogger("tollgate.usage.recorder")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    with_log.addHandler(handler)
+    try:
+        task = asyncio.create_task(recorder.run())
+        for _ in range(100):
+            if records:
+                break
+            await asyncio.sleep(0.01)
+        recorder.submit(rec(9))  # queue drained: accepted
+        await recorder.aclose()
+        await task
+    finally:
+        with_log.removeHandler(handler)
+    assert [r.getMessage() for r in records] == ["usage queue full (2 records): 3 records dropped (3 in all)"]
+    assert recorder.stats() == UsageRecorderStats(queued=0, written=3, dropped=3, lost=0, resent=0)
+
+
+class AckWriter:
+    """An async writer speaking the acknowledgement contract, scripted per call."""
+
+    def __init__(self, script: list[str]) -> None:
+        self.script = script
+        self.stored: list[UsageRecord] = []
+
+    async def write(self, records: list[UsageRecord]) -> int:
+        step = self.script.pop(0) if self.script else "ok"
+        if step == "gone":
+            raise UsageWriterGoneError("the usage writer process exited")
+        if step == "lost":
+            raise UsageBatchLostError(len(records), "the usage writer gave up after 5 attempts")
+        if step == "half":
+            self.stored += records[: len(records) // 2]
+            return len(records) // 2
+        self.stored += records
+        return len(records)
+
+
+async def test_written_counts_acknowledged_rows_and_a_batch_given_up_on_is_lost_loudly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tollgate.usage.recorder")
+    writer = AckWriter(["ok", "lost", "half"])
+    recorder = UsageRecorder(writer, batch_size=2)
+    for i in range(6):
+        recorder.submit(rec(i))
+    await recorder.flush()
+    assert [r.request_id for r in writer.stored] == ["0", "1", "4"]
+    assert recorder.stats() == UsageRecorderStats(queued=0, written=3, dropped=0, lost=3, resent=0)
+    assert caplog.messages == [
+        "2 usage records lost: the usage writer gave up after 5 attempts (2 lost in all)",
+        "1 usage records lost: the writer stored only part of the batch (3 lost in all)",
+    ]
+
+
+async def test_a_batch_held_by_a_dead_writer_is_sent_again_then_lost_after_too_many(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tollgate.usage.recorder")
+    writer = AckWriter(["gone", "ok"])
+    recorder = UsageRecorder(writer, batch_size=10)
+    recorder.submit(rec(1))
+    await recorder.flush()
+    assert (recorder.queued, recorder.resent, recorder.written) == (1, 1, 0)
+    await recorder.flush()
+    assert (recorder.queued, recorder.resent, recorder.written, recorder.lost) == (0, 1, 1, 0)
+    assert [r.request_id for r in writer.stored] == ["1"]
+
+    poison = AckWriter(["gone"] * 10)
+    recorder = UsageRecorder(poison, batch_size=10, max_resends=2)
+    recorder.submit(rec(2))
+    for _ in range(2):
+        await recorder.flush()
+        assert recorder.queued == 1
+    await recorder.flush()  # the third writer death with the same batch
+    assert recorder.stats() == UsageRecorderStats(queued=0, written=0, dropped=0, lost=1, resent=2)
+    assert "1 usage records lost: 3 writers exited holding it (1 lost in all)" in caplog.messages
+
+
+async def test_a_cancelled_flush_keeps_its_batch() -> None:
+    gate = asyncio.Event()
+
+    class SlowWriter:
+        async def write(self, records: list[UsageRecord]) -> int:
+            await gate.wait()
+            return len(records)
+
+    recorder = UsageRecorder(SlowWriter())
+    recorder.submit(rec(1))
+    task = asyncio.create_task(recorder.flush())
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert recorder.queued == 1
+    gate.set()
+    await recorder.aclose()
+    assert (recorder.written, recorder.lost) == (1, 0)

@@ -1,20 +1,17 @@
-"""The recorder writing into a real SQLite store, the summary formatting, and the `tollgate usage` command."""
+"""The recorder writing into a real SQLite store (priced, rolled up), and the CLI's summary formatting."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from tollgate.cli.usage import parse_period, usage
 from tollgate.store import Store
-from tollgate.store.records import UsageSummaryRow
+from tollgate.store.usage_query import SummaryQuery, UsageFilter
 from tollgate.usage.record import UsageRecord
 from tollgate.usage.recorder import UsageRecorder
-from tollgate.usage.summary import format_json, format_table
+from tollgate.usage.summary import format_records, format_summary
 
 
 def rec(provider: str, status: int = 200, age: float = 0.0) -> UsageRecord:
@@ -27,8 +24,8 @@ def rec(provider: str, status: int = 200, age: float = 0.0) -> UsageRecord:
         key_id=None,
         method="POST",
         path="/v1/chat/completions",
-        request_model="m",
-        response_model="m",
+        request_model="gpt-4o-mini",
+        response_model="gpt-4o-mini",
         prompt_tokens=100,
         completion_tokens=20,
         total_tokens=120,
@@ -45,7 +42,7 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return f"sqlite:///{tmp_path / 'usage.db'}"
 
 
-async def test_recorder_into_store_and_cli(db_url: str) -> None:
+async def test_recorder_into_store(db_url: str) -> None:
     with Store.open(db_url) as store:
         recorder = UsageRecorder(store)
         for _ in range(3):
@@ -53,43 +50,55 @@ async def test_recorder_into_store_and_cli(db_url: str) -> None:
         recorder.submit(rec("anthropic", status=500))
         recorder.submit(rec("openai", age=2 * 86400))
         await recorder.aclose()
-    runner = CliRunner()
-    result = runner.invoke(usage, ["--db", db_url, "--since", "24h", "--output", "json"])
-    assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)["rows"]
-    assert [(r["group"], r["requests"], r["errors"], r["total_tokens"]) for r in rows] == [
-        ("openai", 3, 0, 360),
-        ("anthropic", 1, 1, 120),
+        day = SummaryQuery(UsageFilter(start=time.time() - 86400), group_by=("provider",))
+        rows = [(a.group, a.requests, a.errors, a.total_tokens, round(a.cost, 9)) for a in store.usage_summary(day)]
+    # gpt-4o-mini: 100 prompt tokens at 0.15 and 20 completion tokens at 0.60 per million
+    one = (100 * 0.15 + 20 * 0.60) / 1e6
+    assert rows == [(("openai",), 3, 0, 360, round(3 * one, 9)), (("anthropic",), 1, 1, 120, round(one, 9))]
+
+
+SUMMARY = {
+    "groupBy": ["proxy"],
+    "bucket": None,
+    "currency": "USD",
+    "pricesAsOf": "2025-11-30",
+    "rows": [
+        {"bucket": None, "group": {"proxy": "team"}, "requests": 1200, "errors": 3, "promptTokens": 10,
+         "completionTokens": 20, "totalTokens": 30, "cost": 1234.5, "avgLatencyMs": 12.345},
+        {"bucket": None, "group": {"proxy": None}, "requests": 1, "errors": 0, "promptTokens": 0,
+         "completionTokens": 0, "totalTokens": 0, "cost": 0.0, "avgLatencyMs": None},
+    ],
+    "total": {"requests": 1201, "errors": 3, "promptTokens": 10, "completionTokens": 20, "totalTokens": 30,
+              "cost": 1234.5, "avgLatencyMs": 12.335},
+}  # fmt: skip
+
+
+def test_format_summary_aligns_and_marks_missing_groups() -> None:
+    assert format_summary(SUMMARY).splitlines() == [
+        "proxy   requests  errors  prompt  completion  total      cost  avg ms",
+        "team       1,200       3      10          20     30  1,234.50    12.3",
+        "(none)         1       0       0           0      0    0.0000       -",
+        "total      1,201       3      10          20     30  1,234.50    12.3",
+        "cost in USD at list prices as of 2025-11-30",
     ]
-    table = runner.invoke(usage, ["--db", db_url, "--since", "7d"])
-    assert table.exit_code == 0
-    lines = table.output.splitlines()
-    assert lines[0].split() == ["provider", "requests", "errors", "prompt", "completion", "total", "p50", "ms"]
-    assert lines[1].split()[:2] == ["openai", "4"] and lines[-1].split()[:3] == ["total", "5", "1"]
+    assert format_summary({**SUMMARY, "rows": []}) == "no usage recorded in this period"
 
 
-def test_cli_rejects_a_bad_period(db_url: str) -> None:
-    result = CliRunner().invoke(usage, ["--db", db_url, "--since", "yesterday"])
-    assert result.exit_code == 2 and "30m, 1h, 24h, 7d" in result.output
-
-
-def test_cli_default_db_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TOLLGATE_SECRET_KEY", raising=False)
-    monkeypatch.setenv("TOLLGATE_DB", f"sqlite:///{tmp_path / 'env.db'}")
-    result = CliRunner().invoke(usage, ["--by", "model"])
-    assert result.exit_code == 0 and "no usage recorded" in result.output
-    assert (tmp_path / "env.db").exists()
-
-
-def test_parse_period() -> None:
-    assert parse_period("90m").total_seconds() == 5400
-    assert parse_period("2w").days == 14
-
-
-def test_format_table_aligns_and_marks_missing_groups() -> None:
-    rows = [UsageSummaryRow("team", 1200, 3, 10, 20, 30, 12.345), UsageSummaryRow(None, 1, 0, 0, 0, 0, None)]
-    lines = format_table(rows, "proxy").splitlines()
-    assert lines[1].split() == ["team", "1,200", "3", "10", "20", "30", "12.3"]
-    assert lines[2].split()[0] == "(none)" and lines[2].split()[-1] == "-"
-    assert len({len(line) for line in lines[:2]}) == 1
-    assert json.loads(format_json(rows, "proxy"))["rows"][1]["group"] is None
+def test_format_records() -> None:
+    record = {
+        "time": "2026-11-02T00:01:00Z",
+        "provider": "openai",
+        "proxy": None,
+        "keyId": None,
+        "responseModel": None,
+        "requestModel": "gpt-4o",
+        "status": 200,
+        "promptTokens": None,
+        "completionTokens": 5,
+        "cost": None,
+        "latencyMs": 3.25,
+    }
+    assert format_records([record]).splitlines() == [
+        "time                 provider  proxy  key  model   status  prompt  completion  cost   ms",
+        "2026-11-02 00:01:00  openai    -      -    gpt-4o     200       -           5     -  3.2",
+    ]

@@ -53,6 +53,10 @@ COLUMNS: dict[str, list[Column]] = {
         ("base url", lambda g: g["baseUrl"]),
         ("status", lambda g: g["status"]),
         ("last seen", lambda g: g.get("lastSeen")),
+        (
+            "not served",
+            lambda g: "; ".join(f"{p['kind']}/{p['name']}: {p['reason']}" for p in g.get("problems", [])) or None,
+        ),
     ],
     "deployments": DEPLOYMENT_COLUMNS,
 }

@@ -42,7 +42,9 @@ def _print_banner(node: Node, keys: dict[str, str], out_dir: Path, items: list[S
         )
         click.echo(item.code.rstrip())  # not indented: it must run as pasted
     click.echo("\nRun one:  .venv/bin/python " + str(out_dir / "01_openai_openai.py"))
-    click.echo("Usage:    .venv/bin/tollgate usage --db " + node.config.db_url)
+    if node.admin_port:
+        api = f"http://{node.config.admin_host}:{node.admin_port}"
+        click.echo(f"Usage:    .venv/bin/tollgate usage --url {api} --token <the admin token printed at start>")
     click.echo("Stop with Ctrl+C.")
 
 

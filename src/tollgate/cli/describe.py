@@ -36,7 +36,8 @@ def describe(app: Application, kind: str, name: str) -> None:
     app.emit(data["document"])
     click.echo("\nDeployments:")
     for d in data["deployments"] or [{"gateway": "-", "revision": "-", "invokeUrl": "(not deployed)"}]:
-        click.echo(f"  {d['gateway']}  revision {d['revision']}  {d.get('invokeUrl') or '-'}")
+        problem = f"  NOT SERVED: {d['problem']}" if d.get("problem") else ""
+        click.echo(f"  {d['gateway']}  revision {d['revision']}  {d.get('invokeUrl') or '-'}{problem}")
     click.echo("\nPolicies (effective chain; request order, responses in reverse):")
     for p in data["policies"] or [{"from": "", "name": "(none)", "paths": ""}]:
         click.echo(f"  {p['from']:<28} {p['name']:<26} {p['paths']}".rstrip())

@@ -10,6 +10,14 @@ import click
 import uvloop
 
 from tollgate.errors import TollgateError
+from tollgate.gateway.server_limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_KEEPALIVE_TIMEOUT,
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_HEAD,
+    ServerLimits,
+)
 from tollgate.node import DEFAULT_ADMIN_MAX_BODY, Node, NodeConfig
 from tollgate.store.urls import default_db_url
 
@@ -106,6 +114,65 @@ def _print_key(name: str, target: str, value: str) -> None:
     help="Which gateway's deployments this node serves. [env TOLLGATE_GATEWAY]",
 )
 @click.option(
+    "--max-connections",
+    default=0,
+    type=click.IntRange(min=0),
+    envvar="TOLLGATE_MAX_CONNECTIONS",
+    show_default=True,
+    help="Client connections on the data plane at most; 0 = derived from `ulimit -n`. Idle ones are closed "
+    "first to make room, then new ones get 503. [env TOLLGATE_MAX_CONNECTIONS]",
+)
+@click.option(
+    "--max-header-bytes",
+    default=DEFAULT_MAX_HEAD,
+    type=click.IntRange(min=1024),
+    envvar="TOLLGATE_MAX_HEADER_BYTES",
+    show_default=True,
+    help="Request line plus headers of one request, in bytes; larger ones get 431. [env TOLLGATE_MAX_HEADER_BYTES]",
+)
+@click.option(
+    "--max-body-bytes",
+    default=DEFAULT_MAX_BODY,
+    type=click.IntRange(min=1024),
+    envvar="TOLLGATE_MAX_BODY_BYTES",
+    show_default=True,
+    help="Request body cap whatever a provider's maxRequestBytes says; larger ones get 413. "
+    "[env TOLLGATE_MAX_BODY_BYTES]",
+)
+@click.option(
+    "--header-timeout",
+    default=DEFAULT_HEADER_TIMEOUT,
+    type=click.FloatRange(min=0.1),
+    envvar="TOLLGATE_HEADER_TIMEOUT",
+    show_default=True,
+    help="Seconds for a request's headers to arrive (then 408). [env TOLLGATE_HEADER_TIMEOUT]",
+)
+@click.option(
+    "--keepalive-timeout",
+    default=DEFAULT_KEEPALIVE_TIMEOUT,
+    type=click.FloatRange(min=0.1),
+    envvar="TOLLGATE_KEEPALIVE_TIMEOUT",
+    show_default=True,
+    help="Seconds an idle client connection is kept open. [env TOLLGATE_KEEPALIVE_TIMEOUT]",
+)
+@click.option(
+    "--body-timeout",
+    default=DEFAULT_BODY_TIMEOUT,
+    type=click.FloatRange(min=0.1),
+    envvar="TOLLGATE_BODY_TIMEOUT",
+    show_default=True,
+    help="Seconds a request body may stall while the gateway reads it (then 408). [env TOLLGATE_BODY_TIMEOUT]",
+)
+@click.option(
+    "--trusted-hops",
+    default=0,
+    type=click.IntRange(min=0),
+    envvar="TOLLGATE_TRUSTED_HOPS",
+    show_default=True,
+    help="Reverse proxies in front of the gateway whose X-Forwarded-For/Forwarded entries name the client "
+    "(for key back-off and logs). [env TOLLGATE_TRUSTED_HOPS]",
+)
+@click.option(
     "--log-level",
     default="info",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -126,6 +193,13 @@ def serve(
     tls_cert: str | None,
     tls_key: str | None,
     gateway_name: str,
+    max_connections: int,
+    max_header_bytes: int,
+    max_body_bytes: int,
+    header_timeout: float,
+    keepalive_timeout: float,
+    body_timeout: float,
+    trusted_hops: int,
     log_level: str,
 ) -> None:
     """Serve Invoke URLs (and the management API) from the store, applying --config first."""
@@ -146,6 +220,15 @@ def serve(
         tls_cert=tls_cert,
         tls_key=tls_key,
         on_new_key=_print_key,
+        server_limits=ServerLimits(
+            max_head=max_header_bytes,
+            max_body=max_body_bytes,
+            header_timeout=header_timeout,
+            keepalive_timeout=keepalive_timeout,
+            body_timeout=body_timeout,
+            max_connections=max_connections,
+        ),
+        trusted_hops=trusted_hops,
     )
     try:
         uvloop.run(Node(config).run())

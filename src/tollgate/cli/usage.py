@@ -1,20 +1,28 @@
-"""`tollgate usage`: requests, errors and tokens per provider, proxy, model or key over a recent period."""
+"""`tollgate usage [records|export|prices]`: usage summaries, records, exports and prices, through the API.
+
+A client of the management API like every other command: it never opens the database.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast
 
 import click
 
-from tollgate.errors import TollgateError
-from tollgate.store.store import Store
-from tollgate.store.urls import default_db_url
-from tollgate.store.usage_rows import GROUP_BY_CHOICES
-from tollgate.usage.summary import format_json, format_table
+from tollgate.cli._app import Application, api_command
+from tollgate.control.client import ManagementClient
+from tollgate.usage.summary import align, format_records, format_summary
 
 _PERIOD = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DIMENSIONS = ("provider", "proxy", "key", "model", "status", "gateway")
+_TIME = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def parse_period(text: str) -> timedelta:
@@ -25,32 +33,126 @@ def parse_period(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-@click.command()
-@click.option(
-    "--db",
-    "db_url",
-    envvar="TOLLGATE_DB",
-    default=None,
-    help="sqlite:///path.db (default ~/.tollgate/tollgate.db) or postgresql://... [env TOLLGATE_DB]",
-)
-@click.option("--since", default="24h", show_default=True, help="Period to summarise: 30m, 1h, 24h, 7d, 2w.")
+def filter_options(func: _F) -> _F:
+    """The options every usage command filters with; passes them on as one `filters` dict of API parameters."""
+
+    @click.option("--since", default=None, help="Only the last 30m, 24h, 7d, 2w ... (default 24h).")
+    @click.option("--from", "start", type=_TIME, default=None, help="Start time, UTC (instead of --since).")
+    @click.option("--to", "end", type=_TIME, default=None, help="End time, UTC (default now).")
+    @click.option("--provider", default=None)
+    @click.option("--proxy", default=None)
+    @click.option("--key", default=None, help="An API key id (or the tg_<id>_... value: only the id is sent).")
+    @click.option("--model", default=None, help="Response model, else request model.")
+    @click.option("--gateway", default=None)
+    @click.option("--status", default=None, help="429, a class (4xx), error or ok.")
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        since: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        key: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        if since is not None and start is not None:
+            raise click.UsageError("give --since or --from, not both")
+        if start is None:
+            start = datetime.now(UTC) - parse_period(since or "24h")
+        params = {
+            "from": _iso(start),
+            "to": _iso(end) if end is not None else None,
+            "key": key[3:15] if key and key.startswith("tg_") else key,
+        }
+        for name in ("provider", "proxy", "model", "gateway", "status"):
+            params[name] = kwargs.pop(name)
+        return func(*args, filters=params, **kwargs)
+
+    return cast(_F, wrapper)
+
+
+def _iso(value: datetime) -> str:
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+@click.group(invoke_without_command=True)
 @click.option(
     "--by",
     "group_by",
-    type=click.Choice(GROUP_BY_CHOICES),
     default="provider",
     show_default=True,
-    help="What to group by.",
+    help=f"Group by one or more of {', '.join(_DIMENSIONS)}, comma-separated ('' for one total).",
 )
-@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def usage(db_url: str | None, since: str, group_by: str, output: str) -> None:
-    """Summarise metered usage: requests, errors and tokens per group."""
-    start = datetime.now(UTC) - parse_period(since)
-    try:
-        with Store.open(db_url or default_db_url()) as store:
-            rows = store.usage_summary(since=start, group_by=group_by)
-    except TollgateError as exc:
-        raise click.ClickException(str(exc)) from None
-    except Exception as exc:  # a database that cannot be opened: say which kind, never echo the URL
-        raise click.ClickException(f"cannot read the usage store ({type(exc).__name__})") from None
-    click.echo(format_json(rows, group_by) if output == "json" else format_table(rows, group_by))
+@click.option("--bucket", type=click.Choice(["minute", "hour", "day"]), default=None, help="Also split by time.")
+@filter_options
+@api_command
+@click.pass_context
+def usage(ctx: click.Context, app: Application, group_by: str, bucket: str | None, filters: dict[str, Any]) -> None:
+    """Summarise metered usage: requests, errors, tokens, cost and latency per group (default: last 24h).
+
+    Subcommands list the records themselves, export them, and show the price table.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    unknown = [d for d in group_by.split(",") if d and d not in _DIMENSIONS]
+    if unknown:
+        raise click.BadParameter(f"{unknown[0]!r} is not one of {', '.join(_DIMENSIONS)}", param_hint="--by")
+    summary = app.call(lambda c: c.get("/usage/summary", groupBy=group_by or None, bucket=bucket, **filters))
+    if app.output == "table":
+        click.echo(format_summary(summary))
+    else:
+        app.emit(summary)
+
+
+@usage.command("records")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Records per page.")
+@click.option("--cursor", default=None, help="Continue from a previous page (its nextCursor).")
+@filter_options
+@api_command
+def records(app: Application, limit: int, cursor: str | None, filters: dict[str, Any]) -> None:
+    """The most recent records matching the filters, newest first."""
+    page = app.call(lambda c: c.get("/usage/records", limit=str(limit), cursor=cursor, **filters))
+    if app.output != "table":
+        app.emit(page)
+        return
+    click.echo(format_records(page["items"]))
+    if page["nextCursor"]:
+        click.echo(f"more: --cursor {page['nextCursor']}", err=True)
+
+
+@usage.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False, writable=True), default="-", help="File (default stdout)."
+)
+@filter_options
+@api_command
+def export(app: Application, fmt: str, out: str, filters: dict[str, Any]) -> None:
+    """Every record matching the filters, as CSV or JSON, streamed to a file or stdout."""
+    params = {k: v for k, v in filters.items() if v is not None} | {"format": fmt}
+
+    def download(client: ManagementClient) -> None:
+        if out == "-":
+            client.download("/usage/export", params, sys.stdout.write)
+            return
+        with open(out, "w", encoding="utf-8", newline="") as sink:
+            client.download("/usage/export", params, sink.write)
+
+    app.call(download)
+
+
+@usage.command("prices")
+@click.option("--model", default=None, help="Only this model (as the table names it).")
+@api_command
+def prices(app: Application, model: str | None) -> None:
+    """The price table costs are computed with (USD per million tokens) and the date it is from."""
+    table = app.call(lambda c: c.get("/usage/prices"))
+    if app.output != "table":
+        app.emit(table)
+        return
+    rows = [
+        [name, f"{p['input']:g}", f"{p['output']:g}", "-" if p["cachedInput"] is None else f"{p['cachedInput']:g}"]
+        for name, p in table["models"].items()
+        if model is None or name == model.lower()
+    ]
+    click.echo(align([["model", "input", "output", "cached input"], *rows], 1))
+    click.echo(f"{table['currency']} {table['unit']}, list prices as of {table['asOf']}")

@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from tollgate.control.auth import AdminAuth, require_admin
 from tollgate.control.errors import install_error_handlers
 from tollgate.control.guard import DEFAULT_ADMIN_MAX_BODY, AdminGuard
-from tollgate.control.routes import apply, deployments, keys, policies, resources, secrets
+from tollgate.control.routes import apply, deployments, keys, policies, resources, secrets, usage
 from tollgate.control.schemas import ErrorResponse
 from tollgate.security.backoff import FailureBackoff
 from tollgate.store import Store
@@ -42,7 +42,7 @@ def create_app(
     app = FastAPI(
         title="Tollgate management API",
         version="1",
-        description="Manage templates, providers, proxies, secrets, API keys, gateways and deployments.",
+        description="Manage templates, providers, proxies, secrets, API keys, gateways, deployments and usage.",
         separate_input_output_schemas=False,
     )
     app.state.store = store
@@ -60,6 +60,6 @@ def create_app(
         return {"status": "ok"}
 
     guarded = [Depends(require_admin)]
-    for module in (resources, secrets, keys, deployments, apply, policies):
+    for module in (resources, secrets, keys, deployments, apply, usage, policies):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded, responses=_ERRORS)
     return app

@@ -10,7 +10,8 @@ Every failure becomes one of four exceptions, so a caller maps them to exit code
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import httpx
 
@@ -70,6 +71,20 @@ class ManagementClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
+    def download(self, path: str, params: dict[str, str], write: Callable[[str], object]) -> None:
+        """Stream a GET's text body to `write` chunk by chunk (exports); errors raise as `request` does."""
+        try:
+            with self._http.stream("GET", path, params=params) as response:
+                if not response.is_success:
+                    response.read()
+                    self._raise(response)
+                for chunk in response.iter_text():
+                    write(chunk)
+        except httpx.TransportError as exc:
+            raise ConnectionFailedError(
+                0, f"cannot reach the management API at {self.url} ({type(exc).__name__})"
+            ) from None
+
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The decoded JSON answer (None for 204); raises a `ManagementError` subclass otherwise."""
         try:
@@ -86,6 +101,15 @@ class ManagementClient:
             body = None
         if response.is_success:
             return body
+        self._raise(response, body)
+
+    @staticmethod
+    def _raise(response: httpx.Response, body: Any = None) -> NoReturn:
+        if body is None:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
         error = body.get("error") if isinstance(body, dict) else None
         message = str(error.get("message")) if isinstance(error, dict) else f"HTTP {response.status_code}"
         details = error.get("errors") if isinstance(error, dict) else None

@@ -122,12 +122,22 @@ class GatewayWrite(APIModel):
     base_url: str = Field(pattern=r"^https?://[^/\s\x00]+[^\s\x00]*$", max_length=2048)
 
 
+class DeploymentProblemInfo(APIModel):
+    """A deployed provider or proxy the gateway's nodes report they cannot serve (it answers 503 or 404)."""
+
+    kind: str
+    name: str
+    reason: str
+    reported_at: datetime
+
+
 class GatewayInfo(APIModel):
     name: str
     base_url: str
-    status: str
+    status: str = Field(description="ready, degraded (some deployments not served: see problems) or offline.")
     last_seen: datetime | None
     created_at: datetime
+    problems: list[DeploymentProblemInfo] = Field(default_factory=list)
 
 
 class DeployRequest(APIModel):
@@ -146,6 +156,7 @@ class DeploymentInfo(APIModel):
     live: bool
     deployed_at: datetime
     undeployed_at: datetime | None
+    problem: str | None = Field(default=None, description="Why the gateway does not serve it, as its nodes report.")
 
 
 class DeployResponse(APIModel):

@@ -12,25 +12,57 @@ import asyncio
 import socket
 import ssl
 
+from tollgate.gateway.refusals import RefusalLog
 from tollgate.gateway.relay import Relay
-from tollgate.gateway.server import DEFAULT_MAX_BODY, protocol_factory
+from tollgate.gateway.server import protocol_factory
+from tollgate.gateway.server_limits import ServerLimits
 from tollgate.gateway.snapshot import Snapshot, compile_snapshot
+from tollgate.gateway.targets import TargetHealth
 from tollgate.gateway.upstream import PoolRegistry
 from tollgate.resources.resource_set import ResourceSet
+from tollgate.security.backoff import FailureBackoff
 from tollgate.usage.sink import UsageSink
 
 DEFAULT_PORT = 8080
 
 
+#: Reverse proxies in front of the gateway whose `X-Forwarded-For`/`Forwarded` entries are believed.
+DEFAULT_TRUSTED_HOPS = 0
+
+
 class GatewayState:
-    """What the relay reads per request: the snapshot, the gateway's name, the usage sink."""
+    """What the relay reads per request: the snapshot, the gateway's name, the usage sink.
 
-    __slots__ = ("draining", "inflight", "key_last_used", "name", "pools", "snapshot", "usage")
+    Parameters:
+        trusted_hops: how many reverse proxies stand in front of the gateway; the client address is
+            taken from their forwarding headers (see `gateway/forwarding.py`), else from the socket.
+    """
 
-    def __init__(self, name: str, usage: UsageSink) -> None:
+    __slots__ = (
+        "backoff",
+        "draining",
+        "health",
+        "inflight",
+        "key_last_used",
+        "name",
+        "pools",
+        "refusals",
+        "snapshot",
+        "trusted_hops",
+        "usage",
+    )
+
+    def __init__(self, name: str, usage: UsageSink, *, trusted_hops: int = DEFAULT_TRUSTED_HOPS) -> None:
         self.name = name
         self.usage = usage
+        self.trusted_hops = trusted_hops
         self.pools = PoolRegistry()
+        #: passive health of targets by provider name, carried from one snapshot to the next
+        self.health: dict[str, TargetHealth] = {}
+        #: requests refused for a bad key: counted, and recorded only up to a rate
+        self.refusals = RefusalLog()
+        #: clients (by address) that keep presenting bad keys are answered 429 for a while
+        self.backoff = FailureBackoff()
         self.snapshot = Snapshot({})
         #: key id -> unix time of its last use; flushed to the store off the request path
         self.key_last_used: dict[str, float] = {}
@@ -49,7 +81,7 @@ class GatewayState:
 
     def apply(self, resources: ResourceSet) -> Snapshot:
         """Compile and swap in a new snapshot (call from the event loop thread)."""
-        snapshot = compile_snapshot(resources, self.pools)
+        snapshot = compile_snapshot(resources, self.pools, self.health)
         self.snapshot = snapshot
         return snapshot
 
@@ -72,18 +104,26 @@ async def start_gateway_server(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     ssl_context: ssl.SSLContext | None = None,
-    max_body: int = DEFAULT_MAX_BODY,
+    max_body: int | None = None,
     sock: socket.socket | None = None,
+    limits: ServerLimits | None = None,
 ) -> asyncio.Server:
     """Listen for Invoke URL traffic; returns the started server (close it to stop accepting).
 
     With `sock` (already bound, e.g. by `tollgate.listen.bind_listener`), `host` and `port` are ignored.
+    `limits` bounds sizes, timeouts and connections (defaults in `server_limits.py`); `max_body`
+    overrides just its body cap.
     """
     loop = asyncio.get_running_loop()
+    limits = limits or ServerLimits()
+    factory = protocol_factory(Relay(state), max_body, limits)
+    # A TLS handshake is bounded like a request head: a client that stalls it holds a descriptor
+    # outside the connection cap (the protocol only sees connections whose handshake is done).
+    handshake = limits.header_timeout if ssl_context is not None else None
     if sock is not None:
         return await loop.create_server(
-            protocol_factory(Relay(state), max_body), sock=sock, ssl=ssl_context, backlog=2048
+            factory, sock=sock, backlog=2048, ssl=ssl_context, ssl_handshake_timeout=handshake
         )
     return await loop.create_server(
-        protocol_factory(Relay(state), max_body), host, port, ssl=ssl_context, backlog=2048, reuse_address=True
+        factory, host, port, backlog=2048, reuse_address=True, ssl=ssl_context, ssl_handshake_timeout=handshake
     )

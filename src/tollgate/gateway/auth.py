@@ -8,14 +8,12 @@ the hash.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from tollgate.errors import AuthenticationError
-from tollgate.resources.keys import split_key
+from tollgate.resources.keys import secret_matches, split_key
 from tollgate.types import HeaderList
 
 _BEARER = b"bearer "
@@ -46,20 +44,23 @@ class AuthCheck:
         """The id of the valid key presented, or raise AuthenticationError. None when auth is off."""
         if not self.enabled:
             return None
-        presented = self._configured_value(headers, query)
-        if presented is None:
-            presented = self._vendor_value(headers)
+        presented = self.presented(headers, query)
         if presented is None:
             raise AuthenticationError(f"Missing API key: send it in the '{self._where()}'.")
         parsed = split_key(presented)
         entry = self.keys.get(parsed[0]) if parsed is not None else None
         if parsed is None or entry is None:
             raise AuthenticationError("Invalid API key.")
-        if not hmac.compare_digest(hashlib.sha256(parsed[1].encode()).digest(), entry.secret_hash):
+        if not secret_matches(parsed[1], entry.secret_hash):
             raise AuthenticationError("Invalid API key.")
         if entry.expires_at is not None and entry.expires_at <= time.time():
             raise AuthenticationError("API key has expired.")
         return entry.id
+
+    def presented(self, headers: HeaderList, query: str) -> str | None:
+        """The key value the request presents (configured location first, then vendor headers), or None."""
+        presented = self._configured_value(headers, query)
+        return presented if presented is not None else self._vendor_value(headers)
 
     def _where(self) -> str:
         if self.location == "query":

@@ -1,8 +1,11 @@
-"""The hot path, top to bottom: match -> authenticate -> read request facts -> upstream call ->
-relay the response (streams chunk by chunk) while the provider's tap meters it -> usage record.
+"""The hot path, top to bottom: match -> authenticate -> request-header hooks -> read body -> request
+facts, allow-list, request-body hooks -> pick a target, translate, upstream call (next target on
+failure, before the first byte) -> response-header hooks -> relay the response (streams chunk by
+chunk, taps reading and filters rewriting) -> completion hooks and the usage record.
 
-A flat sequence of calls into the snapshot, the adapter and the upstream pool. It names no vendor
-and no policy, queries no store and never logs a body, a key or a credential.
+A flat sequence of calls into the snapshot, the exchange, the client API, the target's backend and
+translator, the policy chain and the upstream pool. It names no vendor and no policy, queries no
+store and never logs a body, a key or a credential.
 """
 
 from __future__ import annotations
@@ -16,20 +19,26 @@ from typing import TYPE_CHECKING
 import orjson
 
 from tollgate.errors import (
+    AuthenticationError,
     BadRequestError,
     GatewayError,
     ModelNotAllowedError,
-    PayloadTooLargeError,
+    RateLimitedError,
     RouteNotFoundError,
     UpstreamError,
 )
-from tollgate.gateway.errors_fallback import adapter_for_path
+from tollgate.gateway.exchange import Exchange, record
+from tollgate.gateway.forwarding import client_address
 from tollgate.gateway.server import Connection, Request
 from tollgate.gateway.snapshot import Route
+from tollgate.gateway.targets import first_available
 from tollgate.gateway.upstream import UpstreamResponse
-from tollgate.providers.base import ProviderAdapter, RequestFacts
+from tollgate.policies.base import ChunkFilter, ChunkTap
+from tollgate.providers.base import ClientAPI, Translation, UpstreamRequest
+from tollgate.providers.unmatched import client_api_for_unmatched
+from tollgate.resources.keys import split_key
+from tollgate.security.fingerprint import fingerprint
 from tollgate.types import HeaderList, JSONObject
-from tollgate.usage.record import TokenUsage, UsageRecord, UsageResult
 
 if TYPE_CHECKING:
     from tollgate.gateway.app import GatewayState
@@ -50,9 +59,11 @@ _RESPONSE_DROP = frozenset(
     }
 )
 _PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
-_NO_USAGE = TokenUsage()
-_NO_FACTS = RequestFacts(model=None, is_streaming=False)
 _EVENT_STREAM = b"text/event-stream"
+#: Methods that invoke no model: allowed on an allow-listed route without a model (listing, retrieval).
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: `error_code` column width: a vendor's in-stream error type is cut to it.
+_ERROR_CODE_MAX = 64
 
 
 class RequestIds:
@@ -81,7 +92,8 @@ class Relay:
         except Exception:  # a bug must cost one request a clean 500, never the connection or a leak
             log.exception("internal error while relaying %s %s", req.method, req.path)
             if not conn.response_started:
-                self._fail(conn, adapter_for_path(req.path), GatewayError("Internal gateway error."), "internal")
+                err = GatewayError("Internal gateway error.")
+                self._fail(conn, client_api_for_unmatched(req.path), err, "internal")
             else:
                 conn.abort()
         finally:
@@ -91,173 +103,310 @@ class Relay:
 
     async def _handle(self, req: Request, conn: Connection) -> None:
         state = self.state
-        request_id = self.ids.next()
-        started = time.time()
+        ex = Exchange(
+            self.ids.next(),
+            time.time(),
+            req.method,
+            req.path,
+            req.query,
+            req.headers,
+            client_address(conn.peer, req.headers, state.trusted_hops) if state.trusted_hops else conn.peer,
+        )
         route = state.snapshot.match(req.path)
         if route is None:
-            self._fail(
-                conn, adapter_for_path(req.path), RouteNotFoundError(f"No API is deployed at {req.path!r}."), request_id
-            )
+            err = RouteNotFoundError(f"No API is deployed at {req.path!r}.")
+            self._fail(conn, client_api_for_unmatched(req.path), err, ex.request_id)
             return
-        adapter = route.adapter
-        key_id: str | None = None
-        facts = _NO_FACTS
+        ex.route = route
+        client = ex.client_api = route.client_api
+        chain = route.chain
+        if state.backoff:  # someone presented wrong keys lately: is this client and key id blocked?
+            wait = state.backoff.retry_after(_backoff_bucket(ex, route))
+            if wait is not None:  # not even checked, not logged one by one
+                self._refuse(conn, ex, RateLimitedError("Too many requests with an invalid API key.", retry_after=wait))
+                return
         try:
-            key_id = route.auth.authenticate(req.headers, req.query)
-            if req.body_too_large or len(req.body) > route.max_body:
-                raise PayloadTooLargeError(f"Request body is larger than {route.max_body} bytes.")
-            sub_path = req.path[len(route.context) :] or "/"
+            ex.key_id = route.auth.authenticate(req.headers, req.query)
+        except AuthenticationError as err:
+            self._refuse(conn, ex, self._key_failed(ex, route, err))
+            return
+        try:
+            ex.sub_path = sub_path = req.path[len(route.context) :] or "/"
             if "/." in sub_path or "%2" in sub_path:  # cheap screen; the exact check decodes
                 _check_dot_segments(sub_path)
-            body_obj = _parse_body(req) if adapter.reads_body(req.method, sub_path) else None
-            facts = adapter.request_facts(sub_path, req.query, body_obj)
-            if route.models is not None and facts.model is not None and facts.model not in route.models:
-                raise ModelNotAllowedError(f"Model {facts.model!r} is not allowed on this API.")
-            if route.unavailable is not None or route.pool is None:
-                raise UpstreamError(f"Upstream unavailable: {route.unavailable}.", status=503)
-            rewrite = adapter.rewrite_request(sub_path, req.query, body_obj, facts)
-            body = req.body
-            query = req.query
-            drop_usage = False
-            if rewrite is not None:
-                sub_path = rewrite.path if rewrite.path is not None else sub_path
-                query = rewrite.query if rewrite.query is not None else query
-                body = rewrite.body if rewrite.body is not None else body
-                drop_usage = rewrite.drop_usage_chunk
-            target = _target(route, sub_path, query)
-            headers = _upstream_headers(route, req.headers)
-            resp = await route.pool.request(req.method, target, headers, route.upstream_headers, body, route.timeout)
+            for hook in chain.request_headers:
+                verdict = await hook(ex)
+                if verdict is not None:
+                    raise verdict
+            ex.body = await req.read_body(route.max_body)  # only now, authenticated: 413 over the route's limit
+            if chain.needs_request_body or client.reads_body(req.method, sub_path):
+                ex.body_obj = _parse_body(ex.body)
+            ex.facts = facts = client.request_facts(sub_path, req.query, ex.body_obj)
+            ex.is_stream = facts.is_streaming
+            if route.models is not None:
+                _check_model(route.models, ex)
+            for hook in chain.request_body:
+                verdict = await hook(ex)
+                if verdict is not None:
+                    raise verdict
+            resp, translation = await self._call_upstream(route, ex)
         except GatewayError as err:
-            status = self._fail(conn, adapter, err, request_id)
-            self._record(route, req, request_id, key_id, facts, None, status, started, None, err.code)
+            ex.status = self._fail(conn, client, err, ex.request_id)
+            ex.error = err.code
+            self._finish(ex)
             return
-        if key_id is not None:
-            state.key_last_used[key_id] = started
-        ttfb = (time.time() - started) * 1000.0
-        resp_headers = _response_headers(resp.headers, request_id)
-        content_type = resp.header(b"content-type") or b""
-        result: UsageResult | None = None
-        error_code: str | None = None
+        if ex.key_id is not None:
+            state.key_last_used[ex.key_id] = ex.started
+        ex.ttfb_ms = (time.time() - ex.started) * 1000.0
+        ex.status = resp.status
+        headers = _response_headers(resp.headers, ex.request_id)
+        if translation is not None:
+            headers = translation.response_headers(resp.status, headers)
+        ex.response_headers = headers
         try:
-            is_sse = content_type.startswith(_EVENT_STREAM)
-            if is_sse or (facts.is_streaming and resp.header(b"content-length") is None):
-                result, error_code = await self._stream(conn, resp, resp_headers, adapter, facts, drop_usage, is_sse)
+            for check in chain.response_headers:
+                verdict = check(ex)
+                if verdict is not None:
+                    raise verdict
+            is_sse = (resp.header(b"content-type") or b"").startswith(_EVENT_STREAM)
+            if is_sse or (ex.facts.is_streaming and resp.header(b"content-length") is None):
+                ex.is_stream = True  # metered as what the upstream sent, whatever the client asked
+                await self._stream(conn, ex, resp, translation, client, is_sse)
             else:
-                data = await resp.read()
-                if 200 <= resp.status < 300:
-                    result = adapter.usage_from_json(data, facts)
-                conn.send_response(resp.status, resp_headers, data)
-        except UpstreamError as err:  # failed before anything was sent to the client
+                ex.is_stream = False
+                await self._relay_body(conn, ex, resp, translation)
+        except GatewayError as err:  # failed before anything was sent to the client
             resp.release()
-            status = self._fail(conn, adapter, err, request_id)
-            self._record(route, req, request_id, key_id, facts, None, status, started, ttfb, err.code)
+            ex.status = self._fail(conn, client, err, ex.request_id)
+            ex.error = err.code
+            self._finish(ex)
             return
         except BaseException:
             resp.release()
-            self._record(route, req, request_id, key_id, facts, result, 499, started, ttfb, "client_disconnected")
+            ex.status = 499
+            ex.error = "client_disconnected"
+            self._finish(ex)
             raise
         resp.release()
-        self._record(route, req, request_id, key_id, facts, result, resp.status, started, ttfb, error_code)
+        self._finish(ex)
+
+    async def _call_upstream(self, route: Route, ex: Exchange) -> tuple[UpstreamResponse, Translation | None]:
+        """Pick a target, translate the request for it, send it; on a failure before the response head
+        (or a status the chain retries) try the next target. Raises the last failure when none is left."""
+        chain = route.chain
+        candidates = route.targets
+        failure: GatewayError | None = None
+        while candidates:
+            target = chain.pick_target(ex, candidates) if chain.pick_target is not None else first_available(candidates)
+            if target is None:
+                break
+            candidates = tuple(t for t in candidates if t is not target) if len(candidates) > 1 else ()
+            ex.target = target
+            ex.attempts += 1
+            if target.unavailable is not None or target.pool is None:
+                failure = UpstreamError(f"Upstream unavailable: {target.unavailable}.", status=503)
+                continue
+            up = ex.upstream = UpstreamRequest(
+                ex.method, ex.sub_path, ex.query, _upstream_headers(route, target.default_headers, ex.headers), ex.body
+            )
+            translation = target.translator.start(ex.facts, up, ex.body_obj)
+            if translation is not None:
+                translation.request(up, ex.body_obj)
+            try:
+                url = target.target_url(up.path, up.query)
+                fixed = target.fixed_headers
+                resp = await target.pool.request(up.method, url, up.headers, fixed, up.body, target.timeout)
+            except UpstreamError as err:
+                target.health.failed()
+                failure = err
+                continue
+            if candidates and resp.status in chain.retry_statuses:
+                resp.release()  # TODO(i6-transport): close instead of reading the body to its end
+                failure = UpstreamError(f"Upstream answered {resp.status}.", status=502)
+                continue
+            target.health.succeeded()
+            return resp, translation
+        raise failure if failure is not None else UpstreamError("No upstream target is available.", status=503)
+
+    async def _relay_body(
+        self, conn: Connection, ex: Exchange, resp: UpstreamResponse, translation: Translation | None
+    ) -> None:
+        """A non-streamed response: read, meter (2xx), translate, let buffering policies see it, send."""
+        data = await resp.read()
+        status = resp.status
+        if 200 <= status < 300:
+            assert ex.target is not None
+            ex.result = ex.target.backend.usage_from_json(data, ex.facts.model)
+        if translation is not None:
+            data = translation.response_body(data) if status < 400 else translation.error_body(status, data)
+        assert ex.route is not None
+        for hook in ex.route.chain.response_complete:
+            outcome = hook(ex, data)
+            if isinstance(outcome, GatewayError):
+                raise outcome
+            data = outcome
+        conn.send_response(status, ex.response_headers, data)
 
     async def _stream(
         self,
         conn: Connection,
+        ex: Exchange,
         resp: UpstreamResponse,
-        headers: HeaderList,
-        adapter: ProviderAdapter,
-        facts: RequestFacts,
-        drop_usage: bool,
+        translation: Translation | None,
+        client: ClientAPI,
         is_sse: bool,
-    ) -> tuple[UsageResult, str | None]:
-        """Relay a stream chunk by chunk; the tap reads (or filters) each chunk as it passes.
+    ) -> None:
+        """Relay a stream chunk by chunk. The backend's tap reads what the upstream sent (usage, model,
+        in-band errors); the translation and policy filters rewrite what the client gets; policy taps
+        read it after it was queued.
 
-        An upstream failure mid-stream ends the stream with the vendor's in-stream error event where
-        it has one (SSE only), otherwise by breaking the connection, so the client never mistakes a
-        cut stream for a complete answer."""
-        tap = adapter.new_stream_tap(facts, drop_usage)
-        first = await resp.next_chunk()  # surface a failure before the head goes out, as a clean error
-        conn.start_stream(resp.status, headers)
-        chunk = first
+        A failure mid-stream (upstream cut, a filter's GatewayError) ends the stream with the client
+        API's in-stream error event where it has one (SSE only), otherwise by breaking the connection,
+        so the client never mistakes a cut stream for a complete answer. Either way it is recorded as
+        an error (status 502 or the error's own)."""
+        assert ex.target is not None and ex.route is not None
+        chain = ex.route.chain
+        tap = ex.target.backend.new_stream_tap(ex.facts.model)
+        filters: list[ChunkFilter] | None = None
+        taps: list[ChunkTap] | None = None
+        if chain.stream_filters:
+            filters = [f for make in chain.stream_filters if (f := make(ex)) is not None]
+        if chain.stream_taps:
+            taps = [t for make in chain.stream_taps if (t := make(ex)) is not None]
+        chunk = await resp.next_chunk()  # surface a failure before the head goes out, as a clean error
+        conn.start_stream(resp.status, ex.response_headers)
         try:
             while chunk is not None:
-                out = tap.feed(chunk)
+                tap.feed(chunk)
+                out = translation.stream_chunk(chunk) if translation is not None else chunk
+                if filters:
+                    for flt in filters:
+                        out = flt.feed(out)
                 if resp.is_drained:  # the whole rest is here: head, data and end leave in one write
-                    conn.end_stream(out + tap.close())
-                    return tap.result(), None
+                    out += _stream_end(translation, filters)
+                    conn.end_stream(out)
+                    if taps:
+                        for reader in taps:
+                            reader.feed(out)
+                    break
                 await conn.write_chunk(out)
+                if taps:
+                    for reader in taps:
+                        reader.feed(out)
                 chunk = await resp.next_chunk()
-            conn.end_stream(tap.close())
-            return tap.result(), None
-        except UpstreamError as err:
-            frame = adapter.stream_error_frame(err) if is_sse else None
+            else:
+                out = _stream_end(translation, filters)
+                conn.end_stream(out)
+                if taps:
+                    for reader in taps:
+                        reader.feed(out)
+            if taps:
+                for reader in taps:
+                    reader.close()
+        except GatewayError as err:
+            frame = client.stream_error_frame(err) if is_sse else None
             if frame is not None and not conn.closed:
                 await conn.write_chunk(frame)
                 conn.end_stream()
             else:
                 conn.abort()
-            log.warning("upstream stream failed: %s", err.message)
-            return tap.result(), err.code
+            log.warning("request %s: stream ended early: %s", ex.request_id, err.message)
+            ex.status = err.status if err.status >= 400 else 502
+            ex.error = err.code
+        tap.close()
+        ex.result = tap.result()
+        if ex.error is None and tap.error is not None:
+            ex.status = 502 if ex.status < 400 else ex.status
+            ex.error = tap.error[:_ERROR_CODE_MAX]
 
-    def _fail(self, conn: Connection, adapter: ProviderAdapter, err: GatewayError, request_id: str) -> int:
-        status, headers, body = adapter.error_response(err, request_id)
+    def _key_failed(self, ex: Exchange, route: Route, err: AuthenticationError) -> GatewayError:
+        """Count a wrong key against the client (backoff) and log it by fingerprint, never the value; the
+        error to answer. A request without any key is a misconfigured client, not a guess: only answered."""
+        presented = route.auth.presented(ex.headers, ex.query)
+        if presented is None:
+            return err
+        backoff = self.state.backoff
+        blocked = backoff.record_failure(_backoff_bucket(ex, route))
+        log.warning(
+            "gateway key refused: client=%s route=%s fp=%s %s",
+            ex.client_ip,
+            route.context,
+            fingerprint(presented),
+            err.message,
+        )
+        if blocked is None:
+            return err
+        log.warning("client %s blocked for %.0f s after %d invalid keys", ex.client_ip, blocked, backoff.max_failures)
+        return RateLimitedError("Too many requests with an invalid API key.", retry_after=blocked)
+
+    def _refuse(self, conn: Connection, ex: Exchange, err: GatewayError) -> None:
+        """Answer a request refused before it was authenticated; counted, recorded only up to a rate."""
+        assert ex.client_api is not None
+        ex.status = self._fail(conn, ex.client_api, err, ex.request_id)
+        ex.error = err.code
+        self.state.refusals.refused(ex, self.state)
+
+    def _fail(self, conn: Connection, client: ClientAPI, err: GatewayError, request_id: str) -> int:
+        status, headers, body = client.error_response(err, request_id)
         headers = [*headers, (b"x-request-id", request_id.encode())]
         conn.send_response(status, headers, body)
         if status >= 500:
             log.warning("request %s failed: %s %s", request_id, status, err.message)
         return status
 
-    def _record(
-        self,
-        route: Route | None,
-        req: Request,
-        request_id: str,
-        key_id: str | None,
-        facts: RequestFacts,
-        result: UsageResult | None,
-        status: int,
-        started: float,
-        ttfb: float | None,
-        error_code: str | None,
-    ) -> None:
-        if route is None:
-            return
-        usage = result.usage if result is not None else _NO_USAGE
-        if usage.total_tokens is None:
-            usage = usage.finalized()
-        self.state.usage.submit(
-            UsageRecord(  # positional: a NamedTuple built from keywords costs three times as much
-                started,
-                request_id,
-                self.state.name,
-                route.provider,
-                route.proxy,
-                key_id,
-                req.method,
-                req.path,
-                facts.model,
-                result.response_model if result is not None else None,
-                usage.prompt_tokens,
-                usage.completion_tokens,
-                usage.total_tokens,
-                status,
-                (time.time() - started) * 1000.0,
-                ttfb,
-                facts.is_streaming,
-                error_code,
-            )
-        )
+    def _finish(self, ex: Exchange) -> None:
+        """Completion: the client has everything. Completion hooks run, then the usage row is queued."""
+        route = ex.route
+        assert route is not None
+        for hook in route.chain.completion:
+            try:
+                hook(ex)
+            except Exception:  # a completion hook cannot change the answer; it must not lose the record
+                log.exception("request %s: completion hook failed", ex.request_id)
+        state = self.state
+        state.usage.submit(record(ex, state.name, (time.time() - ex.started) * 1000.0))
 
 
-def _parse_body(req: Request) -> JSONObject | None:
-    if not req.body:
+def _backoff_bucket(ex: Exchange, route: Route) -> str:
+    """What wrong keys are counted against: the client address and the key id it presents ("-" when
+    malformed). Guessing the secret of one key blocks that client for that key; other clients, and
+    the client's own valid keys (e.g. many users behind one proxy address), keep working."""
+    presented = route.auth.presented(ex.headers, ex.query)
+    parsed = split_key(presented) if presented else None
+    return f"{ex.client_ip} {parsed[0] if parsed is not None else '-'}"
+
+
+def _stream_end(translation: Translation | None, filters: list[ChunkFilter] | None) -> bytes:
+    """What the translation and the filters still hold at the end of the stream, through the filters after them."""
+    out = translation.stream_end() if translation is not None else b""
+    if filters:
+        for flt in filters:
+            out = flt.feed(out) + flt.close() if out else flt.close()
+    return out
+
+
+def _parse_body(body: bytes) -> JSONObject | None:
+    if not body:
         return None
     try:
-        obj = orjson.loads(req.body)
+        obj = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequestError(f"Request body is not valid JSON: {exc.msg} at position {exc.pos}.") from None
     if not isinstance(obj, dict):
         raise BadRequestError("Request body must be a JSON object.")
     return obj
+
+
+def _check_model(models: frozenset[str], ex: Exchange) -> None:
+    """The allow-list fails closed: a model outside it, or a model-invoking request that names none the
+    client API can read (missing, null, empty, not a string, an unknown path shape), is refused."""
+    model = ex.facts.model
+    if model is None:
+        if ex.method in _READ_METHODS:
+            return
+        raise ModelNotAllowedError("This API serves only its listed models, and the request names none.")
+    if model not in models:
+        raise ModelNotAllowedError(f"Model {model!r} is not allowed on this API.")
 
 
 def _check_dot_segments(path: str) -> None:
@@ -268,16 +417,7 @@ def _check_dot_segments(path: str) -> None:
             raise BadRequestError("Path must not contain '.' or '..' segments.")
 
 
-def _target(route: Route, sub_path: str, query: str) -> str:
-    if query and route.strip_query:
-        query = "&".join(p for p in query.split("&") if p.split("=", 1)[0] not in route.strip_query)
-    if route.credential_query:
-        query = f"{query}&{route.credential_query}" if query else route.credential_query
-    path = route.base_path + sub_path
-    return f"{path}?{query}" if query else path
-
-
-def _upstream_headers(route: Route, client_headers: HeaderList) -> HeaderList:
+def _upstream_headers(route: Route, defaults: HeaderList, client_headers: HeaderList) -> HeaderList:
     strip = route.strip_headers
     headers: HeaderList = []
     connection: bytes | None = None
@@ -291,7 +431,7 @@ def _upstream_headers(route: Route, client_headers: HeaderList) -> HeaderList:
         # Headers the client named in Connection are hop-by-hop too (RFC 9110 7.6.1).
         named = {token.strip().lower() for token in connection.split(b",")}
         headers = [(n, v) for n, v in headers if n not in named]
-    for name, value in route.default_headers:
+    for name, value in defaults:
         if not any(n == name for n, _ in client_headers):
             headers.append((name, value))
     return headers

@@ -2,144 +2,99 @@
 
 Chosen by measurement over uvicorn and aiohttp (docs/benchmarks.md): a generic ASGI or aiohttp
 server costs several times more CPU per request than everything else the gateway does. This module
-only frames HTTP; what a request means is the handler's business (`relay.py`). It does not do
-HTTP/2, upgrades or request streaming (bodies are read whole, bounded by `max_body`).
+only frames HTTP; what a request means is the handler's business (`relay.py`). The handler runs as
+soon as a request's head is parsed and reads the body itself (`Request.read_body`), so a request
+can be refused before its body is read. No HTTP/2, no upgrades. Limits: `server_limits.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import cast
 
 import httptools
 
-from tollgate.gateway.headers import header_lines
+from tollgate.errors import BadRequestError, GatewayError, PayloadTooLargeError
+from tollgate.gateway.request import BUFFERING, DISCARD, ClientGoneError, Request
+from tollgate.gateway.response import ResponseWriter, status_line
+from tollgate.gateway.server_limits import DEFAULT_MAX_BODY, ConnectionSlots, ServerLimits
 from tollgate.types import HeaderList
+
+__all__ = ["DEFAULT_MAX_BODY", "ClientGoneError", "Connection", "Handler", "Request", "ServerLimits"]
 
 #: Pipelined requests queued on one connection before the server stops reading from it.
 MAX_PIPELINED = 16
-#: Hard cap on a request body read into memory, whatever a route allows.
-DEFAULT_MAX_BODY = 64 * 1024 * 1024
+#: Body bytes held for a request whose handler has not asked for them yet; then reading pauses.
+PREREAD = 64 * 1024
+#: An unread rest of a body up to this size is read and dropped after the response, keeping the
+#: connection; a larger (or unknown) rest closes it.
+DRAIN_MAX = 64 * 1024
+#: Seconds a connection closed with request bytes still arriving keeps reading (and dropping) them,
+#: so the client reads our answer instead of a reset (RFC 9112 9.6, "lingering close").
+LINGER = 2.0
 
-_REASONS = {
-    200: b"OK",
-    201: b"Created",
-    202: b"Accepted",
-    204: b"No Content",
-    301: b"Moved Permanently",
-    302: b"Found",
-    304: b"Not Modified",
-    400: b"Bad Request",
-    401: b"Unauthorized",
-    402: b"Payment Required",
-    403: b"Forbidden",
-    404: b"Not Found",
-    405: b"Method Not Allowed",
-    408: b"Request Timeout",
-    409: b"Conflict",
-    413: b"Payload Too Large",
-    415: b"Unsupported Media Type",
-    422: b"Unprocessable Entity",
-    429: b"Too Many Requests",
-    500: b"Internal Server Error",
-    501: b"Not Implemented",
-    502: b"Bad Gateway",
-    503: b"Service Unavailable",
-    504: b"Gateway Timeout",
-    529: b"Site Overloaded",
-}
-_STATUS_LINES: dict[int, bytes] = {}
-
-
-def status_line(status: int) -> bytes:
-    line = _STATUS_LINES.get(status)
-    if line is None:
-        line = b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Status"))
-        _STATUS_LINES[status] = line
-    return line
-
-
-class Request:
-    """One parsed request: raw path and query, lower-cased header names, whole body."""
-
-    __slots__ = ("body", "body_too_large", "headers", "http10", "keep_alive", "method", "path", "query", "started")
-
-    def __init__(self) -> None:
-        self.method = ""
-        self.path = ""
-        self.query = ""
-        self.headers: HeaderList = []
-        self.body = b""
-        self.body_too_large = False
-        self.keep_alive = True
-        self.http10 = False
-        self.started = 0.0
-
-    def header(self, name: bytes) -> bytes | None:
-        """First value of a (lower-case) header, or None."""
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
-
-
-#: The request handler: called once per request, answers through the connection.
+#: The request handler: called once per request when its head is complete; answers through the connection.
 Handler = Callable[[Request, "Connection"], Awaitable[None]]
 
 
-class ClientGoneError(ConnectionError):
-    """The client closed its connection while we were still answering."""
+class Connection(ResponseWriter):
+    """One client connection. Requests on it are answered in order (pipelining is queued).
 
-
-class Connection(asyncio.Protocol):
-    """One client connection. Requests on it are answered in order (pipelining is queued)."""
+    Timeouts share one timer: `_deadline` moves with the connection's state (head expected, idle,
+    busy) and the timer only re-arms itself when it fires early, so a request costs no timer call.
+    """
 
     __slots__ = (
-        "_body_parts",
-        "_body_size",
-        "_chunked",
-        "_current",
-        "_drain_waiter",
+        "_body_timer",
+        "_deadline",
         "_handler",
+        "_head_budget",
         "_headers",
-        "_loop",
-        "_max_body",
+        "_heads",
+        "_idle",
         "_parser",
+        "_parsing",
+        "_paused_body",
+        "_paused_reading",
         "_pending",
         "_rejected",
-        "_stream_head",
+        "_slots",
         "_task",
+        "_timer",
         "_url",
-        "_write_paused",
-        "closed",
+        "limits",
         "peer",
-        "response_started",
-        "transport",
     )
 
-    def __init__(self, handler: Handler, loop: asyncio.AbstractEventLoop, max_body: int) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        loop: asyncio.AbstractEventLoop,
+        limits: ServerLimits,
+        slots: ConnectionSlots | None = None,
+    ) -> None:
+        super().__init__(loop)
         self._handler = handler
-        self._loop = loop
-        self._max_body = max_body
-        self._parser = httptools.HttpRequestParser(self)
+        self.limits = limits
+        self._slots = slots
+        self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
         self._url = b""
         self._headers: HeaderList = []
-        self._body_parts: list[bytes] = []
-        self._body_size = 0
-        self._current: Request | None = None
+        self._head_budget = limits.max_head
+        self._heads = 0
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._parsing: Request | None = None
         self._pending: deque[Request] = deque()
-        self._rejected: bytes | None = None
+        self._rejected: tuple[int, bytes] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._chunked = True
-        self._write_paused = False
-        self._drain_waiter: asyncio.Future[None] | None = None
-        #: whether the current request's response head has been written
-        self.response_started = False
-        self._stream_head = b""
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
+        self._paused_body = False
+        self._paused_reading = False
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._idle = False
         self.peer: str = ""
 
     # -- asyncio.Protocol -------------------------------------------------------------------------
@@ -147,9 +102,33 @@ class Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if isinstance(peer, tuple) else ""
+        slots = self._slots
+        if slots is not None:
+            if not slots.admit():
+                self._slots = None
+                # No lingering: a refused connection must not hold its descriptor any longer.
+                self._write_error(503, b"the gateway is at its connection limit", b"retry-after: 1\r\n", linger=False)
+                return
+            slots.idle[self] = None
+        self._set_deadline(self.limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._slots is not None:
+            self._slots.leave(self)
+            self._slots = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        # Break every cycle now (parser <-> protocol, request <-> connection) and drop body bytes,
+        # so an aborted upload's memory returns at once, not when the cyclic collector next runs.
+        self._parser = None
+        for req in (self._current, self._parsing, *self._pending):
+            if req is not None:
+                req.drop_body()
+                req._conn = None
+        self._pending.clear()
+        self._parsing = None
         if self._task is not None and not self._task.done():
             self._task.cancel()
         waiter = self._drain_waiter
@@ -157,54 +136,60 @@ class Connection(asyncio.Protocol):
             waiter.set_exception(ClientGoneError("client disconnected"))
 
     def data_received(self, data: bytes) -> None:
+        if self.closed:  # lingering after an answer: drop
+            return
+        if self._idle:  # the first byte of a new request: its head must now arrive in time
+            self._idle = False
+            self._set_deadline(self.limits.header_timeout)
+        budget = self._head_budget
+        if budget >= 0:  # inside a request head: count it, so a huge head is refused, not parsed
+            if len(data) > budget:
+                heads = self._heads
+                self._feed(data[:budget])
+                if self._heads == heads and not self.closed:  # still no end of head
+                    self._reject(431, b"request line and headers are too large")
+                    return
+                data = data[budget:]
+            else:
+                self._head_budget = budget - len(data)
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None or not data:
+            return
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             # The request itself was parsed and gets a normal answer (a server may ignore Upgrade,
             # RFC 9110 7.8); the bytes after it are another protocol, so close after answering.
             last = self._pending[-1] if self._pending else self._current
             if last is None or self.transport is None:
-                self._reject(b"upgrade not supported")
+                self._reject(400, b"upgrade not supported")
             else:
                 last.keep_alive = False
+                self._parser = None
                 self.transport.pause_reading()
         except httptools.HttpParserError:
-            self._reject(b"malformed HTTP request")
-
-    def pause_writing(self) -> None:
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        waiter = self._drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            self._reject(400, b"malformed HTTP request")
 
     # -- httptools callbacks ----------------------------------------------------------------------
     def on_message_begin(self) -> None:
         self._url = b""
         self._headers = []
-        self._body_parts = []
-        self._body_size = 0
 
     def on_url(self, url: bytes) -> None:
-        self._url += url
+        self._url += url  # bounded by max_head
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
-        for name, value in self._headers:
-            if name == b"expect" and value.lower() == b"100-continue" and self.transport is not None:
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-
-    def on_body(self, body: bytes) -> None:
-        self._body_size += len(body)
-        if self._body_size <= self._max_body:
-            self._body_parts.append(body)
-
-    def on_message_complete(self) -> None:
-        req = Request()
+        self._head_budget = -1
+        self._heads += 1
+        parser = self._parser
+        assert parser is not None
+        req = Request(self, self.limits.max_body)
         url = self._url
         qpos = url.find(b"?")
         if qpos >= 0:
@@ -212,25 +197,65 @@ class Connection(asyncio.Protocol):
             req.query = url[qpos + 1 :].decode("latin-1")
         else:
             req.path = url.decode("latin-1")
-        req.method = self._parser.get_method().decode("ascii")
-        req.headers = self._headers
-        parts = self._body_parts
-        req.body = parts[0] if len(parts) == 1 else b"".join(parts)
-        req.body_too_large = self._body_size > self._max_body
-        req.keep_alive = self._parser.should_keep_alive()
-        req.http10 = self._parser.get_http_version() == "1.0"
+        req.method = parser.get_method().decode("ascii")
+        req.headers = headers = self._headers
+        for name, value in headers:
+            if name == b"content-length":
+                req.content_length = int(value)  # the parser has checked it is a number
+            elif name == b"expect" and value.lower() == b"100-continue":
+                req._expect = True
+        req.keep_alive = parser.should_keep_alive()
+        req.http10 = parser.get_http_version() == "1.0"
         req.started = self._loop.time()
+        self._parsing = req
         if self._current is None:
             self._start(req)
         else:
             self._pending.append(req)
-            if len(self._pending) >= MAX_PIPELINED and self.transport is not None:
-                self.transport.pause_reading()  # a client may queue requests, not without bound
+            if len(self._pending) >= MAX_PIPELINED:
+                self._update_reading()  # a client may queue requests, not without bound
+
+    def on_body(self, body: bytes) -> None:
+        req = self._parsing
+        if req is None or req._state == DISCARD:
+            return
+        received = req._received + len(body)
+        req._received = received
+        if received > req._limit:
+            self._over_limit(req)
+            return
+        # One growing buffer: a body in many small pieces costs its size, not a list of objects.
+        buf = req._buf
+        if buf is not None:
+            buf += body
+        elif req._first:
+            req._buf = bytearray(req._first)
+            req._buf += body
+            req._first = b""
+        else:
+            req._first = body
+        if received > PREREAD and req._state == BUFFERING and not self._paused_body:
+            self._paused_body = True  # the handler has not asked for it yet: hold no more
+            self._update_reading()
+
+    def on_message_complete(self) -> None:
+        self._head_budget = self.limits.max_head
+        req = self._parsing
+        self._parsing = None
+        if req is None:
+            return
+        req._complete = True
+        waiter = req._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # -- request lifecycle ------------------------------------------------------------------------
     def _start(self, req: Request) -> None:
         self._current = req
         self.response_started = False
+        self._deadline = None  # busy: the handler owns the pace now
+        if self._slots is not None:
+            self._slots.idle.pop(self, None)
         self._task = self._loop.create_task(self._run(req))
 
     async def _run(self, req: Request) -> None:
@@ -242,113 +267,200 @@ class Connection(asyncio.Protocol):
         except Exception:  # a handler bug must not leave the client hanging
             self.abort()
             raise
+        finally:
+            req._conn = None
+            self._task = None
+        if not req._complete:
+            req._state = DISCARD
+            req.drop_body()
+            if req.keep_alive and not self._drainable(req):
+                req.keep_alive = False  # a response already sent without `connection: close`
+            if self._paused_body:
+                self._paused_body = False
+                self._update_reading()
         if not req.keep_alive:
-            self.close()
+            self._close_after_response(req)
             return
         self._current = None
         if self._pending and not self.closed:
-            if len(self._pending) == MAX_PIPELINED and self.transport is not None:
-                self.transport.resume_reading()
-            self._start(self._pending.popleft())
+            nxt = self._pending.popleft()
+            self._update_reading()
+            self._start(nxt)
         elif self._rejected is not None:
-            self._reject(self._rejected)
+            status, reason = self._rejected
+            self._reject(status, reason)
+        elif not self.closed:
+            if self._slots is not None:
+                self._slots.idle[self] = None
+            if req._complete:
+                self._idle = True
+                self._set_deadline(self.limits.keepalive_timeout)
+            else:
+                self._set_deadline(self.limits.header_timeout)  # the rest of the body must come now
 
-    def _reject(self, reason: bytes) -> None:
+    @staticmethod
+    def _drainable(req: Request) -> bool:
+        """Whether the unread rest of `req`'s body may be read and dropped to keep the connection:
+        not when the client still waits for `100 Continue` (it may never send it) nor when the
+        rest is unknown (chunked) or large. Over-limit and timed-out bodies close anyway."""
+        return not req._expect and req.content_length is not None and req.content_length - req._received <= DRAIN_MAX
+
+    def _over_limit(self, req: Request) -> None:
+        self._fail_body(req, PayloadTooLargeError(f"Request body is larger than {req._limit} bytes."))
+        self._paused_body = True  # nothing more of it will be used: stop reading until we answer
+        self._update_reading()
+
+    @staticmethod
+    def _fail_body(req: Request, err: GatewayError) -> None:
+        """The body will never be whole: `read_body` raises `err`; the connection closes after the answer."""
+        req._state = DISCARD
+        req._error = err
+        req.drop_body()
+        req.keep_alive = False
+        waiter = req._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(err)
+
+    def refuse_body(self, req: Request) -> None:
+        """The handler refuses the body unread: drop it, and close after the answer unless its rest is small."""
+        req._state = DISCARD
+        req.drop_body()
+        if not req._complete and not self._drainable(req):
+            req.keep_alive = False
+        req._expect = False  # an unanswered 100-continue: the client may or may not send the body
+
+    async def wait_body(self, req: Request) -> None:
+        """Wait until `req`'s body is complete (see `Request.read_body` for what it raises)."""
+        if req._expect:
+            req._expect = False
+            if not self.response_started and self.transport is not None and not self.closed:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if self._paused_body:
+            self._paused_body = False
+            self._update_reading()
+        waiter = req._waiter = self._loop.create_future()
+        self._body_timer = self._loop.call_later(self.limits.body_timeout, self._check_body, req, req._received)
+        try:
+            await waiter
+        finally:
+            req._waiter = None
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+
+    def _check_body(self, req: Request, seen: int) -> None:
+        waiter = req._waiter
+        if waiter is None or waiter.done():
+            return
+        if req._received > seen:  # progress since the timer was set: wait another period
+            self._body_timer = self._loop.call_later(self.limits.body_timeout, self._check_body, req, req._received)
+            return
+        self._fail_body(req, BadRequestError("The request body did not arrive in time.", status=408))
+
+    def _update_reading(self) -> None:
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        pause = self._paused_body or len(self._pending) >= MAX_PIPELINED
+        if pause != self._paused_reading:
+            self._paused_reading = pause
+            if pause:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+
+    # -- timeouts, closing ------------------------------------------------------------------------
+    def _set_deadline(self, seconds: float) -> None:
+        deadline = self._deadline = self._loop.time() + seconds
+        timer = self._timer
+        if timer is None or deadline < timer.when():
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None or self.closed:
+            return
+        if self._loop.time() < deadline:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+            return
+        if not self._idle and 0 <= self._head_budget < self.limits.max_head:
+            self._write_error(408, b"request head not received in time")  # slowloris, or a slow client
+        else:
+            self.close()  # idle keep-alive, nothing sent yet, or a body rest that stopped: a quiet close
+
+    def evict(self) -> None:
+        """Closed to make room for a new connection (the cap is reached): must not be busy."""
+        self._slots = None
+        self.close()
+
+    def _close_after_response(self, req: Request) -> None:
+        """Close once the response is out; if the client may still be sending, keep reading and
+        dropping for up to LINGER seconds first (half-close), so it reads our answer, not a reset."""
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        if req._complete:
+            self.close()
+        else:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Half-close after what was written, drop what still comes for LINGER s, then close."""
+        transport = self.transport
+        self.closed = True
+        if transport is None:
+            return
+        if not transport.can_write_eof():  # TLS: no half-close
+            transport.close()
+            return
+        self._parser = None  # whatever comes now is dropped unparsed
+        self._paused_body = False
+        self._pending.clear()
+        transport.write_eof()
+        transport.resume_reading()
+        self._loop.call_later(LINGER, transport.close)
+
+    def _reject(self, status: int, reason: bytes) -> None:
+        if self._parsing is not None:  # broken inside a body: its handler must not wait for the rest
+            self._fail_body(self._parsing, BadRequestError(f"Malformed request body ({reason.decode()})."))
+            self._parsing = None
         if self._current is not None and not self.closed:
-            # Requests parsed before the bad bytes are answered first, in order; then the 400.
+            # Requests parsed before the bad bytes are answered first, in order; then the error.
             # Bytes after a `Connection: close` request are never answered (RFC 9112 9.6).
-            self._rejected = reason
+            self._rejected = (status, reason)
+            self._parser = None
             if self.transport is not None:
                 self.transport.pause_reading()
             return
+        self._write_error(status, reason)
+
+    def _write_error(self, status: int, reason: bytes, extra: bytes = b"", linger: bool = True) -> None:
+        """A gateway-level error (no route known yet, so no vendor shape), then close: lingering,
+        since the client may still be sending (a huge head, garbage), unless `linger` is False."""
         if self.transport is not None and not self.closed:
-            body = b'{"error":{"message":"%s","type":"invalid_request_error"}}' % reason
+            kind = b"api_error" if status >= 500 else b"invalid_request_error"
+            body = b'{"error":{"message":"%s","type":"%s"}}' % (reason, kind)
             self.transport.write(
-                b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-                b"connection: close\r\n\r\n%s" % (len(body), body)
+                b"%scontent-type: application/json\r\ncontent-length: %d\r\n%sconnection: close\r\n\r\n%s"
+                % (status_line(status), len(body), extra, body)
             )
-            self.transport.close()
+            if linger:
+                self._linger()
+            else:
+                self.transport.close()
         self.closed = True
 
-    # -- writing, called by the handler -----------------------------------------------------------
-    def send_response(self, status: int, headers: HeaderList, body: bytes, keep_alive: bool = True) -> None:
-        """A complete response with a Content-Length."""
-        if self.closed or self.transport is None:
-            return
-        self.response_started = True
-        parts = [status_line(status), header_lines(headers), b"content-length: %d\r\n" % len(body)]
-        if not keep_alive and self._current is not None:
-            self._current.keep_alive = False
-        if self._current is not None and not self._current.keep_alive:
-            parts.append(b"connection: close\r\n")
-        parts.append(b"\r\n")
-        parts.append(body)
-        self.transport.write(b"".join(parts))
 
-    def start_stream(self, status: int, headers: HeaderList) -> None:
-        """Response head of a chunked (streamed) response.
-
-        HTTP/1.0 clients cannot read chunked framing: they get the bare body, ended by closing."""
-        if self.closed or self.transport is None:
-            raise ClientGoneError("client disconnected")
-        self.response_started = True
-        current = self._current
-        self._chunked = current is None or not current.http10
-        parts = [status_line(status), header_lines(headers)]
-        if self._chunked:
-            parts.append(b"transfer-encoding: chunked\r\n")
-        elif current is not None:
-            current.keep_alive = False
-        if current is not None and not current.keep_alive:
-            parts.append(b"connection: close\r\n")
-        parts.append(b"\r\n")
-        # Held until the first chunk, so head and first bytes leave in one write (one syscall).
-        self._stream_head = b"".join(parts)
-
-    def _framed(self, data: bytes) -> bytes:
-        framed = (b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data) if data else b""
-        head = self._stream_head
-        if head:
-            self._stream_head = b""
-            return head + framed
-        return framed
-
-    async def write_chunk(self, data: bytes) -> None:
-        """Send one chunk now; waits only when the client reads slower than we write."""
-        if self.closed or self.transport is None:
-            raise ClientGoneError("client disconnected")
-        out = self._framed(data)
-        if out:
-            self.transport.write(out)
-        if self._write_paused:
-            self._drain_waiter = self._loop.create_future()
-            try:
-                await self._drain_waiter
-            finally:
-                self._drain_waiter = None
-
-    def end_stream(self, last: bytes = b"") -> None:
-        """End the stream, with `last` as its final chunk: whatever is pending leaves in one write."""
-        if self.closed or self.transport is None:
-            return
-        out = self._framed(last)
-        if self._chunked:
-            out += b"0\r\n\r\n"
-        if out:
-            self.transport.write(out)
-
-    def close(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-    def abort(self) -> None:
-        """Close without a clean end, so the client sees a broken response rather than a short one."""
-        self.closed = True
-        if self.transport is not None:
-            self.transport.abort()
-
-
-def protocol_factory(handler: Handler, max_body: int = DEFAULT_MAX_BODY) -> Callable[[], Connection]:
+def protocol_factory(
+    handler: Handler, max_body: int | None = None, limits: ServerLimits | None = None
+) -> Callable[[], Connection]:
+    """Connections for one listener; `max_body` overrides `limits.max_body` (kept for callers and tests)."""
+    limits = limits or ServerLimits()
+    if max_body is not None:
+        limits = dataclasses.replace(limits, max_body=max_body)
+    slots = ConnectionSlots(limits.connection_cap())
     loop = asyncio.get_running_loop()
-    return lambda: Connection(handler, loop, max_body)
+    return lambda: Connection(handler, loop, limits, slots)

@@ -1,8 +1,9 @@
 """Compiles a ResourceSet into an immutable routing Snapshot: context -> Route, everything prebuilt.
 
-All per-route work that does not depend on the request (adapter, auth table, credential headers,
-header strip set, upstream pool, allow-list) happens here, once per config change. A new snapshot
-replaces the old one by swapping one reference; requests in flight keep the one they started with.
+All per-route work that does not depend on the request (client API, targets with their backend,
+translator, pool and credential, auth table, header strip set, allow-list, policy chain) happens
+here, once per config change. A new snapshot replaces the old one by swapping one reference;
+requests in flight keep the one they started with.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from tollgate.gateway.auth import AuthCheck, KeyEntry
+from tollgate.gateway.targets import Target, TargetHealth
 from tollgate.gateway.upstream import Origin, PoolRegistry, Timeout, UpstreamPool, split_base_url
-from tollgate.providers.base import ProviderAdapter
-from tollgate.providers.registry import BUILTIN_TEMPLATES, build_adapter
+from tollgate.policies.base import EMPTY_CHAIN, PolicyChain
+from tollgate.providers.base import ClientAPI
+from tollgate.providers.registry import BUILTIN_TEMPLATES, build_template
+from tollgate.providers.template import Template
+from tollgate.providers.translators import translator_for
 from tollgate.resources.models import InboundSecurity, LLMProvider, SecretRef, TemplateSpec
 from tollgate.resources.resource_set import ResourceSet
 from tollgate.types import HeaderList
@@ -42,30 +47,33 @@ HOP_HEADERS = frozenset(
         b"accept-encoding",
     }
 )
+#: Client-supplied forwarding headers: never passed to a vendor as they came (spoofable, and client
+#: addresses are not the vendor's business); the gateway derives the client address itself.
+FORWARDING_HEADERS = frozenset(
+    {b"forwarded", b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-port", b"x-real-ip"}
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Everything the relay needs for one deployed provider or proxy."""
+    """Everything the relay needs for one deployed provider or proxy, prebuilt.
+
+    `client_api` is what the route's clients speak; `targets` are the upstreams a request may go to
+    (today one per route: the provider's), each with the translator from `client_api` to its
+    backend; `chain` holds the policies compiled per phase. `strip_headers` are never forwarded
+    (client credentials, hop-by-hop and framing headers, the target's own credential names).
+    """
 
     context: str
-    kind: str  # "LLMProvider" or "LLMProxy"
-    name: str
     provider: str
     proxy: str | None
-    adapter: ProviderAdapter
+    client_api: ClientAPI
     auth: AuthCheck
-    pool: UpstreamPool | None  # None when the route cannot serve (see `unavailable`)
-    base_path: str
-    upstream_headers: bytes  # credential + fixed header lines, preformatted, sent with every request
-    default_headers: HeaderList  # added only when the client sent none of that name
-    credential_query: str  # "name=value" appended to the upstream query, or ""
+    targets: tuple[Target, ...]
+    chain: PolicyChain
     strip_headers: frozenset[bytes]
-    strip_query: frozenset[str]
     models: frozenset[str] | None
-    timeout: Timeout
     max_body: int
-    unavailable: str | None = None
 
 
 class Snapshot:
@@ -116,7 +124,7 @@ def _resolve_secret(ref: SecretRef | None, resources: ResourceSet) -> str | None
     return os.environ.get(ref.env)
 
 
-def _auth_check(security: InboundSecurity, adapter: ProviderAdapter, keys: dict[str, KeyEntry]) -> AuthCheck:
+def _auth_check(security: InboundSecurity, client: ClientAPI, keys: dict[str, KeyEntry]) -> AuthCheck:
     name = security.name.lower().encode() if security.location == "header" else b""
     return AuthCheck(
         enabled=security.enabled,
@@ -124,38 +132,44 @@ def _auth_check(security: InboundSecurity, adapter: ProviderAdapter, keys: dict[
         name=name,
         query_name=security.name,
         value_prefix=security.value_prefix.encode(),
-        vendor_headers=tuple(adapter.client_key_headers) if security.accept_vendor_headers else (),
+        vendor_headers=tuple(client.client_key_headers) if security.accept_vendor_headers else (),
         keys=keys,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class _Upstream:
-    adapter: ProviderAdapter
+    """What a provider compiles to, before it is paired with a route's client API and strip set."""
+
+    template: Template
     pool: UpstreamPool | None
     base_path: str
-    upstream_headers: HeaderList
+    fixed_headers: bytes
     credential_query: str
     credential_names: frozenset[bytes]
+    timeout: Timeout
+    health: TargetHealth
     unavailable: str | None
 
 
-def _compile_upstream(provider: LLMProvider, resources: ResourceSet, pools: PoolRegistry) -> _Upstream | None:
+def _compile_upstream(
+    provider: LLMProvider, resources: ResourceSet, pools: PoolRegistry, health: dict[str, TargetHealth]
+) -> _Upstream | None:
     spec = provider.spec
-    template = _template_spec(spec.template, resources)
-    if template is None:
+    template_spec = _template_spec(spec.template, resources)
+    if template_spec is None:
         log.error("provider %s: unknown template %s; not routed", provider.metadata.name, spec.template)
         return None
-    adapter = build_adapter(spec.template, template)
+    template = build_template(spec.template, template_spec)
     unavailable: str | None = None
     pool: UpstreamPool | None = None
     base_path = ""
-    base_url = spec.upstream_url or template.base_url or adapter.default_base_url
+    base_url = spec.upstream_url or template_spec.base_url or template.default_base_url
     if base_url is None:
         unavailable = "the provider has no upstream URL configured"
     else:
-        origin, base_path = split_base_url(base_url, spec.ca_bundle)
-        pool = pools.get(origin)
+        origin, base_path = split_base_url(base_url, spec.ca_bundle, spec.proxy)
+        pool = pools.get(origin, spec.max_connections)
     headers: HeaderList = []
     query = ""
     secret = _resolve_secret(spec.credential, resources)
@@ -163,11 +177,15 @@ def _compile_upstream(provider: LLMProvider, resources: ResourceSet, pools: Pool
         unavailable = "the provider's upstream credential is not available"
         log.error("provider %s: upstream credential not found; requests get 503", provider.metadata.name)
     elif secret is not None:
-        cred_headers, cred_query = adapter.upstream_credential(secret)
+        cred_headers, cred_query = template.backend.upstream_credential(secret)
         headers.extend(cred_headers)
         query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in cred_query)
     names = frozenset(name for name, _ in headers)
-    return _Upstream(adapter, pool, base_path, headers, query, names, unavailable)
+    fixed = b"".join(b"%s: %s\r\n" % (n, v) for n, v in [*headers, (b"accept-encoding", b"identity")])
+    timeout = Timeout(spec.timeouts.connect, spec.timeouts.first_byte, spec.timeouts.idle, spec.timeouts.pool)
+    # Health survives config changes while the provider keeps its name (a new snapshot is not a recovery).
+    target_health = health.setdefault(provider.metadata.name, TargetHealth())
+    return _Upstream(template, pool, base_path, fixed, query, names, timeout, target_health, unavailable)
 
 
 def _key_tables(resources: ResourceSet) -> dict[tuple[str, str], dict[str, KeyEntry]]:
@@ -180,21 +198,25 @@ def _key_tables(resources: ResourceSet) -> dict[tuple[str, str], dict[str, KeyEn
     return tables
 
 
-def compile_snapshot(resources: ResourceSet, pools: PoolRegistry) -> Snapshot:
+def compile_snapshot(
+    resources: ResourceSet, pools: PoolRegistry, health: dict[str, TargetHealth] | None = None
+) -> Snapshot:
     """Build every route of the deployed providers and proxies. Never raises for one bad resource:
-    it is left out (or answers 503) and logged, so one mistake cannot take the gateway down."""
+    it is left out (or answers 503) and logged, so one mistake cannot take the gateway down.
+
+    `health` carries targets' passive health from one snapshot to the next (by provider name).
+    """
+    health = {} if health is None else health
     tables = _key_tables(resources)
     upstreams: dict[str, _Upstream] = {}
     routes: dict[str, Route] = {}
     for name, provider in resources.providers.items():
-        upstream = _compile_upstream(provider, resources, pools)
+        upstream = _compile_upstream(provider, resources, pools, health)
         if upstream is None:
             continue
         upstreams[name] = upstream
         routes[provider.spec.context] = _route(
             provider.spec.context,
-            "LLMProvider",
-            name,
             name,
             None,
             provider,
@@ -211,8 +233,6 @@ def compile_snapshot(resources: ResourceSet, pools: PoolRegistry) -> Snapshot:
             continue
         routes[proxy.spec.context] = _route(
             proxy.spec.context,
-            "LLMProxy",
-            name,
             provider_name,
             name,
             base,
@@ -225,8 +245,6 @@ def compile_snapshot(resources: ResourceSet, pools: PoolRegistry) -> Snapshot:
 
 def _route(
     context: str,
-    kind: str,
-    name: str,
     provider_name: str,
     proxy: str | None,
     provider: LLMProvider,
@@ -234,39 +252,45 @@ def _route(
     upstream: _Upstream,
     keys: dict[str, KeyEntry],
 ) -> Route:
-    adapter = upstream.adapter
+    client = upstream.template.client
+    backend = upstream.template.backend
     # a custom template's own client key headers carry the gateway key too: never forwarded
-    strip = set(HOP_HEADERS | CLIENT_CREDENTIAL_HEADERS | upstream.credential_names) | set(adapter.client_key_headers)
-    strip_query: set[str] = set(getattr(adapter, "client_key_query_params", ()))
+    strip = set(HOP_HEADERS | CLIENT_CREDENTIAL_HEADERS | FORWARDING_HEADERS | upstream.credential_names)
+    strip |= set(client.client_key_headers)
+    strip_query: set[str] = set(client.client_key_query_params)
     if security.location == "header":
         strip.add(security.name.lower().encode())
     else:
         strip_query.add(security.name)
-    spec = provider.spec
-    models = frozenset(spec.models) if spec.models else None
-    timeout = Timeout(spec.timeouts.connect, spec.timeouts.first_byte, spec.timeouts.idle)
-    return Route(
-        context=context,
-        kind=kind,
-        name=name,
-        provider=provider_name,
-        proxy=proxy,
-        adapter=adapter,
-        auth=_auth_check(security, adapter, keys),
+    translator = translator_for(client, backend)
+    assert translator is not None  # one template's own halves always pair
+    target = Target(
+        name=provider_name,
+        backend=backend,
+        translator=translator,
         pool=upstream.pool,
         base_path=upstream.base_path,
-        upstream_headers=b"".join(
-            b"%s: %s\r\n" % (n, v) for n, v in [*upstream.upstream_headers, (b"accept-encoding", b"identity")]
-        ),
-        default_headers=list(adapter.default_headers),
+        fixed_headers=upstream.fixed_headers,
+        default_headers=list(backend.default_headers),
         credential_query=upstream.credential_query,
-        strip_headers=frozenset(strip),
         strip_query=frozenset(strip_query),
-        models=models,
-        timeout=timeout,
-        max_body=spec.max_request_bytes,
+        timeout=upstream.timeout,
+        health=upstream.health,
         unavailable=upstream.unavailable,
+    )
+    spec = provider.spec
+    return Route(
+        context=context,
+        provider=provider_name,
+        proxy=proxy,
+        client_api=client,
+        auth=_auth_check(security, client, keys),
+        targets=(target,),
+        chain=EMPTY_CHAIN,
+        strip_headers=frozenset(strip),
+        models=frozenset(spec.models) if spec.models else None,
+        max_body=spec.max_request_bytes,
     )
 
 
-__all__ = ["Origin", "Route", "Snapshot", "compile_snapshot"]
+__all__ = ["FORWARDING_HEADERS", "Origin", "Route", "Snapshot", "compile_snapshot"]

@@ -1,9 +1,9 @@
 """Pooled, keep-alive HTTP/1.1 client for upstream vendors (asyncio Protocol over httptools).
 
-One `UpstreamPool` per origin (scheme, host, port, TLS settings), shared across routing snapshots
-so a hot swap keeps warm connections. Every lower-level failure is mapped to the gateway's own
-`UpstreamError` family here and nowhere else. Not a general-purpose client: no redirects, no
-cookies, no HTTP/2, no request-body streaming.
+One `UpstreamPool` per target (origin, TLS settings, proxy, connection limit), shared across routing
+snapshots so a hot swap keeps warm connections. Every lower-level failure is mapped to the gateway's
+own `UpstreamError` family here and nowhere else. Not a general-purpose client: no redirects, no
+cookies, no HTTP/2, no request-body streaming. The connection itself: `upstream_connection.py`.
 """
 
 from __future__ import annotations
@@ -13,40 +13,70 @@ import contextlib
 import errno
 import ssl
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import cast
 from urllib.parse import urlsplit
-
-import httptools
 
 from tollgate.errors import UpstreamConnectError, UpstreamError, UpstreamProtocolError, UpstreamTimeoutError
 from tollgate.gateway.headers import header_lines
+from tollgate.gateway.upstream_connection import (
+    MAX_RESPONSE_HEAD,
+    MAX_RESPONSE_HEADERS,
+    READ_HIGH_WATER,
+    UpstreamConnection,
+)
+from tollgate.gateway.upstream_proxy import open_tunnel, parse_proxy_url
 from tollgate.types import HeaderList
 
+__all__ = [
+    "MAX_RESPONSE_HEAD",
+    "MAX_RESPONSE_HEADERS",
+    "READ_HIGH_WATER",
+    "Origin",
+    "PoolRegistry",
+    "Timeout",
+    "UpstreamConnection",
+    "UpstreamPool",
+    "UpstreamResponse",
+    "map_upstream_errors",
+    "split_base_url",
+]
+
+#: Idle keep-alive connections kept per target.
 DEFAULT_MAX_IDLE = 256
-#: Pause reading from the vendor when this much response body waits for a slow client.
-READ_HIGH_WATER = 1024 * 1024
+#: Connections (busy and idle) per target; more requests wait up to `Timeout.pool` for one.
+DEFAULT_MAX_CONNECTIONS = 1000
+#: Seconds an idle pooled connection may be reused. Kept under the 5 s keep-alive timeout of common
+#: servers (uvicorn, Node) so we rarely write to a connection the upstream is closing.
+KEEPALIVE_EXPIRY = 4.0
+#: A response body up to this size may be read whole (`UpstreamResponse.read`); relay larger or
+#: unknown-length ones with `next_chunk`.
+BUFFER_LIMIT = 1024 * 1024
+#: Methods safe to send again when a reused connection broke before any response byte (RFC 9110 9.2.2).
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
 @dataclass(frozen=True, slots=True)
 class Timeout:
-    """Seconds to connect, to the response head, and between two body chunks."""
+    """Seconds to connect, to the response head, between two body chunks, and to get a pooled
+    connection when the target's connection limit is reached."""
 
     connect: float = 10.0
     first_byte: float = 300.0
     idle: float = 120.0
-
-
-DEFAULT_TIMEOUT = Timeout()
+    pool: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
 class Origin:
+    """Where a pool's connections go: scheme, host, port, the CA bundle, and the outbound proxy
+    (`http://host:port`) if any."""
+
     scheme: str
     host: str
     port: int
     ca_bundle: str | None = None
+    proxy: str | None = None
 
     @property
     def is_tls(self) -> bool:
@@ -58,13 +88,15 @@ class Origin:
         return (self.host if self.port == default else f"{self.host}:{self.port}").encode("idna")
 
 
-def split_base_url(url: str, ca_bundle: str | None = None) -> tuple[Origin, str]:
+def split_base_url(url: str, ca_bundle: str | None = None, proxy: str | None = None) -> tuple[Origin, str]:
     """(origin, base path without trailing slash) of an upstream base URL."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("upstream URL must be absolute http(s)")
+    if proxy is not None:
+        parse_proxy_url(proxy)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    return Origin(parts.scheme, parts.hostname, port, ca_bundle), parts.path.rstrip("/")
+    return Origin(parts.scheme, parts.hostname, port, ca_bundle, proxy), parts.path.rstrip("/")
 
 
 @contextlib.contextmanager
@@ -85,199 +117,22 @@ def map_upstream_errors(what: str) -> Iterator[None]:
         raise UpstreamConnectError(f"upstream unreachable during {what} ({reason})") from exc
 
 
-class UpstreamConnection(asyncio.Protocol):
-    """One connection to the vendor; carries one request at a time."""
-
-    __slots__ = (
-        "_buffered",
-        "_chunks",
-        "_done",
-        "_error",
-        "_headers",
-        "_headers_waiter",
-        "_loop",
-        "_parser",
-        "_reading_paused",
-        "_waiter",
-        "closed",
-        "got_bytes",
-        "headers",
-        "keep_alive",
-        "on_body",
-        "pool",
-        "status",
-        "transport",
-    )
-
-    def __init__(self, pool: UpstreamPool, loop: asyncio.AbstractEventLoop) -> None:
-        self.pool = pool
-        self._loop = loop
-        self.transport: asyncio.Transport | None = None
-        self._chunks: deque[bytes] = deque()
-        # The parser's body callback is the deque's own append: a C call, no Python frame, for each of
-        # the dozens of chunked pieces a stream arrives in. So `_chunks` is one deque for life.
-        self.on_body: Callable[[bytes], None] = self._chunks.append
-        self._parser = httptools.HttpResponseParser(self)
-        self.closed = False
-        self._reset()
-
-    def _reset(self) -> None:
-        self.status = 0
-        self.headers: HeaderList = []
-        self.keep_alive = True
-        self.got_bytes = False
-        self._chunks.clear()
-        self._buffered = 0
-        self._done = False
-        self._error: UpstreamError | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self._headers_waiter: asyncio.Future[None] | None = None
-        self._reading_paused = False
-
-    # -- asyncio.Protocol -------------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.pool.forget(self)
-        if not self._done:
-            self._fail(UpstreamProtocolError("upstream closed the connection before the response was complete"))
-
-    def data_received(self, data: bytes) -> None:
-        self.got_bytes = True
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserError:
-            self._fail(UpstreamProtocolError("upstream sent a malformed HTTP response"))
-            self.close()
-            return
-        # Flow control and wake-up once per read, not once per body piece (a burst of stream events
-        # arrives as dozens of chunked pieces in one read).
-        if self._chunks:
-            self._buffered += len(data)
-            if self._buffered > READ_HIGH_WATER and not self._reading_paused and self.transport is not None:
-                self._reading_paused = True
-                self.transport.pause_reading()
-            self._wake()
-
-    # -- httptools callbacks ----------------------------------------------------------------------
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.lower(), value))
-
-    def on_headers_complete(self) -> None:
-        self.status = self._parser.get_status_code()
-        self.keep_alive = self._parser.should_keep_alive()
-        waiter = self._headers_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def on_message_complete(self) -> None:
-        self._done = True
-        self._wake()
-
-    # -- internals --------------------------------------------------------------------------------
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _fail(self, err: UpstreamError) -> None:
-        if self._error is None:
-            self._error = err
-        for waiter in (self._headers_waiter, self._waiter):
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(err)
-
-    def _on_first_byte_timeout(self) -> None:
-        self._fail(UpstreamTimeoutError("upstream did not answer in time"))
-        self.close()
-
-    def _on_idle_timeout(self) -> None:
-        self._fail(UpstreamTimeoutError("upstream stream went idle for too long"))
-        self.close()
-
-    # -- used by UpstreamPool / UpstreamResponse ----------------------------------------------------
-    async def send(self, head: bytes, body: bytes, timeout: Timeout) -> None:
-        """Write the request and wait for the response head."""
-        assert self.transport is not None
-        self._reset()
-        self._headers_waiter = self._loop.create_future()
-        self.transport.write(head + body if len(body) < 65536 else head)
-        if len(body) >= 65536:
-            self.transport.write(body)
-        timer = self._loop.call_later(timeout.first_byte, self._on_first_byte_timeout)
-        try:
-            await self._headers_waiter
-        except BaseException:  # timeout, broken connection or the client left: never reuse it
-            self.close()
-            raise
-        finally:
-            timer.cancel()
-            self._headers_waiter = None
-
-    async def next_chunk(self, idle: float) -> bytes | None:
-        """All body bytes received so far and not yet taken, or None at the end of the body.
-
-        Whatever arrived together is handed over together: a burst of stream events costs one
-        write to the client, while events that arrive one by one are still relayed one by one.
-        """
-        while True:
-            chunks = self._chunks
-            if chunks:
-                chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
-                chunks.clear()
-                self._buffered = 0
-                if self._reading_paused and self.transport is not None:
-                    self._reading_paused = False
-                    self.transport.resume_reading()
-                return chunk
-            if self._done:
-                return None
-            if self._error is not None:
-                raise self._error
-            self._waiter = self._loop.create_future()
-            timer = self._loop.call_later(idle, self._on_idle_timeout)
-            try:
-                await self._waiter
-            finally:
-                timer.cancel()
-                self._waiter = None
-
-    async def read_all(self, idle: float) -> bytes:
-        if self._done:
-            chunks = self._chunks
-            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            chunks.clear()
-            self._buffered = 0
-            return data
-        parts = []
-        while (chunk := await self.next_chunk(idle)) is not None:
-            parts.append(chunk)
-        return b"".join(parts)
-
-    @property
-    def is_complete(self) -> bool:
-        return self._done
-
-    @property
-    def is_drained(self) -> bool:
-        return self._done and not self._chunks
-
-    def close(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-
 class UpstreamResponse:
-    """Status, headers and body of one upstream response; must be `release`d exactly once."""
+    """Status, headers and body of one upstream response; must be `release`d exactly once.
 
-    __slots__ = ("_conn", "_idle", "headers", "status")
+    The body is relayed in one of two ways. `next_chunk()` hands over whatever has arrived, in
+    order, until None: memory stays bounded (reading from the vendor pauses past READ_HIGH_WATER),
+    so use it for streams, for any body without a Content-Length (`content_length is None`, which
+    includes close-delimited HTTP/1.0 bodies) and for bodies over BUFFER_LIMIT. `read()` returns the
+    whole body at once: only for a known length the caller accepts to hold.
+    """
 
-    def __init__(self, conn: UpstreamConnection, idle: float) -> None:
+    __slots__ = ("_conn", "_idle", "_pool", "headers", "status")
+
+    def __init__(self, conn: UpstreamConnection, idle: float, pool: UpstreamPool) -> None:
         self._conn = conn
         self._idle = idle
+        self._pool = pool
         self.status = conn.status
         self.headers = conn.headers
 
@@ -287,10 +142,25 @@ class UpstreamResponse:
                 return value
         return None
 
+    @property
+    def content_length(self) -> int | None:
+        """The declared body length, or None (chunked, close-delimited); 0 for HEAD, 204 and 304."""
+        if self._conn.is_complete and self._conn.is_drained:
+            return 0
+        value = self.header(b"content-length")
+        if value is None or self.header(b"transfer-encoding") is not None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            return None
+
     async def read(self) -> bytes:
+        """The whole body (see the class docstring for when not to)."""
         return await self._conn.read_all(self._idle)
 
     async def next_chunk(self) -> bytes | None:
+        """The body bytes received since the last call (waiting for some), or None at the end."""
         return await self._conn.next_chunk(self._idle)
 
     @property
@@ -301,20 +171,33 @@ class UpstreamResponse:
     def release(self) -> None:
         """Return the connection to the pool when the body was read to its end, else close it."""
         conn = self._conn
-        if conn.is_complete and conn.keep_alive and not conn.closed:
-            conn.pool.put_back(conn)
-        else:
-            conn.close()
+        self._pool.release(conn, conn.is_complete and conn.keep_alive and not conn.closed)
 
 
 class UpstreamPool:
-    """Keep-alive connections to one origin. LIFO reuse keeps the hottest connection busy."""
+    """Connections to one target, at most `max_connections` at a time (busy and idle); further
+    requests queue, first come first served, for up to `Timeout.pool`. LIFO reuse keeps the hottest
+    connection busy. Event-loop only.
+    """
 
-    def __init__(self, origin: Origin, max_idle: int = DEFAULT_MAX_IDLE) -> None:
+    def __init__(
+        self, origin: Origin, max_idle: int = DEFAULT_MAX_IDLE, max_connections: int = DEFAULT_MAX_CONNECTIONS
+    ) -> None:
         self.origin = origin
         self.max_idle = max_idle
+        self.max_connections = max_connections
         self._idle: list[UpstreamConnection] = []
+        #: connections handed out or being opened
+        self.in_use = 0
+        self._waiters: deque[asyncio.Future[UpstreamConnection | None]] = deque()
         self._host_line = b"host: %s\r\n" % origin.host_header
+        # Through a proxy, plain-http requests name the origin in the request line (RFC 9112 3.2.2).
+        self._target_prefix = b""
+        self._proxy: tuple[str, int] | None = None
+        if origin.proxy is not None:
+            self._proxy = parse_proxy_url(origin.proxy)
+            if not origin.is_tls:
+                self._target_prefix = b"http://" + origin.host_header
         self._ssl: ssl.SSLContext | None = None
         if origin.is_tls:
             self._ssl = ssl.create_default_context(cafile=origin.ca_bundle)
@@ -324,24 +207,102 @@ class UpstreamPool:
         origin = self.origin
         with map_upstream_errors("connect"):
             async with asyncio.timeout(timeout):
-                _, proto = await loop.create_connection(
-                    lambda: UpstreamConnection(self, loop),
-                    origin.host,
-                    origin.port,
-                    ssl=self._ssl,
-                    server_hostname=origin.host if self._ssl else None,
-                )
-        return proto
+                if self._proxy is None:
+                    _, proto = await loop.create_connection(
+                        lambda: UpstreamConnection(self.forget, loop),
+                        origin.host,
+                        origin.port,
+                        ssl=self._ssl,
+                        server_hostname=origin.host if self._ssl else None,
+                    )
+                    return proto
+                if self._ssl is None:
+                    _, proto = await loop.create_connection(
+                        lambda: UpstreamConnection(self.forget, loop), self._proxy[0], self._proxy[1]
+                    )
+                    return proto
+                tunnel = await open_tunnel(loop, self._proxy, origin.host, origin.port)
+                proto = UpstreamConnection(self.forget, loop)
+                try:
+                    tls = await loop.start_tls(tunnel, proto, self._ssl, server_hostname=origin.host)
+                except BaseException:
+                    tunnel.close()
+                    raise
+                assert tls is not None
+                proto.connection_made(tls)
+                return proto
+
+    async def _acquire(self, timeout: Timeout) -> tuple[UpstreamConnection, bool]:
+        """A connection for one request, and whether it was reused from the pool."""
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        while True:
+            idle = self._idle
+            while idle:
+                conn = idle.pop()
+                if conn.closed:
+                    continue
+                if loop.time() - conn.idle_since > KEEPALIVE_EXPIRY:
+                    conn.close()  # may be about to be closed by the upstream: do not race it
+                    continue
+                self.in_use += 1
+                return conn, True
+            if self.in_use + len(idle) < self.max_connections:
+                self.in_use += 1
+                try:
+                    return await self._connect(timeout.connect), False
+                except BaseException:
+                    self.in_use -= 1
+                    self._wake_one(None)
+                    raise
+            if deadline is None:
+                deadline = loop.time() + timeout.pool
+            waiter: asyncio.Future[UpstreamConnection | None] = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    handed = await waiter
+            except BaseException as exc:
+                if waiter.done() and not waiter.cancelled():  # handed something as we gave up: pass it on
+                    got = waiter.result()
+                    if got is not None:
+                        self.release(got, True)
+                    else:
+                        self._wake_one(None)
+                else:
+                    with contextlib.suppress(ValueError):
+                        self._waiters.remove(waiter)
+                if isinstance(exc, TimeoutError):
+                    raise UpstreamTimeoutError(
+                        "no upstream connection became free in time (the target's connection limit is reached)",
+                        status=503,
+                    ) from None
+                raise
+            if handed is not None:
+                return handed, True  # still counted in `in_use`: whoever handed it over kept the count
+
+    def _wake_one(self, conn: UpstreamConnection | None) -> bool:
+        """Hand `conn` (or a free slot, None) to the longest waiter; False if nobody waits."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return True
+        return False
 
     async def request(
         self, method: str, target: str, headers: HeaderList, fixed_headers: bytes, body: bytes, timeout: Timeout
     ) -> UpstreamResponse:
-        """Send one request; a reused connection that the vendor had closed is retried once, fresh.
+        """Send one request and return once the response head is in.
 
-        `fixed_headers` are preformatted header lines (credential etc.) compiled once per route.
+        A reused connection that fails before any response byte is retried on another one only
+        when the request provably did not reach the upstream (the connection was closing, or the
+        write failed at once), or when the method is idempotent: a POST the upstream may have read
+        is never sent twice. `fixed_headers` are preformatted header lines (credential etc.)
+        compiled once per route.
         """
         head_parts = [
-            b"%s %s HTTP/1.1\r\n" % (method.encode(), target.encode("latin-1")),
+            b"%s %s%s HTTP/1.1\r\n" % (method.encode(), self._target_prefix, target.encode("latin-1")),
             self._host_line,
             fixed_headers,
             header_lines(headers),
@@ -350,31 +311,46 @@ class UpstreamPool:
             head_parts.append(b"content-length: %d\r\n" % len(body))
         head_parts.append(b"\r\n")
         head = b"".join(head_parts)
-        while self._idle:
-            conn = self._idle.pop()
-            if conn.closed:
-                continue
+        head_only = method == "HEAD"
+        while True:
+            conn, reused = await self._acquire(timeout)
             try:
-                await conn.send(head, body, timeout)
+                await conn.send(head, body, timeout, head_only)
             except UpstreamProtocolError:
-                if conn.got_bytes:
-                    raise
-                conn.close()
-                continue  # stale keep-alive connection: the vendor closed it while idle
-            return UpstreamResponse(conn, timeout.idle)
-        conn = await self._connect(timeout.connect)
-        await conn.send(head, body, timeout)
-        return UpstreamResponse(conn, timeout.idle)
+                self.release(conn, False)
+                if reused and not conn.got_bytes and (conn.unsent or method in _IDEMPOTENT):
+                    continue  # a stale keep-alive connection; the next one is tried
+                raise
+            except BaseException:
+                self.release(conn, False)
+                raise
+            return UpstreamResponse(conn, timeout.idle, self)
+
+    def release(self, conn: UpstreamConnection, reusable: bool) -> None:
+        """A connection handed out by `_acquire` comes back: kept (or handed on) if `reusable`, else closed."""
+        if reusable and not conn.closed:
+            if self._wake_one(conn):
+                return  # stays counted in `in_use`, now for the waiter
+            self.in_use -= 1
+            if len(self._idle) < self.max_idle:
+                conn.idle_since = asyncio.get_running_loop().time()
+                self._idle.append(conn)
+                return
+            conn.close()
+            return
+        self.in_use -= 1
+        conn.close()
+        self._wake_one(None)
 
     def put_back(self, conn: UpstreamConnection) -> None:
-        if len(self._idle) < self.max_idle:
-            self._idle.append(conn)
-        else:
-            conn.close()
+        """Kept for callers of the former API: `release(conn, True)`."""
+        self.release(conn, True)
 
     def forget(self, conn: UpstreamConnection) -> None:
+        """Called by a connection when it closes: an idle one leaves the pool (and frees a slot)."""
         with contextlib.suppress(ValueError):
             self._idle.remove(conn)
+            self._wake_one(None)
 
     def close(self) -> None:
         for conn in self._idle:
@@ -383,15 +359,16 @@ class UpstreamPool:
 
 
 class PoolRegistry:
-    """Pools by origin, shared by successive snapshots so connections outlive config changes."""
+    """Pools by target, shared by successive snapshots so connections outlive config changes."""
 
     def __init__(self) -> None:
-        self._pools: dict[Origin, UpstreamPool] = {}
+        self._pools: dict[tuple[Origin, int], UpstreamPool] = {}
 
-    def get(self, origin: Origin) -> UpstreamPool:
-        pool = self._pools.get(origin)
+    def get(self, origin: Origin, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> UpstreamPool:
+        key = (origin, max_connections)
+        pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[origin] = UpstreamPool(origin)
+            pool = self._pools[key] = UpstreamPool(origin, max_connections=max_connections)
         return pool
 
     def close(self) -> None:

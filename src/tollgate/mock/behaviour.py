@@ -27,6 +27,8 @@ SETTINGS: dict[str, bool] = {
     "hang": False,
     "stream-error": False,
     "echo": False,
+    # read by mock/tools.py: how many of the offered tools to call at once
+    "tool-calls": True,
 }
 _DISCONNECT_POLL_S = 0.05
 

@@ -9,6 +9,7 @@ as Google answers (not a 401).
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 import orjson
 from starlette.requests import Request
@@ -27,6 +28,7 @@ from tollgate.mock.text import (
     reply_text,
     split_chunks,
 )
+from tollgate.mock.tools import MockToolCall, ToolDecl, decode_image, describe_images, plan_calls, tool_results_text
 from tollgate.mock.wire import json_response, read_json_object, same_key, sse_frame
 from tollgate.types import JSONObject, JSONValue
 
@@ -85,15 +87,100 @@ def usage_metadata(prompt: int, candidates: int) -> JSONObject:
     }
 
 
-def generate_response(text: str, model: str, response_id: str, usage: JSONObject, *, finished: bool) -> JSONObject:
-    """A GenerateContentResponse; stream chunks before the last one carry no `finishReason`."""
-    candidate: JSONObject = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+def generate_response(
+    text: str, model: str, response_id: str, usage: JSONObject, *, finished: bool, calls: tuple[MockToolCall, ...] = ()
+) -> JSONObject:
+    """A GenerateContentResponse; stream chunks before the last one carry no `finishReason`.
+
+    Function calls come whole, in one part each, and end with `STOP` as Gemini's do."""
+    parts: list[JSONValue] = [{"functionCall": {"name": c.name, "args": c.args}} for c in calls] or [{"text": text}]
+    candidate: JSONObject = {"content": {"parts": parts, "role": "model"}, "index": 0}
     if finished:
         candidate["finishReason"] = "STOP"
     return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model, "responseId": response_id}
 
 
-def stream_plan(model: str, pieces: list[str], prompt: int, *, sse: bool) -> StreamPlan:
+def _parts(content: JSONValue) -> list[JSONObject]:
+    parts = content.get("parts") if isinstance(content, dict) else None
+    return [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
+
+
+def _field(obj: JSONObject, camel: str, snake: str) -> JSONValue:
+    """Google's JSON mapping accepts both spellings (google-genai 3.x sends some in snake case)."""
+    return obj[camel] if camel in obj else obj.get(snake)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    tools: list[ToolDecl]
+    forced: str | None
+    results: list[str] | None
+    images: list[str]
+
+
+def check_turn(body: JSONObject) -> Turn | str:
+    """Function declarations, call/response pairing and images checked as Gemini does; the error if not."""
+    tools: list[ToolDecl] = []
+    raw_tools = body.get("tools")
+    for t_index, tool in enumerate(raw_tools if isinstance(raw_tools, list) else []):
+        declarations = _field(tool, "functionDeclarations", "function_declarations") if isinstance(tool, dict) else None
+        for d_index, declaration in enumerate(declarations if isinstance(declarations, list) else []):
+            where = f"tools[{t_index}].function_declarations[{d_index}]"
+            if not isinstance(declaration, dict) or not isinstance(declaration.get("name"), str):
+                return f"* GenerateContentRequest.{where}.name: [FIELD_INVALID] Invalid function name."
+            schema = _field(declaration, "parametersJsonSchema", "parameters_json_schema")
+            if schema is not None and declaration.get("parameters") is not None:
+                return f"* GenerateContentRequest.{where}: parameters and parameters_json_schema are exclusive."
+            schema = schema if schema is not None else declaration.get("parameters")
+            tools.append(ToolDecl(str(declaration["name"]), schema if isinstance(schema, dict) else {}))
+    config = _field(body, "toolConfig", "tool_config")
+    calling = _field(config, "functionCallingConfig", "function_calling_config") if isinstance(config, dict) else None
+    forced: str | None = None
+    if isinstance(calling, dict):
+        if calling.get("mode") == "NONE":
+            tools = []
+        allowed = _field(calling, "allowedFunctionNames", "allowed_function_names")
+        if isinstance(allowed, list) and allowed:
+            forced = str(allowed[0])
+    contents = body.get("contents")
+    contents = [c for c in contents if isinstance(c, dict)] if isinstance(contents, list) else []
+    for index, content in enumerate(contents):
+        responses = [p for p in _parts(content) if _field(p, "functionResponse", "function_response") is not None]
+        if not responses:
+            continue
+        previous = _parts(contents[index - 1]) if index > 0 else []
+        calls = [p for p in previous if _field(p, "functionCall", "function_call") is not None]
+        if len(calls) != len(responses):
+            return (
+                "Please ensure that the number of function response parts is equal to the number of function "
+                "call parts of the function call turn."
+            )
+    last = _parts(contents[-1]) if contents else []
+    results = [_field(p, "functionResponse", "function_response") for p in last]
+    found = [r for r in results if isinstance(r, dict)]
+    if found:
+        return Turn(tools, forced, [orjson.dumps(r.get("response")).decode() for r in found], [])
+    images: list[str] = []
+    for part in last:
+        inline = _field(part, "inlineData", "inline_data")
+        data = _field(part, "fileData", "file_data")
+        if isinstance(inline, dict):
+            mime = _field(inline, "mimeType", "mime_type")
+            size = decode_image(inline.get("data"))
+            if not isinstance(mime, str) or size is None:
+                return "Invalid value at 'contents.parts.inline_data' (data): base64 decoding failed."
+            images.append(f"{mime} {size} bytes")
+        elif isinstance(data, dict):
+            uri = _field(data, "fileUri", "file_uri")
+            if not isinstance(uri, str) or not isinstance(_field(data, "mimeType", "mime_type"), str):
+                return "* GenerateContentRequest.contents.parts.file_data: file_uri and mime_type are required."
+            images.append(uri)
+    return Turn(tools, forced, None, images)
+
+
+def stream_plan(
+    model: str, pieces: list[str], prompt: int, *, sse: bool, calls: tuple[MockToolCall, ...] = ()
+) -> StreamPlan:
     """One GenerateContentResponse per piece with cumulative usage, the last one finished.
 
     `sse`: `data: ` frames with CRLF, no `[DONE]`. Otherwise one JSON array, streamed element by element.
@@ -103,8 +190,12 @@ def stream_plan(model: str, pieces: list[str], prompt: int, *, sse: bool) -> Str
     done = 0
     for index, piece in enumerate(pieces):
         done += count_words(piece)
-        last = index == len(pieces) - 1
+        last = index == len(pieces) - 1 and not calls
         chunks.append(generate_response(piece, model, response_id, usage_metadata(prompt, done), finished=last))
+    if calls:
+        done += sum(count_words(c.arguments) for c in calls)
+        usage = usage_metadata(prompt, done)
+        chunks.append(generate_response("", model, response_id, usage, finished=True, calls=calls))
     if sse:
         return StreamPlan(
             head=[],
@@ -205,20 +296,34 @@ class GeminiMock:
         if not isinstance(contents, list) or not contents:
             return error_response(400, "* GenerateContentRequest.contents: contents is not specified")
         prompt = last_user_text(contents, user_roles=("user", None))
+        turn = check_turn(body)
+        if isinstance(turn, str):
+            return error_response(400, turn)
         outcome = await begin(request, lambda: self.state.behaviour(VENDOR, prompt), error_response)
         if isinstance(outcome, Response):
             return outcome
-        return self._reply(body, model, prompt, outcome, stream=stream, sse=request.query_params.get("alt") == "sse")
+        sse = request.query_params.get("alt") == "sse"
+        return self._reply(body, model, prompt, outcome, turn, stream=stream, sse=sse)
 
     def _reply(
-        self, body: JSONObject, model: str, prompt: str, behaviour: Behaviour, *, stream: bool, sse: bool
+        self, body: JSONObject, model: str, prompt: str, behaviour: Behaviour, turn: Turn, *, stream: bool, sse: bool
     ) -> Response:
-        text = reply_text(LABEL, prompt, echo=behaviour.echo, min_words=behaviour.chunks or 0)
+        calls: tuple[MockToolCall, ...] = ()
+        if turn.results is not None:
+            text = tool_results_text(turn.results)
+        elif turn.tools:
+            calls = tuple(plan_calls(turn.tools, turn.forced, prompt, "call_"))
+            text = ""
+        else:
+            text = reply_text(LABEL, prompt, echo=behaviour.echo, min_words=behaviour.chunks or 0)
+        text += describe_images(turn.images) if not calls else ""
         input_tokens = prompt_tokens(
             {"contents": body.get("contents"), "systemInstruction": body.get("systemInstruction")}
         )
         if stream:
-            plan = stream_plan(model, split_chunks(text, behaviour.chunks, behaviour.chunk_chars), input_tokens, sse=sse)
+            pieces = split_chunks(text, behaviour.chunks, behaviour.chunk_chars) if text else []
+            plan = stream_plan(model, pieces, input_tokens, sse=sse, calls=calls)
             return stream_response(plan, behaviour, media_type="text/event-stream" if sse else "application/json")
-        usage = usage_metadata(input_tokens, count_words(text))
-        return json_response(generate_response(text, model, secrets.token_urlsafe(16), usage, finished=True))
+        usage = usage_metadata(input_tokens, count_words(text) + sum(count_words(c.arguments) for c in calls))
+        response_id = secrets.token_urlsafe(16)
+        return json_response(generate_response(text, model, response_id, usage, finished=True, calls=calls))

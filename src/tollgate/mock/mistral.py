@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from tollgate.mock.behaviour import begin
+from tollgate.mock.openai import chat_turn
 from tollgate.mock.state import MockState
 from tollgate.mock.stream import StreamPlan, stream_response
 from tollgate.mock.text import (
@@ -25,6 +26,7 @@ from tollgate.mock.text import (
     reply_text,
     split_chunks,
 )
+from tollgate.mock.tools import MockToolCall, describe_images, plan_calls, tool_results_text
 from tollgate.mock.wire import DONE_FRAME, bearer_token, json_response, read_json_object, same_key, sse_frame
 from tollgate.types import JSONObject, JSONValue
 
@@ -55,8 +57,24 @@ def usage(prompt: int, completion: int) -> JSONObject:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def stream_plan(reply_id: str, created: int, model: str, pieces: list[str], usage_value: JSONObject) -> StreamPlan:
-    """Role chunk, one chunk per piece, final chunk with `finish_reason: stop` and `usage`, `[DONE]`."""
+def _calls(calls: tuple[MockToolCall, ...]) -> list[JSONValue]:
+    return [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}, "index": i}
+        for i, c in enumerate(calls)
+    ]
+
+
+def stream_plan(
+    reply_id: str,
+    created: int,
+    model: str,
+    pieces: list[str],
+    usage_value: JSONObject,
+    calls: tuple[MockToolCall, ...] = (),
+) -> StreamPlan:
+    """Role chunk, one chunk per piece, final chunk with `finish_reason: stop` and `usage`, `[DONE]`.
+
+    Tool calls come whole, all in one delta (the mistralai SDK requires name and arguments in each)."""
 
     def chunk(delta: JSONObject, finish: str | None, extra: JSONObject | None = None) -> bytes:
         choice: JSONValue = {"index": 0, "delta": delta, "finish_reason": finish}
@@ -71,7 +89,10 @@ def stream_plan(reply_id: str, created: int, model: str, pieces: list[str], usag
 
     head = [chunk({"role": "assistant", "content": ""}, None)]
     body = [chunk({"content": piece}, None) for piece in pieces]
-    tail = [chunk({"content": ""}, "stop", {"usage": usage_value}), DONE_FRAME]
+    if calls:
+        body = [chunk({"tool_calls": _calls(calls)}, None)]
+    finish = "tool_calls" if calls else "stop"
+    tail = [chunk({"content": ""}, finish, {"usage": usage_value}), DONE_FRAME]
     error: JSONValue = {
         "object": "error",
         "message": "Internal server error",
@@ -117,19 +138,30 @@ class MistralMock:
         if not isinstance(messages, list) or not messages:
             return error_response(422, "messages: Field required")
         prompt = last_user_text(messages)
+        turn = chat_turn(body, url_strings=True)
+        if isinstance(turn, str):
+            return error_response(400, turn)
         outcome = await begin(request, lambda: self.state.behaviour(VENDOR, prompt), error_response)
         if isinstance(outcome, Response):
             return outcome
         model = str(body["model"])
-        text = reply_text(LABEL, prompt, echo=outcome.echo, min_words=outcome.chunks or 0)
+        calls: tuple[MockToolCall, ...] = ()
+        if turn.results is not None:
+            text = tool_results_text(turn.results)
+        elif turn.tools:
+            calls = tuple(plan_calls(turn.tools, turn.forced, prompt, "", id_size=9))
+            text = ""
+        else:
+            text = reply_text(LABEL, prompt, echo=outcome.echo, min_words=outcome.chunks or 0)
+        text += describe_images(turn.images) if not calls else ""
         reply_id, created = secrets.token_hex(16), int(time.time())
-        usage_value = usage(prompt_tokens(body), count_words(text))
+        usage_value = usage(prompt_tokens(body), count_words(text) + sum(count_words(c.arguments) for c in calls))
         if body.get("stream") is True:
-            return stream_response(
-                stream_plan(reply_id, created, model, split_chunks(text, outcome.chunks, outcome.chunk_chars), usage_value), outcome
-            )
-        message: JSONValue = {"role": "assistant", "content": text, "tool_calls": None, "prefix": False}
-        choice: JSONValue = {"index": 0, "message": message, "finish_reason": "stop"}
+            pieces = split_chunks(text, outcome.chunks, outcome.chunk_chars) if text else []
+            return stream_response(stream_plan(reply_id, created, model, pieces, usage_value, calls), outcome)
+        tool_calls: JSONValue = _calls(calls) if calls else None
+        message: JSONValue = {"role": "assistant", "content": text, "tool_calls": tool_calls, "prefix": False}
+        choice: JSONValue = {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
         return json_response(
             {
                 "id": reply_id,

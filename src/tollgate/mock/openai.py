@@ -7,6 +7,7 @@ embeddings builder serves Azure; Mistral has its own, stricter shapes in `mistra
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import struct
 import time
@@ -22,6 +23,15 @@ from tollgate.mock.state import MockState
 from tollgate.mock.stream import StreamPlan, stream_response
 from tollgate.mock.text import collect_text, count_words, embedding_vector, last_user_text, reply_text, split_chunks
 from tollgate.mock.text import prompt_tokens as count_prompt_tokens
+from tollgate.mock.tools import (
+    MockToolCall,
+    ToolDecl,
+    decode_image,
+    describe_images,
+    plan_calls,
+    split_arguments,
+    tool_results_text,
+)
 from tollgate.mock.wire import DONE_FRAME, bearer_token, json_response, read_json_object, same_key, sse_frame
 from tollgate.types import JSONObject, JSONValue
 
@@ -81,21 +91,155 @@ class ChatReply:
     pieces: list[str]
     prompt_tokens: int
     completion_tokens: int
+    tool_calls: tuple[MockToolCall, ...] = ()
 
 
 def make_reply(
-    body: JSONObject, model: str, label: str, behaviour: Behaviour, prompt: str, *, id_prefix: str = "chatcmpl-"
+    body: JSONObject,
+    model: str,
+    label: str,
+    behaviour: Behaviour,
+    prompt: str,
+    *,
+    id_prefix: str = "chatcmpl-",
+    turn: ChatTurn | None = None,
 ) -> ChatReply:
-    text = reply_text(label, prompt, echo=behaviour.echo, min_words=behaviour.chunks or 0)
+    """The answer: tool calls, a tool-results summary, or the text reply (with any images described)."""
+    calls: tuple[MockToolCall, ...] = ()
+    if turn is not None and turn.results is not None:
+        text = tool_results_text(turn.results)
+    elif turn is not None and turn.tools:
+        calls = tuple(plan_calls(turn.tools, turn.forced, prompt, "call_"))
+        text = ""
+    else:
+        text = reply_text(label, prompt, echo=behaviour.echo, min_words=behaviour.chunks or 0)
+    if turn is not None and not calls:
+        text += describe_images(turn.images)
     return ChatReply(
         id=id_prefix + secrets.token_hex(12),
         created=int(time.time()),
         model=model,
         text=text,
-        pieces=split_chunks(text, behaviour.chunks, behaviour.chunk_chars),
+        pieces=split_chunks(text, behaviour.chunks, behaviour.chunk_chars) if text else [],
         prompt_tokens=count_prompt_tokens(body),
-        completion_tokens=count_words(text),
+        completion_tokens=count_words(text) + sum(count_words(c.arguments) for c in calls),
+        tool_calls=calls,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTurn:
+    """What a chat request asks of the mock: tools it may call, results it was given, images it was shown."""
+
+    tools: list[ToolDecl]
+    forced: str | None
+    results: list[str] | None
+    images: list[str]
+
+
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+def _content_text(content: JSONValue) -> str:
+    return " ".join(collect_text(content))
+
+
+def _images(content: JSONValue, where: str, *, url_strings: bool = False) -> list[str] | str:
+    """Descriptions of the image parts of one user content, or the error message for a bad one."""
+    images: list[str] = []
+    if not isinstance(content, list):
+        return images
+    for index, part in enumerate(content):
+        if not isinstance(part, dict) or part.get("type") != "image_url":
+            continue
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else image if url_strings else None
+        if not isinstance(url, str):
+            return f"Missing required parameter: '{where}.content[{index}].image_url.url'."
+        if url.startswith("data:"):
+            head, _, data = url[5:].partition(",")
+            media_type, _, encoding = head.partition(";")
+            size = decode_image(data) if encoding == "base64" else None
+            if media_type not in _IMAGE_TYPES or size is None:
+                return "Invalid image data. Only base64 data URLs of png, jpeg, gif or webp images are supported."
+            images.append(f"{media_type} {size} bytes")
+        elif url.startswith(("http://", "https://")):
+            images.append(url)
+        else:
+            return f"Invalid image URL: '{where}.content[{index}].image_url.url'. Expected a base64 data URL or a URL."
+    return images
+
+
+def chat_turn(body: JSONObject, *, url_strings: bool = False) -> ChatTurn | str:
+    """Checks tools, tool messages and images as OpenAI does; the error message when they are invalid.
+
+    `url_strings`: an `image_url` may be the URL string itself (Mistral accepts both forms)."""
+    tools: list[ToolDecl] = []
+    raw_tools = body.get("tools")
+    for index, tool in enumerate(raw_tools if isinstance(raw_tools, list) else []):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict):
+            return f"Invalid value for 'tools[{index}].type': expected 'function'."
+        name = function.get("name")
+        if not isinstance(name, str) or not _TOOL_NAME.match(name):
+            return f"Invalid 'tools[{index}].function.name': string does not match pattern '^[a-zA-Z0-9_-]{{1,64}}$'."
+        schema = function.get("parameters")
+        tools.append(ToolDecl(name, schema if isinstance(schema, dict) else {}))
+    choice = body.get("tool_choice")
+    forced: str | None = None
+    if choice == "none":
+        tools = []
+    elif isinstance(choice, dict):
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        forced = name if isinstance(name, str) else None
+        if forced is None or forced not in {t.name for t in tools}:
+            return "Invalid value for 'tool_choice': the named function is not among the tools."
+    messages = body.get("messages")
+    messages = messages if isinstance(messages, list) else []
+    pending: set[str] = set()
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id not in pending:
+                return (
+                    f"Invalid parameter: messages[{index}]: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'."
+                )
+            pending.discard(str(call_id))
+            continue
+        if pending:
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                "'tool_call_id'. The following tool_call_ids did not have response messages: "
+                + ", ".join(sorted(pending))
+            )
+        calls = message.get("tool_calls") if role == "assistant" else None
+        for call in calls if isinstance(calls, list) else []:
+            if isinstance(call, dict) and isinstance(call.get("id"), str):
+                pending.add(str(call["id"]))
+    results: list[str] | None = None
+    images: list[str] = []
+    if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool":
+        results = []
+        for message in reversed(messages):
+            if not isinstance(message, dict) or message.get("role") != "tool":
+                break
+            results.insert(0, _content_text(message.get("content")))
+    else:
+        for index in range(len(messages) - 1, -1, -1):
+            message = messages[index]
+            if isinstance(message, dict) and message.get("role") == "user":
+                found = _images(message.get("content"), f"messages[{index}]", url_strings=url_strings)
+                if isinstance(found, str):
+                    return found
+                images = found
+                break
+    return ChatTurn(tools, forced, results, images)
 
 
 def usage_object(reply: ChatReply) -> JSONObject:
@@ -117,11 +261,18 @@ def completion_body(
     reply: ChatReply, *, filters: JSONObject | None = None, prompt_filters: JSONValue = None
 ) -> JSONObject:
     """A `chat.completion`; `filters`/`prompt_filters` add Azure's content-filter results."""
+    message: JSONObject = {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []}
+    if reply.tool_calls:
+        message["content"] = None
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in reply.tool_calls
+        ]
     choice: JSONObject = {
         "index": 0,
-        "message": {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []},
+        "message": message,
         "logprobs": None,
-        "finish_reason": "stop",
+        "finish_reason": "tool_calls" if reply.tool_calls else "stop",
     }
     if filters is not None:
         choice["content_filter_results"] = filters
@@ -182,7 +333,10 @@ def chat_stream_plan(
         sse_frame(_chunk(reply, [_choice({"content": piece}, None, filters)], include_usage=include_usage))
         for piece in reply.pieces
     ]
-    finish = _chunk(reply, [_choice({}, "stop", empty)], include_usage=include_usage)
+    if reply.tool_calls:
+        role, frames = _tool_call_frames(reply, include_usage, empty)
+    finish_reason = "tool_calls" if reply.tool_calls else "stop"
+    finish = _chunk(reply, [_choice({}, finish_reason, empty)], include_usage=include_usage)
     if usage_on_finish and not include_usage:
         finish["usage"] = usage_object(reply)
     tail = [sse_frame(finish)]
@@ -193,6 +347,33 @@ def chat_stream_plan(
     tail.append(DONE_FRAME)
     first = [*(head or []), sse_frame(_chunk(reply, [role], include_usage=include_usage))]
     return StreamPlan(head=first, body=frames, tail=tail, error=stream_error_frame())
+
+
+def _tool_call_frames(
+    reply: ChatReply, include_usage: bool, empty: JSONObject | None
+) -> tuple[JSONObject, list[bytes]]:
+    """OpenAI's streamed tool calls: the first call's id and name ride on the role chunk, then the
+    arguments follow a few characters per chunk; each later call opens with its own id and name."""
+    frames: list[bytes] = []
+    role: JSONObject = {}
+    for index, call in enumerate(reply.tool_calls):
+        opening: JSONValue = {
+            "index": index,
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        if index == 0:
+            delta: JSONObject = {"role": "assistant", "content": None, "tool_calls": [opening], "refusal": None}
+            role = _choice(delta, None, empty)
+        else:
+            frames.append(
+                sse_frame(_chunk(reply, [_choice({"tool_calls": [opening]}, None, empty)], include_usage=include_usage))
+            )
+        for piece in split_arguments(call.arguments):
+            delta = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+            frames.append(sse_frame(_chunk(reply, [_choice(delta, None, empty)], include_usage=include_usage)))
+    return role, frames
 
 
 def wants_usage(body: JSONObject) -> bool:
@@ -223,10 +404,13 @@ async def serve_chat(
     if not isinstance(messages, list) or not messages:
         return error(400, "'messages' must be a non-empty array.")
     prompt = last_user_text(messages)
+    turn = chat_turn(body)
+    if isinstance(turn, str):
+        return error(400, turn)
     outcome = await begin(request, lambda: state.behaviour(vendor, prompt), error)
     if isinstance(outcome, Response):
         return outcome
-    reply = make_reply(body, model, label, outcome, prompt)
+    reply = make_reply(body, model, label, outcome, prompt, turn=turn)
     if body.get("stream") is True:
         head = (
             [

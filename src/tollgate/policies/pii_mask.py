@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Literal
 import orjson
 from pydantic import Field, field_validator
 
-from tollgate.gateway.sse import SSEFrameSplitter
 from tollgate.errors import GatewayError
 from tollgate.gateway.exchange import ExchangeKey
 from tollgate.policies.attached import AttachedPolicy, client_api_name
@@ -30,6 +29,7 @@ from tollgate.policies.jsonpath import JSONPath
 from tollgate.policies.params import PolicyParams, Side
 from tollgate.policies.stream_text import frame_json
 from tollgate.policies.text_paths import text_paths
+from tollgate.sse import SSEFrameSplitter
 from tollgate.types import JSONValue
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import orjson
 
-from tollgate.gateway.sse import SSEFrameSplitter
 from tollgate.policies.jsonpath import JSONPath, texts_of
+from tollgate.sse import SSEFrameSplitter
 from tollgate.types import JSONValue
 
 __all__ = ["StreamTextReader", "frame_json"]

@@ -7,12 +7,12 @@ merges them with set-flags. Input tokens include cache reads and writes (`anthro
 from __future__ import annotations
 
 from tollgate.providers.taps import UsageReader, as_count
-from tollgate.providers.template import TemplateProvider
+from tollgate.providers.template import Template, TemplateBackend, TemplateClientAPI
 from tollgate.resources.models import TemplateSpec
 from tollgate.types import JSONObject, JSONValue
 from tollgate.usage.record import TokenUsage
 
-__all__ = ["TEMPLATE", "AnthropicProvider", "AnthropicUsageReader", "anthropic_input_tokens"]
+__all__ = ["TEMPLATE", "AnthropicBackend", "AnthropicUsageReader", "anthropic_input_tokens", "anthropic_template"]
 
 TEMPLATE = TemplateSpec.model_validate(
     {
@@ -72,8 +72,13 @@ def _reader(spec: TemplateSpec) -> AnthropicUsageReader:
     return AnthropicUsageReader(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, spec.response_model)
 
 
-class AnthropicProvider(TemplateProvider):
-    """The template adapter with Anthropic's cache-aware usage reader."""
+class AnthropicBackend(TemplateBackend):
+    """The Anthropic backend, with the cache-aware usage reader."""
 
     def __init__(self, name: str = "anthropic", spec: TemplateSpec = TEMPLATE) -> None:
         super().__init__(name, spec, reader=_reader(spec))
+
+
+def anthropic_template(name: str = "anthropic", spec: TemplateSpec = TEMPLATE) -> Template:
+    """The Anthropic template: the declarative client API (Messages) and the Anthropic backend."""
+    return Template(name, TemplateClientAPI(name, spec), AnthropicBackend(name, spec))

@@ -13,44 +13,58 @@ import re
 import orjson
 
 from tollgate.providers.azure_openai import TEMPLATE as AZURE_TEMPLATE
-from tollgate.providers.azure_openai import AzureOpenAIProvider
-from tollgate.providers.base import RequestFacts, RequestRewrite
+from tollgate.providers.base import IdentityTranslation, RequestFacts, Translation, UpstreamRequest
+from tollgate.providers.openai import OpenAIBackend, OpenAIClientAPI
+from tollgate.providers.template import Template
 from tollgate.resources.models import TemplateSpec
 from tollgate.types import JSONObject
 
-__all__ = ["TEMPLATE", "AzureAIFoundryProvider"]
+__all__ = ["TEMPLATE", "DeploymentTranslation", "FoundryPassThrough", "azure_ai_foundry_template"]
 
 TEMPLATE = AZURE_TEMPLATE.model_copy(deep=True)
 
 _DEPLOYMENT_PATH = re.compile(r"^/openai/deployments/([^/]+)/(.+)$")
 
 
-class AzureAIFoundryProvider(AzureOpenAIProvider):
-    """Maps Azure OpenAI deployment paths onto the Foundry model-inference API.
+class DeploymentTranslation(IdentityTranslation):
+    """Maps one deployment-path request onto `/models/...`, naming the deployment as the body model
+    when the client sent none (AzureChatOpenAI sends `null`). The response passes untouched."""
 
-    Usage is not injected: the model-inference API reports usage in its last stream chunk and
-    does not document `stream_options` for every model it serves.
-    """
+    __slots__ = ("_deployment", "_rest")
 
-    def __init__(self, name: str = "azure-ai-foundry", spec: TemplateSpec = TEMPLATE) -> None:
-        super().__init__(name, spec, inject_usage=False)
+    def __init__(self, deployment: str, rest: str) -> None:
+        self._deployment = deployment
+        self._rest = rest
 
-    def reads_body(self, method: str, path: str) -> bool:
-        """Deployment paths need the body (to fill `model`); others as the template says."""
-        if method == "POST" and _DEPLOYMENT_PATH.match(path) is not None:
-            return True
-        return super().reads_body(method, path)
-
-    def rewrite_request(
-        self, path: str, query: str, body: JSONObject | None, facts: RequestFacts
-    ) -> RequestRewrite | None:
-        match = _DEPLOYMENT_PATH.match(path)
-        if match is None:
-            return None
-        deployment = self.path_model(path) or match.group(1)
-        new_body: bytes | None = None
+    def request(self, req: UpstreamRequest, body: JSONObject | None) -> None:
+        req.path = "/models/" + self._rest
         if body is not None and body.get("model") is None:
             filled = dict(body)
-            filled["model"] = deployment
-            new_body = orjson.dumps(filled)
-        return RequestRewrite(path="/models/" + match.group(2), body=new_body)
+            filled["model"] = self._deployment
+            req.body = orjson.dumps(filled)
+
+
+class FoundryPassThrough:
+    """The translator for Azure-deployment clients of a Foundry model-inference backend.
+
+    Usage is not injected: the model-inference API reports usage in its last stream chunk and
+    does not document `stream_options` for every model it serves. Requests already on `/models/...`
+    need no translation.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = f"{name}->{name}"
+
+    def start(self, facts: RequestFacts, req: UpstreamRequest, body: JSONObject | None) -> Translation | None:
+        match = _DEPLOYMENT_PATH.match(req.path)
+        if match is None:
+            return None
+        return DeploymentTranslation(facts.model or match.group(1), match.group(2))
+
+
+def azure_ai_foundry_template(name: str = "azure-ai-foundry", spec: TemplateSpec = TEMPLATE) -> Template:
+    """Azure OpenAI's client API in front of a Foundry model-inference backend."""
+    backend = OpenAIBackend(name, spec, pass_through=FoundryPassThrough(name))
+    return Template(name, OpenAIClientAPI(name, spec), backend)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from tollgate.providers.base import RequestFacts
+from tollgate.providers.base import RequestFacts, UpstreamRequest
 from tollgate.providers.openai import TEMPLATE as OPENAI_TEMPLATE
-from tollgate.providers.openai import OpenAIProvider
+from tollgate.providers.openai import OpenAIBackend, OpenAIClientAPI, OpenAIPassThrough
+from tollgate.providers.template import Template
 from tollgate.resources.models import CredentialPlacement, ModelLocation, TemplateSpec
 
-__all__ = ["DEPLOYMENT_PATTERN", "TEMPLATE", "AzureOpenAIProvider"]
+__all__ = ["DEPLOYMENT_PATTERN", "TEMPLATE", "AzureOpenAIPassThrough", "api_version", "azure_openai_template"]
 
 #: the deployment segment of Azure's data-plane paths; group 1 is the model the client asked for
 DEPLOYMENT_PATTERN = r"^/openai/deployments/([^/]+)/"
@@ -41,18 +42,23 @@ def api_version(query: str) -> str | None:
     return values[0] if values else None
 
 
-class AzureOpenAIProvider(OpenAIProvider):
-    """The OpenAI adapter with Azure's credential, deployment paths and api-version check.
+class AzureOpenAIPassThrough(OpenAIPassThrough):
+    """The OpenAI pass-through with Azure's api-version check.
 
     Usage is injected only for api-versions that know `stream_options` (2024-09-01 and later,
     or the version-less `/openai/v1` API), so older clients do not get a 400 from Azure.
     """
 
-    def __init__(self, name: str = "azure-openai", spec: TemplateSpec = TEMPLATE, *, inject_usage: bool = True) -> None:
-        super().__init__(name, spec, inject_usage=inject_usage)
+    __slots__ = ()
 
-    def should_inject_usage(self, path: str, query: str, facts: RequestFacts) -> bool:
-        if not super().should_inject_usage(path, query, facts):
+    def should_inject_usage(self, req: UpstreamRequest, facts: RequestFacts) -> bool:
+        if not super().should_inject_usage(req, facts):
             return False
-        version = api_version(query)
+        version = api_version(req.query)
         return version is None or version >= _STREAM_OPTIONS_SINCE
+
+
+def azure_openai_template(name: str = "azure-openai", spec: TemplateSpec = TEMPLATE) -> Template:
+    """The OpenAI client API (deployment in the path) and an OpenAI backend with Azure's credential."""
+    backend = OpenAIBackend(name, spec, pass_through=AzureOpenAIPassThrough(name))
+    return Template(name, OpenAIClientAPI(name, spec), backend)

@@ -9,21 +9,30 @@ from __future__ import annotations
 
 import re
 
-from tollgate.providers.base import RequestFacts, StreamTap
+from tollgate.providers.base import StreamTap
 from tollgate.providers.taps import SSEUsageTap, UsageReader, as_count, parse_object
-from tollgate.providers.template import TemplateProvider
+from tollgate.providers.template import Template, TemplateBackend, TemplateClientAPI
 from tollgate.resources.models import TemplateSpec
 from tollgate.types import JSONObject
 from tollgate.usage.record import TokenUsage, UsageResult
 
-__all__ = ["TEMPLATE", "GeminiProvider", "GeminiStreamTap", "GeminiUsageReader", "JSONArraySplitter", "gemini_usage"]
+__all__ = [
+    "TEMPLATE",
+    "GeminiBackend",
+    "GeminiClientAPI",
+    "GeminiStreamTap",
+    "GeminiUsageReader",
+    "JSONArraySplitter",
+    "gemini_template",
+    "gemini_usage",
+]
 
 TEMPLATE = TemplateSpec.model_validate(
     {
         "baseUrl": "https://generativelanguage.googleapis.com",
         "credential": {"location": "header", "name": "x-goog-api-key", "prefix": ""},
         "clientKeyHeaders": ["x-goog-api-key"],
-        "requestModel": {"bodyField": None, "pathPattern": r"/(?:v1|v1beta|v1alpha)/models/([^/:]+):[A-Za-z]+$"},
+        "requestModel": {"bodyField": None, "pathPattern": r"/models/([^/:]+):[A-Za-z]+$"},
         "streaming": {"bodyFlag": None, "pathPattern": r":streamGenerateContent$"},
         "responseModel": ["modelVersion"],
         "usage": {
@@ -120,7 +129,7 @@ class JSONArraySplitter:
 
 
 class GeminiStreamTap:
-    """Reads a Gemini stream, SSE or JSON array, on the side; never changes it.
+    """Reads a Gemini stream, SSE or JSON array, on the side (usage, model, in-band errors).
 
     One per response, not thread-safe. The mode is chosen by the first non-blank byte: `[` is
     the JSON array form, anything else SSE.
@@ -133,11 +142,15 @@ class GeminiStreamTap:
         self._array: JSONArraySplitter | None = None
         self._mode = 0  # 0 undecided, 1 SSE, 2 JSON array
 
-    def feed(self, chunk: bytes) -> bytes:
+    @property
+    def error(self) -> str | None:
+        return self._events.error
+
+    def feed(self, chunk: bytes) -> None:
         if self._mode == 0:
             head = chunk.lstrip()
             if not head:
-                return chunk
+                return
             if head[:1] == b"[":
                 self._mode, self._array = 2, JSONArraySplitter()
             else:
@@ -149,12 +162,10 @@ class GeminiStreamTap:
                 obj = parse_object(element)
                 if obj is not None:
                     self._events.read_event(obj)
-        return chunk
 
-    def close(self) -> bytes:
+    def close(self) -> None:
         if self._mode == 1:
             self._events.close()
-        return b""
 
     def result(self) -> UsageResult:
         return self._events.result()
@@ -165,14 +176,23 @@ def _reader(spec: TemplateSpec) -> GeminiUsageReader:
     return GeminiUsageReader(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, spec.response_model)
 
 
-class GeminiProvider(TemplateProvider):
-    """The template adapter with Gemini's usage reader and dual-format stream tap."""
+class GeminiClientAPI(TemplateClientAPI):
+    """Gemini's client API: model and stream from the path."""
 
     #: Google also takes its API key as `?key=`: a client's one must never reach the upstream.
-    client_key_query_params = ("key",)
+    client_key_query_params: tuple[str, ...] = ("key",)
+
+
+class GeminiBackend(TemplateBackend):
+    """The Gemini backend: Gemini's usage reader and dual-format stream tap."""
 
     def __init__(self, name: str = "gemini", spec: TemplateSpec = TEMPLATE) -> None:
         super().__init__(name, spec, reader=_reader(spec))
 
-    def new_stream_tap(self, facts: RequestFacts, drop_usage_chunk: bool) -> StreamTap:
-        return GeminiStreamTap(self.reader, facts.model)
+    def new_stream_tap(self, fallback_model: str | None) -> StreamTap:
+        return GeminiStreamTap(self.reader, fallback_model)
+
+
+def gemini_template(name: str = "gemini", spec: TemplateSpec = TEMPLATE) -> Template:
+    """The Gemini template: its client API and its backend."""
+    return Template(name, GeminiClientAPI(name, spec), GeminiBackend(name, spec))

@@ -7,18 +7,17 @@ Mistral SDK validates strictly (sdk-contract.md §3.4): responses pass through u
 from __future__ import annotations
 
 from tollgate.providers.openai import TEMPLATE as OPENAI_TEMPLATE
-from tollgate.providers.openai import OpenAIProvider
+from tollgate.providers.openai import OpenAIBackend, OpenAIClientAPI
+from tollgate.providers.template import Template
 from tollgate.resources.models import TemplateSpec
 
-__all__ = ["TEMPLATE", "MistralProvider"]
+__all__ = ["TEMPLATE", "mistral_template"]
 
 TEMPLATE = OPENAI_TEMPLATE.model_copy(
     update={"base_url": "https://api.mistral.ai", "error_format": "mistral"}, deep=True
 )
 
 
-class MistralProvider(OpenAIProvider):
-    """The OpenAI adapter without usage injection, with Mistral's error shape."""
-
-    def __init__(self, name: str = "mistral", spec: TemplateSpec = TEMPLATE) -> None:
-        super().__init__(name, spec, inject_usage=False)
+def mistral_template(name: str = "mistral", spec: TemplateSpec = TEMPLATE) -> Template:
+    """The OpenAI client API and backend without usage injection, with Mistral's error shape (in `spec`)."""
+    return Template(name, OpenAIClientAPI(name, spec), OpenAIBackend(name, spec, inject_usage=False))

@@ -1,9 +1,11 @@
-"""The OpenAI template and its adapter: chat completions, Responses API, embeddings.
+"""The OpenAI template: its client API (chat completions, Responses API, embeddings), its backend,
+and the OpenAI pass-through translator.
 
 Quirk: OpenAI streams carry usage only when asked (`stream_options.include_usage`), and the usage
 chunk has `"choices": []`, which crashes the doc-style client loops (sdk-contract.md §3.1). So the
-adapter asks upstream for usage and drops that chunk from the client's stream, still metering it.
-Variants (openai-compatible, Mistral, Azure) reuse this class by parameters.
+pass-through translator asks upstream for usage and drops that chunk from the client's stream; the
+backend's tap still meters it, because it reads what the upstream sent. Variants (openai-compatible,
+Mistral, Azure) reuse these classes by parameters.
 """
 
 from __future__ import annotations
@@ -12,19 +14,24 @@ import re
 
 import orjson
 
-from tollgate.providers.base import RequestFacts, RequestRewrite, StreamTap
-from tollgate.providers.taps import SSEUsageTap, UsageReader
-from tollgate.providers.template import TemplateProvider
+from tollgate.providers.base import IdentityTranslation, RequestFacts, Translation, Translator, UpstreamRequest
+from tollgate.providers.taps import UsageReader, parse_object
+from tollgate.providers.template import Template, TemplateBackend, TemplateClientAPI
 from tollgate.resources.models import TemplateSpec
+from tollgate.sse import SSEFrameSplitter, event_spans, parse_frame, without_spans
 from tollgate.types import JSONObject, JSONValue
 
 __all__ = [
     "NO_JSON_BODY_PATHS",
     "OPENAI_USAGE",
     "TEMPLATE",
-    "OpenAIProvider",
+    "IncludeUsageTranslation",
+    "OpenAIBackend",
+    "OpenAIClientAPI",
+    "OpenAIPassThrough",
     "inject_include_usage",
     "is_usage_only_chunk",
+    "openai_template",
 ]
 
 #: Where usage and model sit in chat completions, the Responses API (bodies and the
@@ -64,13 +71,96 @@ def is_usage_only_chunk(event: JSONObject) -> bool:
     return choices == [] and isinstance(event.get("usage"), dict)
 
 
-class OpenAIProvider(TemplateProvider):
-    """Adapter for OpenAI-style APIs; immutable, shared by every request.
+def inject_include_usage(body: JSONObject) -> bytes | None:
+    """The body with `stream_options.include_usage: true`, or None when the client already asked for it.
 
-    Parameters:
-        inject_usage: ask upstream for stream usage when the client did not, and hide the usage
-            chunk from the client. Off for vendors that always report usage (Mistral).
+    The parsed body is not mutated; it is re-serialised only when it changes.
     """
+    options = body.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage") is True:
+        return None
+    new_options: JSONObject = dict(options) if isinstance(options, dict) else {}
+    new_options["include_usage"] = True
+    new_body = dict(body)
+    new_body["stream_options"] = new_options
+    return orjson.dumps(new_body)
+
+
+#: in the usage-only chunk, and in no other chunk of a chat stream (the others carry `"usage": null`)
+_USAGE_CHUNK_NEEDLE = b'"prompt_tokens"'
+
+
+class IncludeUsageTranslation(IdentityTranslation):
+    """One streamed chat request whose usage the gateway asked for: adds `include_usage` to the body
+    and drops the usage-only chunk from what the client receives (the backend's tap still reads it).
+
+    Only the incomplete trailing frame is held back; complete frames leave at once, byte-exact.
+    """
+
+    __slots__ = ("_splitter",)
+
+    def __init__(self) -> None:
+        self._splitter = SSEFrameSplitter()
+
+    def request(self, req: UpstreamRequest, body: JSONObject | None) -> None:
+        if body is not None:
+            new_body = inject_include_usage(body)
+            if new_body is not None:
+                req.body = new_body
+
+    def stream_chunk(self, chunk: bytes) -> bytes:
+        complete = self._splitter.feed_through(chunk)
+        if _USAGE_CHUNK_NEEDLE not in complete:
+            return complete
+        spans = [(s, e) for s, e in event_spans(complete, _USAGE_CHUNK_NEEDLE) if _is_usage_frame(complete[s:e])]
+        return without_spans(complete, spans)
+
+    def stream_end(self) -> bytes:
+        tail = self._splitter.close()  # a last event without its blank line
+        return b"" if not tail or _is_usage_frame(tail) else tail
+
+
+def _is_usage_frame(frame: bytes) -> bool:
+    data = parse_frame(frame)[1]
+    obj = parse_object(data) if data else None
+    return obj is not None and is_usage_only_chunk(obj)
+
+
+class OpenAIPassThrough:
+    """The translator for OpenAI-API clients of an OpenAI-API backend.
+
+    Everything passes untouched except a streamed chat request without `include_usage`, which gets
+    an `IncludeUsageTranslation` (when `inject_usage`; off for vendors that always report usage).
+    """
+
+    __slots__ = ("inject_usage", "name")
+
+    def __init__(self, name: str, *, inject_usage: bool = True) -> None:
+        self.name = f"{name}->{name}"
+        self.inject_usage = inject_usage
+
+    def should_inject_usage(self, req: UpstreamRequest, facts: RequestFacts) -> bool:
+        """Whether this request's stream needs `include_usage` added (chat completions only)."""
+        return self.inject_usage and facts.is_streaming and req.path.endswith("/chat/completions")
+
+    def start(self, facts: RequestFacts, req: UpstreamRequest, body: JSONObject | None) -> Translation | None:
+        if body is None or not self.should_inject_usage(req, facts):
+            return None
+        options = body.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage") is True:
+            return None  # the client asked for usage itself: its request and its usage chunk are its own
+        return IncludeUsageTranslation()
+
+
+class OpenAIClientAPI(TemplateClientAPI):
+    """OpenAI's client API: JSON bodies except on upload endpoints."""
+
+    def __init__(self, name: str = "openai", spec: TemplateSpec = TEMPLATE) -> None:
+        super().__init__(name, spec, no_body_paths=NO_JSON_BODY_PATHS)
+
+
+class OpenAIBackend(TemplateBackend):
+    """An OpenAI-API backend; its pass-through translator injects stream usage when `inject_usage`."""
 
     def __init__(
         self,
@@ -79,37 +169,12 @@ class OpenAIProvider(TemplateProvider):
         *,
         inject_usage: bool = True,
         reader: UsageReader | None = None,
+        pass_through: Translator | None = None,
     ) -> None:
-        super().__init__(name, spec, reader=reader, no_body_paths=NO_JSON_BODY_PATHS)
-        self.inject_usage = inject_usage
-
-    def should_inject_usage(self, path: str, query: str, facts: RequestFacts) -> bool:
-        """Whether this request's stream needs `include_usage` added (chat completions only)."""
-        return self.inject_usage and facts.is_streaming and path.endswith("/chat/completions")
-
-    def rewrite_request(
-        self, path: str, query: str, body: JSONObject | None, facts: RequestFacts
-    ) -> RequestRewrite | None:
-        """Adds `stream_options.include_usage: true` to a streaming chat request lacking it.
-
-        The body is re-serialised only then; a client that asked for usage itself gets its
-        request and its usage chunk untouched.
-        """
-        if body is None or not self.should_inject_usage(path, query, facts):
-            return None
-        return inject_include_usage(body)
-
-    def new_stream_tap(self, facts: RequestFacts, drop_usage_chunk: bool) -> StreamTap:
-        return SSEUsageTap(self.reader, facts.model, is_usage_only_chunk if drop_usage_chunk else None)
+        translator = pass_through if pass_through is not None else OpenAIPassThrough(name, inject_usage=inject_usage)
+        super().__init__(name, spec, reader=reader, pass_through=translator)
 
 
-def inject_include_usage(body: JSONObject) -> RequestRewrite | None:
-    """The rewrite that asks for stream usage, or None when the client already asked for it."""
-    options = body.get("stream_options")
-    if isinstance(options, dict) and options.get("include_usage") is True:
-        return None
-    new_options: JSONObject = dict(options) if isinstance(options, dict) else {}
-    new_options["include_usage"] = True
-    new_body = dict(body)
-    new_body["stream_options"] = new_options
-    return RequestRewrite(body=orjson.dumps(new_body), drop_usage_chunk=True)
+def openai_template(name: str = "openai", spec: TemplateSpec = TEMPLATE) -> Template:
+    """The OpenAI template: its client API and its backend."""
+    return Template(name, OpenAIClientAPI(name, spec), OpenAIBackend(name, spec))

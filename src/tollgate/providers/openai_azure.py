@@ -14,7 +14,6 @@ from urllib.parse import quote
 import orjson
 
 from tollgate.errors import RouteNotFoundError
-from tollgate.gateway.sse import SSEFrameSplitter, parse_frame
 from tollgate.providers.error_shapes import ERROR_SHAPERS
 from tollgate.providers.translation import (
     UntranslatableError,
@@ -22,6 +21,7 @@ from tollgate.providers.translation import (
     backend_error_from,
     render_backend_error,
 )
+from tollgate.sse import SSEFrameSplitter, parse_frame
 from tollgate.types import HeaderList, JSONObject
 
 __all__ = ["DEFAULT_API_VERSION", "OpenAIAzureTranslator", "is_prompt_filter_chunk"]

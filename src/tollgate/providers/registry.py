@@ -1,7 +1,7 @@
-"""The built-in templates by name, and the one function that turns a template into its adapter.
+"""The built-in templates by name, and the one function that compiles a template into its two halves.
 
-Built-in names get their vendor class (for its quirks); any other name is a custom template and
-gets the generic `TemplateProvider`. Called at snapshot compile, never per request.
+Built-in names get their vendor classes (for their quirks); any other name is a custom template and
+gets the generic `TemplateClientAPI` + `TemplateBackend`. Called at snapshot compile, never per request.
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from tollgate.providers import anthropic, azure_ai_foundry, azure_openai, gemini, mistral, openai, openai_compatible
-from tollgate.providers.base import ProviderAdapter
-from tollgate.providers.template import TemplateProvider
+from tollgate.providers.template import Template, TemplateBackend, TemplateClientAPI
 from tollgate.resources.models import TemplateSpec
 
-__all__ = ["BUILTIN_TEMPLATES", "build_adapter", "is_builtin"]
+__all__ = ["BUILTIN_TEMPLATES", "build_template"]
 
 #: built-in template name → its spec (data; copy before changing)
 BUILTIN_TEMPLATES: Mapping[str, TemplateSpec] = MappingProxyType(
@@ -29,32 +28,27 @@ BUILTIN_TEMPLATES: Mapping[str, TemplateSpec] = MappingProxyType(
     }
 )
 
-_CLASSES: Mapping[str, Callable[[str, TemplateSpec], ProviderAdapter]] = MappingProxyType(
+_BUILDERS: Mapping[str, Callable[[str, TemplateSpec], Template]] = MappingProxyType(
     {
-        "openai": openai.OpenAIProvider,
-        "anthropic": anthropic.AnthropicProvider,
-        "gemini": gemini.GeminiProvider,
-        "mistral": mistral.MistralProvider,
-        "azure-openai": azure_openai.AzureOpenAIProvider,
-        "azure-ai-foundry": azure_ai_foundry.AzureAIFoundryProvider,
-        "openai-compatible": openai_compatible.OpenAICompatibleProvider,
+        "openai": openai.openai_template,
+        "anthropic": anthropic.anthropic_template,
+        "gemini": gemini.gemini_template,
+        "mistral": mistral.mistral_template,
+        "azure-openai": azure_openai.azure_openai_template,
+        "azure-ai-foundry": azure_ai_foundry.azure_ai_foundry_template,
+        "openai-compatible": openai_compatible.openai_compatible_template,
     }
 )
 
 
-def is_builtin(name: str) -> bool:
-    """Whether `name` is one of the seven built-in templates."""
-    return name in _CLASSES
-
-
-def build_adapter(name: str, spec: TemplateSpec) -> ProviderAdapter:
-    """The adapter for template `name` described by `spec`.
+def build_template(name: str, spec: TemplateSpec) -> Template:
+    """The client API and backend of template `name` described by `spec`.
 
     A built-in name keeps its vendor quirks even when `spec` overrides fields (e.g. a base URL);
-    any other name gets the generic, purely declarative `TemplateProvider`. Raises
-    `ResourceValidationError` when a pattern in `spec` does not compile.
+    any other name gets the generic, purely declarative halves. Raises `ResourceValidationError`
+    when a pattern in `spec` does not compile.
     """
-    factory = _CLASSES.get(name)
-    if factory is None:
-        return TemplateProvider(name, spec)
-    return factory(name, spec)
+    builder = _BUILDERS.get(name)
+    if builder is None:
+        return Template(name, TemplateClientAPI(name, spec), TemplateBackend(name, spec))
+    return builder(name, spec)

@@ -2,25 +2,24 @@
 
 `UsageReader` is built once per template from its dotted JSON paths; vendor quirks (Anthropic cache
 tokens, Gemini thinking tokens) override one method. `SSEUsageTap` reads a stream on the side with
-the one SSE splitter, parsing only frames that can hold usage or model. Neither does I/O.
+the one SSE splitter (`tollgate.sse`), parsing only frames that can hold usage, the model or an
+in-band error. It never changes the stream: rewriting is a translator's job. Neither does I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import orjson
 
-from tollgate.gateway.sse import SSEFrameSplitter, parse_frame
+from tollgate.sse import SSEFrameSplitter, event_spans, parse_frame, split_frames
 from tollgate.types import JSONObject, JSONValue
 from tollgate.usage.record import TokenUsage, UsageResult
 
-__all__ = ["DropPredicate", "JSONPath", "SSEUsageTap", "UsageReader", "lookup", "parse_object"]
+__all__ = ["JSONPath", "SSEUsageTap", "UsageReader", "as_count", "event_error", "lookup", "parse_object"]
 
 #: a compiled dotted path: "usage.prompt_tokens" → ("usage", "prompt_tokens")
 JSONPath = tuple[str, ...]
-#: decides, from a decoded stream event that carried usage, whether the client must not see it
-DropPredicate = Callable[[JSONObject], bool]
 
 
 def lookup(obj: JSONObject, path: JSONPath) -> JSONValue:
@@ -138,39 +137,46 @@ class UsageReader:
         return UsageResult(usage.finalized() if usage else TokenUsage(), self.model(obj) or fallback_model)
 
 
-def _event_around(buf: bytes, pos: int) -> tuple[int, int]:
-    """(start, end) of the LF-framed event of `buf` that contains byte `pos`."""
-    start = buf.rfind(b"\n\n", 0, pos)
-    start = 0 if start < 0 else start + 2
-    end = buf.find(b"\n\n", pos)
-    return start, len(buf) if end < 0 else end + 2
-
-
-def _without(buf: bytes, spans: list[tuple[int, int]]) -> bytes:
-    """`buf` minus the given sorted, disjoint (start, end) byte ranges."""
-    if not spans:
-        return buf
-    parts = []
-    pos = 0
-    for start, end in spans:
-        parts.append(buf[pos:start])
-        pos = end
-    parts.append(buf[pos:])
-    return b"".join(parts)
-
-
 #: Bytes of the held-back tail searched with a new chunk, so a needle split across two chunks is found.
 _NEEDLE_WINDOW = 32
+#: Every vendor's in-band error event holds this word (OpenAI/Gemini `{"error": ...}`, Anthropic
+#: `event: error`, the Responses API `response.failed`/`"type":"error"`); text that merely mentions
+#: it costs one parse of that event.
+_ERROR_NEEDLE = b"error"
+_FAILED_NEEDLE = b"response.failed"
+_ERROR_TYPES = frozenset({"error", "response.failed"})
+
+
+def event_error(event: bytes | None, obj: JSONObject | None) -> str | None:
+    """The error a decoded stream event reports, or None: its code or type, else "stream_error".
+
+    Recognises `event: error` (Anthropic), a top-level `error` object (OpenAI, Mistral, Gemini) and
+    the Responses API's `{"type": "error"}` / `response.failed` events.
+    """
+    if obj is not None:
+        error = obj.get("error")
+        kind = obj.get("type")
+        if isinstance(error, dict) and (kind is None or kind in _ERROR_TYPES):
+            for key in ("code", "type", "status"):
+                value = error.get(key)
+                if isinstance(value, str) and value:
+                    return value
+            return "stream_error"
+        if isinstance(kind, str) and kind in _ERROR_TYPES:
+            code = obj.get("code")
+            return code if isinstance(code, str) and code else "stream_error"
+    if event == b"error":
+        return "stream_error"
+    return None
 
 
 class SSEUsageTap:
-    """Reads usage and model from an SSE stream on the side; one per response, not thread-safe.
+    """Reads usage, model and in-band errors from an SSE stream on the side; one per response.
 
-    Without `drop`, `feed` returns the chunk object itself: nothing is copied or delayed. With
-    `drop`, complete frames are re-emitted byte-exact except those events the predicate rejects
-    (they are still metered); only the incomplete last frame is held back until it completes or
-    `close()`. Malformed events are skipped. Usage merges across events (set fields win, the last
-    report of a field wins); the model is the latest reported, else the request model.
+    `feed` never copies, changes or holds back what the client gets: it keeps only the incomplete
+    trailing frame, to read it once it completes. Malformed events are skipped. Usage merges across
+    events (set fields win, the last report of a field wins); the model is the latest reported,
+    else the request model.
 
     `cumulative=True` is for vendors whose every event repeats the running totals (Gemini): only
     the latest usage-bearing event is kept, as bytes, and parsed once in `result()` (with the one
@@ -179,7 +185,7 @@ class SSEUsageTap:
 
     __slots__ = (
         "_cumulative",
-        "_drop",
+        "_error",
         "_fallback_model",
         "_last",
         "_model",
@@ -190,75 +196,63 @@ class SSEUsageTap:
         "_usage",
     )
 
-    def __init__(
-        self,
-        reader: UsageReader,
-        fallback_model: str | None,
-        drop: DropPredicate | None = None,
-        *,
-        cumulative: bool = False,
-    ) -> None:
+    def __init__(self, reader: UsageReader, fallback_model: str | None, *, cumulative: bool = False) -> None:
         self._reader = reader
         self._fallback_model = fallback_model
-        self._drop = drop
-        self._cumulative = cumulative and drop is None
+        self._cumulative = cumulative
         self._last: bytes | None = None
         self._prev: bytes | None = None
         self._splitter = SSEFrameSplitter()
         self._tail_hot = False
         self._usage = TokenUsage()
         self._model: str | None = None
+        self._error: str | None = None
 
-    def feed(self, chunk: bytes) -> bytes:
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    def feed(self, chunk: bytes) -> None:
         splitter = self._splitter
         if not self._worth_reading(chunk):
-            # No usage (and no model still to learn) in this chunk: pass it on without cutting frames.
-            complete = splitter.feed_through(chunk)
-            return chunk if self._drop is None else complete
+            # No usage, model still to learn or error in this chunk: only keep the frame boundary.
+            splitter.feed_through(chunk)
+            return
         complete = splitter.feed_through(chunk)
         # An unfinished frame that already shows a needle must be read when it completes.
         self._tail_hot = splitter.pending > 0 and self._has_needle(splitter.tail_end(splitter.pending))
         if b"\r" not in complete:
             # LF framing (OpenAI, Anthropic, Mistral, Azure): open only the frames around a needle.
-            spans = self._needle_spans(complete)
-            dropped = [(start, end) for start, end in spans if self._read(complete[start:end])]
-            if self._drop is None:
-                return chunk
-            return _without(complete, dropped)
-        frames = SSEFrameSplitter().feed(complete)
-        if self._drop is None:
-            if self._cumulative and self._model is not None:
-                self._keep_last_usage(frames)
-            else:
-                for frame in frames:
-                    self._read(frame)
-            return chunk
-        kept = [frame for frame in frames if not self._read(frame)]
-        if len(kept) == 1:
-            return kept[0]
-        return b"".join(kept)
+            for start, end in self._needle_spans(complete):
+                self._read(complete[start:end])
+            return
+        frames = split_frames(complete)
+        if self._cumulative and self._model is not None:
+            self._keep_last_usage(frames)
+        else:
+            for frame in frames:
+                self._read(frame)
 
     def _needle_spans(self, buf: bytes) -> list[tuple[int, int]]:
-        """(start, end) of the LF-framed events in `buf` (whole events) worth decoding, in order:
-        every one holding a usage needle, and the first naming a model while none is known."""
+        """(start, end) of the events in `buf` worth decoding, in order: every one holding a usage or
+        error needle, and the first naming a model while none is known."""
         reader = self._reader
         spans: set[tuple[int, int]] = set()
         for needle in reader.usage_needles:
-            pos = buf.find(needle)
-            while pos >= 0:
-                span = _event_around(buf, pos)
-                spans.add(span)
-                pos = buf.find(needle, span[1])
+            spans.update(event_spans(buf, needle))
+        for needle in (_ERROR_NEEDLE, _FAILED_NEEDLE):
+            if needle in buf:
+                spans.update(event_spans(buf, needle))
         if self._model is None:
             for needle in reader.model_needles:
-                pos = buf.find(needle)
-                if pos >= 0:
-                    spans.add(_event_around(buf, pos))
+                found = event_spans(buf, needle)
+                if found:
+                    spans.add(found[0])
                     break
         return sorted(spans)
 
     def _worth_reading(self, chunk: bytes) -> bool:
-        """Whether `chunk` (with the held-back bytes before it) may hold usage or a needed model.
+        """Whether `chunk` (with the held-back bytes before it) may hold usage, an error or a needed model.
 
         Invariant: while `_tail_hot` is false the held-back tail holds no needle, so looking at its
         last bytes (a needle split across chunks) plus the new chunk is enough.
@@ -273,6 +267,8 @@ class SSEUsageTap:
         for needle in reader.usage_needles:
             if needle in window:
                 return True
+        if _ERROR_NEEDLE in window or _FAILED_NEEDLE in window:
+            return True
         if self._model is None:
             for needle in reader.model_needles:
                 if needle in window:
@@ -280,23 +276,22 @@ class SSEUsageTap:
         return False
 
     def _keep_last_usage(self, frames: list[bytes]) -> None:
-        """Cumulative streams: only the newest usage-bearing frame matters; look at no other."""
+        """Cumulative streams: only the newest usage-bearing frame matters; look at no other but errors."""
         needles = self._reader.usage_needles
+        kept = False
         for frame in reversed(frames):
-            if any(needle in frame for needle in needles):
+            if _ERROR_NEEDLE in frame or _FAILED_NEEDLE in frame:
+                self._read_error(frame)
+            if not kept and any(needle in frame for needle in needles):
                 data = parse_frame(frame)[1]
                 if data:
                     self._prev, self._last = self._last, data
-                    return
+                    kept = True
 
-    def close(self) -> bytes:
+    def close(self) -> None:
         tail = self._splitter.close()
-        if not tail:
-            return b""
-        dropped = self._read(tail)  # a last event without its blank line still counts
-        if self._drop is None or dropped:
-            return b""
-        return tail
+        if tail:
+            self._read(tail)  # a last event without its blank line still counts
 
     def result(self) -> UsageResult:
         for data in (self._last, self._prev):
@@ -307,8 +302,8 @@ class SSEUsageTap:
         self._last = self._prev = None
         return UsageResult(self._usage.finalized(), self._model or self._fallback_model)
 
-    def read_event(self, obj: JSONObject) -> bool:
-        """Meter one decoded event; True when it carried usage and the drop predicate rejects it."""
+    def read_event(self, obj: JSONObject, event: bytes | None = None) -> None:
+        """Meter one decoded event (also used by taps that frame the stream themselves)."""
         reader = self._reader
         usage = reader.usage(obj)
         if usage is not None:
@@ -316,9 +311,15 @@ class SSEUsageTap:
         model = reader.model(obj)
         if model is not None:
             self._model = model
-        return usage is not None and self._drop is not None and self._drop(obj)
+        if self._error is None:
+            self._error = event_error(event, obj)
 
-    def _read(self, frame: bytes) -> bool:
+    def _read_error(self, frame: bytes) -> None:
+        if self._error is None:
+            event, data = parse_frame(frame)
+            self._error = event_error(event, parse_object(data) if data else None)
+
+    def _read(self, frame: bytes) -> None:
         # Needles are looked for in the raw frame: most frames hold none and are never decoded.
         reader = self._reader
         has_usage = False
@@ -326,19 +327,25 @@ class SSEUsageTap:
             if needle in frame:
                 has_usage = True
                 break
-        if not has_usage:
+        has_error = _ERROR_NEEDLE in frame or _FAILED_NEEDLE in frame
+        if not has_usage and not has_error:
             if self._model is not None:
-                return False
+                return
             for needle in reader.model_needles:
                 if needle in frame:
                     break
             else:
-                return False
-        data = parse_frame(frame)[1]
+                return
+        event, data = parse_frame(frame)
         if not data:
-            return False
-        if has_usage and self._cumulative:
+            if has_error and self._error is None:
+                self._error = event_error(event, None)
+            return
+        if has_usage and self._cumulative and not has_error:
             self._prev, self._last = self._last, data  # parsed once, in result()
-            return False
+            return
         obj = parse_object(data)
-        return obj is not None and self.read_event(obj)
+        if obj is not None:
+            self.read_event(obj, event)
+        elif has_error and self._error is None:
+            self._error = event_error(event, None)

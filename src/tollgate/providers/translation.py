@@ -20,8 +20,8 @@ from typing import Protocol
 import orjson
 
 from tollgate.errors import BadRequestError, GatewayError
-from tollgate.gateway.sse import SSEFrameSplitter, parse_frame
 from tollgate.providers.error_shapes import ERROR_SHAPERS, ErrorShaper, error_headers
+from tollgate.sse import SSEFrameSplitter, parse_frame
 from tollgate.types import HeaderList, JSONObject, JSONValue
 
 __all__ = [

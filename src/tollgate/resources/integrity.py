@@ -28,9 +28,10 @@ def check_integrity(
     `resources` are added to it. Rules: names are unique per kind; a custom template does not reuse a
     built-in name; a provider's template exists; a provider whose template has no base URL sets
     `upstreamUrl`; a credential `secret:` names an existing Secret; a proxy names an existing provider;
-    an APIKey's target exists; no two providers/proxies share a context (nested contexts are allowed:
-    the longest prefix wins at routing). `secret_names` adds Secrets known without their documents
-    (the store keeps only encrypted values).
+    an APIKey's target exists; no two providers/proxies share a context (nested contexts may be stored:
+    deploying two nested ones on one gateway is refused unless the inner one sets `allowShadowing`,
+    see `resources.contexts` and `store.apply.deploy_current`). `secret_names` adds Secrets known
+    without their documents (the store keeps only encrypted values).
     """
     raise_validation_errors(integrity_errors(resources, known_templates=known_templates, secret_names=secret_names))
 

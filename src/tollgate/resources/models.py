@@ -10,12 +10,16 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 API_VERSION: Final = "tollgate.dev/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _CONTEXT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+#: Contexts under this prefix are refused: the data port keeps them for its own endpoints (health,
+#: readiness, metrics), so no deployment can ever take them over.
+RESERVED_CONTEXT_PREFIX: Final = "/_tollgate"
 
 DEFAULT_KEY_HEADER = "X-API-Key"
 
@@ -150,6 +154,30 @@ class Timeouts(Model):
         default=300.0, gt=0, le=3600, alias="firstByte", description="Seconds until the upstream answers headers."
     )
     idle: float = Field(default=120.0, gt=0, le=3600, description="Seconds allowed between two body chunks.")
+    pool: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Seconds a request waits for a free upstream connection when maxConnections are all busy (503).",
+    )
+
+
+def _check_origin(url: str) -> None:
+    """What the gateway needs to connect: a host name it can encode and a port number in range."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port  # raises ValueError when the port is not a number in 0-65535
+    except ValueError:
+        raise ValueError("has an invalid port (a number from 1 to 65535)") from None
+    if port == 0:
+        raise ValueError("has an invalid port (a number from 1 to 65535)")
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError("must name a host")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise ValueError(f"has a host name that cannot be used: {host!r}") from None
 
 
 class PolicyPath(Model):
@@ -198,7 +226,17 @@ def _check_context(value: str) -> str:
     value = value.rstrip("/") if len(value) > 1 else value
     if not _CONTEXT_RE.match(value):
         raise ValueError("must look like '/name' or '/a/b' (letters, digits, '.', '_', '~', '-')")
+    if any(segment in (".", "..") for segment in value.split("/")):
+        raise ValueError("must not contain '.' or '..' segments (clients and proxies resolve them away)")
+    if value == RESERVED_CONTEXT_PREFIX or value.startswith(RESERVED_CONTEXT_PREFIX + "/"):
+        raise ValueError(f"{RESERVED_CONTEXT_PREFIX!r} and the paths below it are reserved for the gateway itself")
     return value
+
+
+_ALLOW_SHADOWING = (
+    "Allow this context to be nested inside, or to contain, another context deployed on the same gateway "
+    "(the longest prefix wins, so the inner one takes that part of the outer one's traffic). Refused otherwise."
+)
 
 
 class ProviderSpec(Model):
@@ -215,6 +253,18 @@ class ProviderSpec(Model):
     max_request_bytes: int = Field(
         default=10 * 1024 * 1024, alias="maxRequestBytes", gt=0, le=512 * 1024 * 1024, description="413 above this."
     )
+    allow_shadowing: bool = Field(default=False, alias="allowShadowing", description=_ALLOW_SHADOWING)
+    proxy: str | None = Field(
+        default=None,
+        description="Outbound HTTP proxy for this provider's upstream, http://host:port (CONNECT tunnel for https).",
+    )
+    max_connections: int = Field(
+        default=1000,
+        alias="maxConnections",
+        gt=0,
+        le=100_000,
+        description="Upstream connections at most (busy and idle); further requests wait up to timeouts.pool.",
+    )
     policies: list[PolicyRef] = Field(
         default_factory=list,
         max_length=64,
@@ -226,11 +276,25 @@ class ProviderSpec(Model):
     def _context(cls, value: str) -> str:
         return _check_context(value)
 
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme != "http" or not parts.hostname or parts.username or parts.password:
+            raise ValueError("must look like http://host:port (no credentials)")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("must not have a path or query")
+        return value.rstrip("/")
+
     @field_validator("upstream_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an absolute http:// or https:// URL")
+        if value is not None:
+            _check_origin(value)
         return value.rstrip("/") if value else value
 
 
@@ -245,11 +309,12 @@ class ProxySpec(Model):
     provider: str = Field(pattern=NAME_PATTERN)
     context: str
     security: InboundSecurity = Field(default_factory=InboundSecurity)
+    allow_shadowing: bool = Field(default=False, alias="allowShadowing", description=_ALLOW_SHADOWING)
+    )
     policies: list[PolicyRef] = Field(
         default_factory=list,
         max_length=64,
-        description="Policies in request order, run after the provider's (responses: before them).",
-    )
+        description="Policies in request order; the baseline under every proxy on this provider.",
 
     @field_validator("context")
     @classmethod

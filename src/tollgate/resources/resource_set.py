@@ -14,6 +14,8 @@ class ResourceSet:
 
     `secrets` maps Secret names to decrypted values; it lives only in memory of the data plane.
     `revision` is the store revision this set was read at (a gateway follows changes by it).
+    `unloadable` maps (kind, name) of deployed documents the store could not read back (stored under
+    older rules, say) to the reason: they are left out, and the node reports them.
     """
 
     templates: dict[str, ProviderTemplate] = field(default_factory=dict)
@@ -22,3 +24,4 @@ class ResourceSet:
     keys: list[KeyRecord] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)
     revision: int = 0
+    unloadable: dict[tuple[str, str], str] = field(default_factory=dict)

@@ -4,16 +4,16 @@ Control plane only: the data plane is handed a `ResourceSet` and never queries t
 request path. `store` is the only package that speaks SQL.
 """
 
-from tollgate.store.store import ApplyReport, ApplyResult, DeploymentRecord, GatewayRecord, Store, UsageSummaryRow
+from tollgate.store.store import ApplyReport, ApplyResult, DeploymentProblem, DeploymentRecord, GatewayRecord, Store
 from tollgate.store.urls import DEFAULT_DB_URL, default_db_url
 
 __all__ = [
     "DEFAULT_DB_URL",
     "ApplyReport",
     "ApplyResult",
+    "DeploymentProblem",
     "DeploymentRecord",
     "GatewayRecord",
     "Store",
-    "UsageSummaryRow",
     "default_db_url",
 ]

@@ -12,9 +12,11 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Connection
 
 from tollgate.errors import ResourceConflictError, ResourceValidationError, raise_validation_errors
+from tollgate.resources.buildable import build_errors
+from tollgate.resources.contexts import Placed, is_inside, shadowing_conflict
 from tollgate.resources.integrity import integrity_errors
 from tollgate.resources.keys import key_from_value
-from tollgate.resources.models import APIKey, Gateway, Resource, Secret
+from tollgate.resources.models import APIKey, Gateway, ProviderSpec, ProxySpec, Resource, Secret
 from tollgate.store import deployment_rows, key_rows, resource_rows
 from tollgate.store.crypto import SecretCipher
 from tollgate.store.records import DEPLOYABLE_KINDS, STORED_KINDS, ApplyReport, ApplyResult, Outcome
@@ -50,6 +52,7 @@ def apply_documents(
     written, and their errors are collected with the integrity errors' kind of message.
     """
     check_against_store(tx.conn, docs, known_templates)
+    raise_validation_errors(build_errors(docs))
     env_values = _resolve_env(docs)
     results: list[ApplyResult] = []
     for doc in sorted(docs, key=lambda d: APPLY_ORDER[d.kind]):
@@ -95,8 +98,27 @@ def deploy_current(tx: WriteTx, gateway: str, kind: str, name: str) -> Outcome:
                 f"{kind} {name!r}: context {context!r} is already served on gateway {gateway!r} "
                 f"by {other.kind} {other.name!r}"
             )
+    shadowing = _shadowing(tx.conn, gateway, kind, name, resource)
+    if shadowing is not None:
+        raise ResourceConflictError(shadowing)
     _, outcome = deployment_rows.deploy(tx, gateway, kind, name, resource_rows.document(resource))
     return outcome
+
+
+def _shadowing(conn: Connection, gateway: str, kind: str, name: str, resource: Resource) -> str | None:
+    """Refusal message when `resource`'s context nests with another live one on `gateway` (see resources.contexts)."""
+    spec = resource.spec
+    if not isinstance(spec, ProviderSpec | ProxySpec):
+        return None
+    new = Placed(kind, name, spec.context, spec.allow_shadowing)
+    others = []
+    for other in deployment_rows.live(conn, gateway):
+        context = deployment_rows.context_of(other.spec)
+        if context is not None and (is_inside(context, new.context) or is_inside(new.context, context)):
+            other_spec = other.spec.get("spec")
+            allow = isinstance(other_spec, dict) and other_spec.get("allowShadowing") is True
+            others.append(Placed(other.kind, other.name, context, allow))
+    return shadowing_conflict(new, others, gateway)
 
 
 def _apply_key(tx: WriteTx, doc: APIKey, value: str | None) -> ApplyResult:

@@ -7,8 +7,12 @@ with "database is locked" when it upgrades from a read lock halfway through.
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import stat
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -16,7 +20,12 @@ from sqlalchemy.engine import URL
 
 from tollgate.store.urls import sqlite_path
 
+log = logging.getLogger("tollgate.store")
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: Mode of a new SQLite database file. SQLite gives the `-wal` and `-shm` files it creates beside it
+#: the database file's own mode, so all three are private to the owner.
+DB_FILE_MODE = 0o600
 
 
 def build_engine(url: URL) -> Engine:
@@ -24,11 +33,26 @@ def build_engine(url: URL) -> Engine:
     path = sqlite_path(url)
     if path is None:
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _create_private(path)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file owner-only (an empty file is an empty SQLite database); warn when an
+    existing one is readable by others (it holds key hashes and encrypted secrets): it is not changed."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DB_FILE_MODE))
+        os.chmod(path, DB_FILE_MODE)  # the umask may have taken bits away, never added: make it exact
+        return
+    except FileExistsError:
+        pass
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("%s is readable by other users (mode %o); consider chmod 600", path, mode)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, insert, inspect, select, text
+from sqlalchemy.schema import CreateIndex
 
 from tollgate.store import schema
 
@@ -30,9 +31,58 @@ def _v2_admin_tokens(conn: Connection) -> None:
     schema.admin_tokens.create(conn, checkfirst=True)
 
 
+def _v3_usage_analytics(conn: Connection) -> None:
+    """Cost and cached tokens on usage rows, their filter indexes, and the roll-ups (built from existing rows).
+
+    Idempotent against step 1, which creates today's shape on a new database: columns and indexes
+    are added only where missing, and roll-ups are built only when the table is new.
+    """
+    from tollgate.store import usage_rollups
+
+    columns = {column["name"] for column in inspect(conn).get_columns("usage")}
+    for name, sql_type in (("cached_tokens", "INTEGER"), ("cost", "FLOAT")):
+        if name not in columns:
+            conn.exec_driver_sql(f"ALTER TABLE usage ADD COLUMN {name} {sql_type}")
+    for index in schema.usage.indexes:
+        conn.execute(CreateIndex(index, if_not_exists=True))
+    if not inspect(conn).has_table("usage_rollup"):
+        schema.usage_rollup.create(conn)
+        schema.usage_rollup_coarse.create(conn, checkfirst=True)  # rebuild fills both (step 5 then has nothing to do)
+        usage_rollups.rebuild(conn)
+
+
+def _gateway_problems(conn: Connection) -> None:
+    """The table nodes report unservable deployments into (a new table: safe in any order)."""
+    schema.gateway_problems.create(conn, checkfirst=True)
+
+
+def _v5_coarse_rollup(conn: Connection) -> None:
+    """Roll-ups without gateway and key, built from the full roll-ups (idempotent against step 1)."""
+    from tollgate.store import usage_rollups
+
+    if not inspect(conn).has_table("usage_rollup_coarse"):
+        schema.usage_rollup_coarse.create(conn)
+        usage_rollups.fill_coarse(conn)
+
+
+def _v6_weekly_rollups(conn: Connection) -> None:
+    """Week rows in both roll-ups, summed from their day rows (none yet: step 1 or a rebuild made them)."""
+    from tollgate.store import usage_rollups
+
+    has_weeks = conn.execute(
+        select(schema.usage_rollup.c.period).where(schema.usage_rollup.c.period == usage_rollups.WEEK).limit(1)
+    ).first()
+    if has_weeks is None:
+        usage_rollups.fill_weeks(conn)
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, _v1_initial),
     (2, _v2_admin_tokens),
+    (3, _v3_usage_analytics),
+    (4, _gateway_problems),
+    (5, _v5_coarse_rollup),
+    (6, _v6_weekly_rollups),
 ]
 
 

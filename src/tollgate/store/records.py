@@ -74,16 +74,3 @@ class GatewayRecord:
     status: str
     last_seen: datetime | None
     created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class UsageSummaryRow:
-    """Aggregated usage of one group (a provider, proxy, model or key; None = not set on the records)."""
-
-    group: str | None
-    requests: int
-    errors: int
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-    p50_latency_ms: float | None

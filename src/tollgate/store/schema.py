@@ -6,6 +6,8 @@ Usage rows keep `ts` as unix seconds, the unit of `UsageRecord`, so range scans 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -20,6 +22,8 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -141,5 +145,70 @@ usage = Table(
     Column("ttfb_ms", Float),
     Column("is_streaming", Boolean, nullable=False),
     Column("error_code", String(64)),
+    # added in migration 3: prompt tokens read from the vendor's cache, and the cost at write time
+    Column("cached_tokens", Integer),
+    Column("cost", Float),
     Index("ix_usage_ts", "ts"),
+    # migration 3: per-record listings filtered by one dimension, newest first, use (dimension, ts)
+    Index("ix_usage_provider_ts", "provider", "ts"),
+    Index("ix_usage_proxy_ts", "proxy", "ts"),
+    Index("ix_usage_key_ts", "key_id", "ts"),
+    Index("ix_usage_status_ts", "status", "ts"),
+    Index("ix_usage_model_ts", func.coalesce(text("response_model"), text("request_model")), "ts"),
+)
+
+
+def _rollup_sums() -> list[Column[Any]]:
+    """The summed measures of a roll-up row (fresh Column objects: a column belongs to one table)."""
+    counts = ("requests", "streams", "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens")
+    reals = ("cost", "latency_ms_sum", "latency_ms_max", "ttfb_ms_sum")
+    return [
+        *(Column(name, BigInteger, nullable=False) for name in counts),
+        *(Column(name, Float, nullable=False) for name in reals),
+        Column("ttfb_count", BigInteger, nullable=False),
+    ]
+
+
+#: Usage summed per hour (period 3600) and per UTC day (period 86400) and per combination of the
+#: dimensions, maintained by the usage writer in the transaction that inserts the raw rows, and kept
+#: when retention prunes them. Absent proxy / key / model are '' (not NULL) so the primary key can be
+#: the upsert's conflict target on both backends.
+usage_rollup = Table(
+    "usage_rollup",
+    metadata,
+    Column("period", Integer, primary_key=True, autoincrement=False),
+    Column("bucket", BigInteger, primary_key=True, autoincrement=False),  # unix seconds, start of the period
+    Column("gateway", String(63), primary_key=True),
+    Column("provider", String(63), primary_key=True),
+    Column("proxy", String(63), primary_key=True),
+    Column("key_id", String(12), primary_key=True),
+    Column("model", String(256), primary_key=True),
+    Column("status", Integer, primary_key=True, autoincrement=False),
+    *_rollup_sums(),
+)
+
+#: The same sums without the gateway and key dimensions (migration 5): one row per period, provider,
+#: proxy, model and status, so summaries that neither group nor filter by key or gateway read rows in
+#: proportion to proxies x models, not to keys. Maintained with `usage_rollup`, in the same transaction.
+usage_rollup_coarse = Table(
+    "usage_rollup_coarse",
+    metadata,
+    Column("period", Integer, primary_key=True, autoincrement=False),
+    Column("bucket", BigInteger, primary_key=True, autoincrement=False),
+    Column("provider", String(63), primary_key=True),
+    Column("proxy", String(63), primary_key=True),
+    Column("model", String(256), primary_key=True),
+    Column("status", Integer, primary_key=True, autoincrement=False),
+    *_rollup_sums(),
+)
+
+#: What the nodes of each gateway last reported they cannot serve, and why (replaced on every change).
+gateway_problems = Table(
+    "gateway_problems",
+    metadata,
+    Column("gateway", String(63), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("name", String(63), primary_key=True),
+    Column("reason", String(1000), nullable=False),
+    Column("reported_at", _TS, nullable=False),
 )

@@ -14,15 +14,33 @@ from types import TracebackType
 
 from sqlalchemy import Engine
 
-from tollgate.errors import ResourceConflictError, ResourceNotFoundError
+from tollgate.errors import (
+    ResourceConflictError,
+    ResourceNotFoundError,
+    ResourceValidationError,
+    ResourceValidationGroupError,
+    raise_validation_errors,
+)
+from tollgate.resources.buildable import build_errors
 from tollgate.resources.keys import KeyRecord
 from tollgate.resources.loader import parse_document
 from tollgate.resources.models import API_VERSION, LLMProvider, LLMProxy, ProviderTemplate, Resource
 from tollgate.resources.resource_set import ResourceSet
-from tollgate.store import admin_rows, deployment_rows, key_rows, migrations, resource_rows, usage_rows
+from tollgate.store import (
+    admin_rows,
+    deployment_rows,
+    key_rows,
+    migrations,
+    problem_rows,
+    resource_rows,
+    usage_rollups,
+    usage_rows,
+    usage_summary,
+)
 from tollgate.store import apply as applying
 from tollgate.store.crypto import SecretCipher, append_key, retire_keys
 from tollgate.store.engine import build_engine
+from tollgate.store.problem_rows import DeploymentProblem
 from tollgate.store.records import (
     DEPLOYABLE_KINDS,
     STORED_KINDS,
@@ -31,15 +49,16 @@ from tollgate.store.records import (
     DeploymentRecord,
     GatewayRecord,
     Outcome,
-    UsageSummaryRow,
 )
 from tollgate.store.tx import current_revision, read_tx, to_utc, write_tx
 from tollgate.store.urls import engine_url, sqlite_path
+from tollgate.store.usage_query import StoredUsage, SummaryQuery, UsageAggregate, UsageFilter
+from tollgate.usage.pricing import PriceTable, default_table
 from tollgate.usage.record import UsageRecord
 
 DEFAULT_SECRET_KEY_FILE = Path("~/.tollgate/secret.key")
 
-__all__ = ["ApplyReport", "ApplyResult", "DeploymentRecord", "GatewayRecord", "Store", "UsageSummaryRow"]
+__all__ = ["ApplyReport", "ApplyResult", "DeploymentProblem", "DeploymentRecord", "GatewayRecord", "Store"]
 
 
 def builtin_template_urls() -> dict[str, str | None]:
@@ -57,10 +76,18 @@ class Store:
     `ResourceConflictError` (a change that would break another resource) and `SecretKeyError`.
     """
 
-    def __init__(self, engine: Engine, cipher: SecretCipher, known_templates: Mapping[str, str | None]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        cipher: SecretCipher,
+        known_templates: Mapping[str, str | None],
+        prices: PriceTable | None = None,
+    ) -> None:
         self._engine = engine
         self._cipher = cipher
         self.known_templates: dict[str, str | None] = dict(known_templates)
+        #: Prices usage records are costed with when written (the shipped table + TOLLGATE_PRICES).
+        self.prices = prices or default_table()
 
     @classmethod
     def open(
@@ -308,6 +335,7 @@ class Store:
                 deployment_rows.revision_spec(tx.conn, gateway, kind, name, revision)
             )
             applying.check_against_store(tx.conn, [document], self.known_templates)
+            raise_validation_errors(build_errors([document]))
             resource_rows.upsert(tx, document)
             applying.deploy_current(tx, gateway, kind, name)
             return deployment_rows.history(tx.conn, gateway, kind, name)[-1]
@@ -325,6 +353,16 @@ class Store:
     def list_gateways(self) -> list[GatewayRecord]:
         with read_tx(self._engine) as conn:
             return deployment_rows.all_gateways(conn)
+
+    def report_problems(self, gateway: str, problems: Mapping[tuple[str, str], str]) -> None:
+        """Replace what `gateway` reports it cannot serve: (kind, name) -> reason (not a configuration change)."""
+        with self._engine.begin() as conn:
+            problem_rows.replace(conn, gateway, problems, datetime.now(UTC))
+
+    def list_problems(self, gateway: str | None = None) -> list[DeploymentProblem]:
+        """Deployments the gateways (or one) last reported they cannot serve, with the reason."""
+        with read_tx(self._engine) as conn:
+            return problem_rows.fetch(conn, gateway)
 
     # --- management API admin tokens -----------------------------------------------------------------
 
@@ -356,8 +394,15 @@ class Store:
             templates = {r.metadata.name: r for r in resource_rows.fetch_all(conn, "ProviderTemplate")}
             providers: dict[str, LLMProvider] = {}
             proxies: dict[str, LLMProxy] = {}
+            unloadable: dict[tuple[str, str], str] = {}
             for deployment in deployment_rows.live(conn, gateway):
-                resource = resource_rows.from_document(deployment.spec)
+                try:  # one document stored under older rules must not stop the others
+                    resource = parse_document(deployment.spec, f"{deployment.kind} {deployment.name!r}")
+                except ResourceValidationError as exc:
+                    errors = exc.errors if isinstance(exc, ResourceValidationGroupError) else [exc]
+                    reasons = "; ".join(f"{e.field}: {e.reason}" for e in errors)
+                    unloadable[(deployment.kind, deployment.name)] = f"the deployed document is not valid: {reasons}"
+                    continue
                 if isinstance(resource, LLMProvider):
                     providers[resource.metadata.name] = resource
                 elif isinstance(resource, LLMProxy):
@@ -377,16 +422,58 @@ class Store:
             keys=keys,
             secrets=values,
             revision=revision,
+            unloadable=unloadable,
         )
 
     # --- usage -----------------------------------------------------------------------------------
 
     def insert_usage(self, records: Sequence[UsageRecord]) -> None:
-        """Write a batch of usage records in one transaction (called by the recorder, off the request path)."""
-        with self._engine.begin() as conn:
-            usage_rows.insert_records(conn, records)
+        """Write a batch of usage records, priced, and add them to the roll-ups, in one transaction.
 
-    def usage_summary(self, since: datetime | None = None, group_by: str = "provider") -> list[UsageSummaryRow]:
-        """Requests, errors, tokens and p50 latency per provider, proxy, model, key or gateway."""
+        Called by the usage writer, off the request path.
+        """
+        with self._engine.begin() as conn:
+            usage_rows.insert_records(conn, records, self.prices)
+
+    def usage_records(
+        self, flt: UsageFilter | None = None, *, limit: int = 100, before: tuple[float, int] | None = None
+    ) -> list[StoredUsage]:
+        """Up to `limit` raw records matching `flt`, newest first, older than the (ts, id) cursor `before`."""
         with read_tx(self._engine) as conn:
-            return usage_rows.summary(conn, since, group_by)
+            return usage_rows.fetch_page(conn, flt or UsageFilter(), limit, before, self.prices)
+
+    def usage_summary(self, query: SummaryQuery | None = None) -> list[UsageAggregate]:
+        """Sums per group of dimensions and time bucket (roll-ups where the range allows, raw rows at the edges)."""
+        with read_tx(self._engine) as conn:
+            return usage_summary.summarize(conn, query or SummaryQuery())
+
+    def prune_usage(self, before: float, *, batch: int = 10_000, max_rows: int | None = None) -> int:
+        """Delete raw usage records older than `before` (unix seconds), `batch` rows per transaction.
+
+        Stops after `max_rows` (None: when none is left). The roll-ups keep their sums, so summaries
+        of the pruned period stay whole (at hour resolution). Returns how many records were deleted.
+        """
+        deleted = 0
+        while max_rows is None or deleted < max_rows:
+            limit = batch if max_rows is None else min(batch, max_rows - deleted)
+            with self._engine.begin() as conn:
+                count = usage_rows.prune(conn, before, limit)
+            deleted += count
+            if count < limit:
+                break
+        return deleted
+
+    def rebuild_usage_rollups(self, start: float | None = None, end: float | None = None) -> int:
+        """Recompute the roll-ups of the whole weeks covering [start, end) from raw rows (a repair).
+
+        Never earlier than the week after the oldest raw row's week: retention may have pruned part
+        of that week, and the roll-ups are then all that is left of it. Returns hourly rows written.
+        """
+        with self._engine.begin() as conn:
+            oldest = usage_rows.oldest_ts(conn)
+            if oldest is None:
+                return 0
+            first_whole_week = (int(oldest) // usage_rollups.WEEK + 1) * usage_rollups.WEEK
+            if end is not None and end <= first_whole_week:
+                return 0
+            return usage_rollups.rebuild(conn, max(start or 0, first_whole_week), end, self.prices)

@@ -1,41 +1,45 @@
-"""Rows of the `usage` table: batch inserts from the recorder and the grouped summary behind `tollgate usage`.
+"""Raw rows of the `usage` table: batch inserts (with cost and roll-ups), filtered listings, pruning.
 
-Counts and sums are aggregated in SQL. The median latency uses `percentile_cont` on PostgreSQL; SQLite
-has no percentile function, so there it is computed from the ordered latencies of the period.
+The insert is the usage writer's one statement family: it prices each record, writes the rows in
+multi-row INSERTs and adds their sums to the roll-ups in the same transaction. Listings page by a
+(ts, id) cursor, newest first, so a page costs the same at any depth.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
-from statistics import median
-from typing import Any, Literal, get_args
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, func, select
+from sqlalchemy import ColumnElement, Connection, delete, func, select
 
-from tollgate.store.records import UsageSummaryRow
+from tollgate.store import usage_rollups
 from tollgate.store.schema import usage
+from tollgate.store.usage_query import StoredUsage, UsageFilter
+from tollgate.store.usage_rollups import RollupKey, RollupSums
+from tollgate.usage.pricing import PriceTable
 from tollgate.usage.record import UsageRecord
 
-GroupBy = Literal["provider", "proxy", "model", "key", "gateway"]
-GROUP_BY_CHOICES: tuple[str, ...] = get_args(GroupBy)
-
-
-_COLUMNS = UsageRecord._fields
+_FIELDS = UsageRecord._fields
+#: Columns written: the record's fields in order, then what the store adds. `cached_tokens` comes from
+#: the record when the record carries it.
+_EXTRA = ("cost",) if "cached_tokens" in _FIELDS else ("cached_tokens", "cost")
+_COLUMNS = (*_FIELDS, *_EXTRA)
+_I = {name: i for i, name in enumerate(_FIELDS)}
 #: Text columns with a length limit, by position in a UsageRecord: values are cut to fit, so one
 #: odd request (a 5 kB path, a made-up model name) can never make a whole batch fail.
 _LIMITS: tuple[tuple[int, int], ...] = tuple(
-    (i, length) for i, name in enumerate(_COLUMNS) if (length := getattr(usage.c[name].type, "length", None))
+    (i, length) for i, name in enumerate(_FIELDS) if (length := getattr(usage.c[name].type, "length", None))
 )
-
-
 #: Columns whose values come from the client (path, models) and may be of any length; the others are
 #: names the resource model bounds or values the gateway makes itself.
-_CLIENT_TEXT = tuple((i, n) for i, n in _LIMITS if _COLUMNS[i] in ("path", "request_model", "response_model"))
+_CLIENT_TEXT = tuple((i, n) for i, n in _LIMITS if _FIELDS[i] in ("path", "request_model", "response_model"))
+
+#: Rows per INSERT statement: one multi-row statement is one database step (one GIL release with
+#: SQLite) for a hundred rows.
+ROWS_PER_STATEMENT = 100
 
 
-def _fit(record: UsageRecord) -> tuple[object, ...]:
+def _fit(record: UsageRecord) -> tuple[Any, ...]:
     """The record as a row, text cut to its column's length (checked cheaply: nearly always fits)."""
     for i, limit in _CLIENT_TEXT:
         text = record[i]
@@ -43,7 +47,7 @@ def _fit(record: UsageRecord) -> tuple[object, ...]:
             break
     else:
         return record
-    row: list[object] = list(record)
+    row: list[Any] = list(record)
     for i, limit in _LIMITS:
         value = row[i]
         if isinstance(value, str) and len(value) > limit:
@@ -51,78 +55,151 @@ def _fit(record: UsageRecord) -> tuple[object, ...]:
     return tuple(row)
 
 
-#: Rows per INSERT statement: one multi-row statement is one database step (one GIL release with
-#: SQLite) for a hundred rows.
-ROWS_PER_STATEMENT = 100
-
-
-def insert_records(conn: Connection, records: Sequence[UsageRecord]) -> None:
-    """Bulk insert in multi-row statements; rows are the records themselves (no per-row ORM work)."""
+def insert_records(conn: Connection, records: Sequence[UsageRecord], prices: PriceTable) -> None:
+    """Bulk insert, each row priced with `prices`, and add the batch's sums to the roll-ups."""
     if not records:
         return
+    rows: list[tuple[Any, ...]] = []
+    groups: dict[RollupKey, RollupSums] = {}
+    i_cached = _I.get("cached_tokens")
+    for record in records:
+        row = _fit(record)
+        model = row[_I["response_model"]] or row[_I["request_model"]]
+        prompt, completion = row[_I["prompt_tokens"]], row[_I["completion_tokens"]]
+        cached = None if i_cached is None else row[i_cached]
+        cost = prices.cost(model, prompt, completion, cached) if (prompt or completion) else 0.0
+        rows.append((*row, cost) if i_cached is not None else (*row, None, cost))
+        dimensions = (
+            row[_I["gateway"]],
+            row[_I["provider"]],
+            row[_I["proxy"]] or "",
+            row[_I["key_id"]] or "",
+            model or "",
+            row[_I["status"]],
+        )
+        for key in usage_rollups.keys_for(row[_I["ts"]], dimensions):
+            sums = groups.get(key)
+            if sums is None:
+                sums = groups[key] = RollupSums()
+            sums.add_request(
+                streaming=bool(row[_I["is_streaming"]]),
+                prompt=prompt,
+                completion=completion,
+                total=row[_I["total_tokens"]],
+                cached=cached,
+                cost=cost,
+                latency_ms=row[_I["latency_ms"]],
+                ttfb_ms=row[_I["ttfb_ms"]],
+            )
+    _insert_rows(conn, rows)
+    usage_rollups.add(conn, groups)
+
+
+def _insert_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     marker = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
     row = "(" + ", ".join([marker] * len(_COLUMNS)) + ")"
     head = f"INSERT INTO usage ({', '.join(_COLUMNS)}) VALUES "
     full = head + ", ".join([row] * ROWS_PER_STATEMENT)
-    for start in range(0, len(records), ROWS_PER_STATEMENT):
-        part = records[start : start + ROWS_PER_STATEMENT]
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        part = rows[start : start + ROWS_PER_STATEMENT]
         sql = full if len(part) == ROWS_PER_STATEMENT else head + ", ".join([row] * len(part))
-        params = [value for record in part for value in _fit(record)]
-        conn.exec_driver_sql(sql, tuple(params))
+        conn.exec_driver_sql(sql, tuple(value for values in part for value in values))
 
 
-def _group_column(group_by: str) -> ColumnElement[Any]:
-    columns: dict[str, ColumnElement[Any]] = {
-        "provider": usage.c.provider,
-        "proxy": usage.c.proxy,
-        "model": func.coalesce(usage.c.response_model, usage.c.request_model),
-        "key": usage.c.key_id,
-        "gateway": usage.c.gateway,
-    }
-    if group_by not in columns:
-        raise ValueError(f"cannot group usage by {group_by!r} (choose one of {', '.join(GROUP_BY_CHOICES)})")
-    return columns[group_by]
+def model_column() -> ColumnElement[Any]:
+    """The model a record is counted under: what the vendor answered with, else what the client asked for.
+
+    The same expression as the `ix_usage_model_ts` index, so a filter on it uses the index.
+    """
+    return func.coalesce(usage.c.response_model, usage.c.request_model)
 
 
-def summary(conn: Connection, since: datetime | None, group_by: str) -> list[UsageSummaryRow]:
-    """Requests, errors (status >= 400), token sums and p50 latency per group, busiest group first."""
-    group = _group_column(group_by).label("grp")
-    is_pg = conn.dialect.name == "postgresql"
-    columns: list[Any] = [
-        group,
-        func.count().label("requests"),
-        func.sum(case((usage.c.status >= 400, 1), else_=0)).label("errors"),
-        func.coalesce(func.sum(usage.c.prompt_tokens), 0).label("prompt"),
-        func.coalesce(func.sum(usage.c.completion_tokens), 0).label("completion"),
-        func.coalesce(func.sum(usage.c.total_tokens), 0).label("total"),
-    ]
-    if is_pg:
-        columns.append(func.percentile_cont(0.5).within_group(usage.c.latency_ms).label("p50"))
-    query = select(*columns).group_by(group)
-    if since is not None:
-        query = query.where(usage.c.ts >= since.timestamp())
-    rows = conn.execute(query).all()
-    medians = {row.grp: row.p50 for row in rows} if is_pg else _sqlite_medians(conn, since, group_by)
-    result = [
-        UsageSummaryRow(
-            group=row.grp,
-            requests=int(row.requests),
-            errors=int(row.errors or 0),
-            prompt_tokens=int(row.prompt),
-            completion_tokens=int(row.completion),
-            total_tokens=int(row.total),
-            p50_latency_ms=None if medians.get(row.grp) is None else float(medians[row.grp]),
-        )
-        for row in rows
-    ]
-    return sorted(result, key=lambda r: (-r.requests, r.group or ""))
+#: A grouping or filter dimension -> its column in the raw table.
+RAW_DIMENSIONS: dict[str, ColumnElement[Any]] = {
+    "provider": usage.c.provider,
+    "proxy": usage.c.proxy,
+    "key": usage.c.key_id,
+    "model": model_column(),
+    "status": usage.c.status,
+    "gateway": usage.c.gateway,
+}
 
 
-def _sqlite_medians(conn: Connection, since: datetime | None, group_by: str) -> dict[str | None, float]:
-    query = select(_group_column(group_by).label("grp"), usage.c.latency_ms)
-    if since is not None:
-        query = query.where(usage.c.ts >= since.timestamp())
-    latencies: dict[str | None, list[float]] = defaultdict(list)
+def conditions(flt: UsageFilter, start: float | None, end: float | None) -> list[ColumnElement[bool]]:
+    """WHERE terms for raw rows: [start, end) and the filter's dimension values."""
+    terms: list[ColumnElement[bool]] = []
+    if start is not None:
+        terms.append(usage.c.ts >= start)
+    if end is not None:
+        terms.append(usage.c.ts < end)
+    for name in ("provider", "proxy", "key", "model", "gateway"):
+        value = getattr(flt, name)
+        if value is not None:
+            terms.append(RAW_DIMENSIONS[name] == value)
+    if flt.status_min is not None:
+        terms.append(usage.c.status >= flt.status_min)
+    if flt.status_max is not None:
+        terms.append(usage.c.status <= flt.status_max)
+    return terms
+
+
+_LISTED = (
+    "id",
+    "ts",
+    "request_id",
+    "gateway",
+    "provider",
+    "proxy",
+    "key_id",
+    "method",
+    "path",
+    "request_model",
+    "response_model",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "cost",
+    "status",
+    "latency_ms",
+    "ttfb_ms",
+    "is_streaming",
+    "error_code",
+)
+
+
+def fetch_page(
+    conn: Connection, flt: UsageFilter, limit: int, before: tuple[float, int] | None, prices: PriceTable
+) -> list[StoredUsage]:
+    """Up to `limit` records matching `flt`, newest first, strictly older than the `before` (ts, id) cursor.
+
+    A record written before costs were stored is priced now with `prices`.
+    """
+    query = select(*(usage.c[name] for name in _LISTED)).where(*conditions(flt, flt.start, flt.end))
+    if before is not None:
+        ts, row_id = before
+        query = query.where(usage.c.ts <= ts, (usage.c.ts < ts) | (usage.c.id < row_id))
+    query = query.order_by(usage.c.ts.desc(), usage.c.id.desc()).limit(limit)
+    page = []
     for row in conn.execute(query):
-        latencies[row.grp].append(row.latency_ms)
-    return {group: median(values) for group, values in latencies.items()}
+        values = row._asdict()
+        if values["cost"] is None:
+            model = values["response_model"] or values["request_model"]
+            values["cost"] = prices.cost(
+                model, values["prompt_tokens"], values["completion_tokens"], values["cached_tokens"]
+            )
+        values["is_streaming"] = bool(values["is_streaming"])
+        page.append(StoredUsage(**values))
+    return page
+
+
+def prune(conn: Connection, before: float, limit: int) -> int:
+    """Delete up to `limit` raw rows older than `before` (unix seconds); the roll-ups keep their sums."""
+    oldest = select(usage.c.id).where(usage.c.ts < before).limit(limit).scalar_subquery()
+    return int(conn.execute(delete(usage).where(usage.c.id.in_(oldest))).rowcount)
+
+
+def oldest_ts(conn: Connection) -> float | None:
+    """The time of the oldest raw row (None when there is none)."""
+    value = conn.execute(select(func.min(usage.c.ts))).scalar()
+    return None if value is None else float(value)

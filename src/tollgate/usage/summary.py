@@ -1,55 +1,91 @@
-"""Rendering of usage summaries for people (an aligned table) and programs (JSON); no store access."""
+"""Rendering of the usage API's answers for people: aligned tables of summaries and records.
+
+Works on the API's JSON (dicts), so the CLI imports neither the store nor the gateway.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from tollgate.store.records import UsageSummaryRow
-
-_HEADERS = ("requests", "errors", "prompt", "completion", "total", "p50 ms")
 #: Shown for records without the grouped field (e.g. requests to a provider directly, grouped by proxy).
 NONE_LABEL = "(none)"
+_MEASURES = ("requests", "errors", "prompt", "completion", "total", "cost", "avg ms")
 
 
-def format_table(rows: Sequence[UsageSummaryRow], group_by: str) -> str:
-    """A plain-text table: one line per group, numbers right-aligned, a total line when several groups."""
-    lines: list[list[str]] = [[group_by, *_HEADERS]]
-    for row in rows:
-        lines.append([row.group if row.group is not None else NONE_LABEL, *_numbers(row)])
-    if len(rows) > 1:
-        lines.append(["total", *_numbers(_total(rows))])
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """One line per (bucket, group), numbers right-aligned, and a total line when there are several."""
+    rows: Sequence[Mapping[str, Any]] = summary["rows"]
     if not rows:
         return "no usage recorded in this period"
+    dimensions: list[str] = list(summary["groupBy"])
+    bucketed = summary.get("bucket") is not None
+    header = (["bucket"] if bucketed else []) + dimensions + list(_MEASURES)
+    lines = [header]
+    for row in rows:
+        labels = [_bucket_label(row["bucket"])] if bucketed else []
+        labels += [NONE_LABEL if row["group"].get(d) is None else str(row["group"][d]) for d in dimensions]
+        lines.append(labels + _numbers(row))
+    if len(rows) > 1:
+        labels = ["total"] + [""] * (len(header) - len(_MEASURES) - 1)
+        lines.append(labels + _numbers(summary["total"]))
+    currency = summary.get("currency", "USD")
+    note = f"cost in {currency} at list prices as of {summary.get('pricesAsOf') or 'unknown'}"
+    return align(lines, len(header) - len(_MEASURES)) + "\n" + note
+
+
+def format_records(records: Sequence[Mapping[str, Any]]) -> str:
+    """A table of records: time, provider, proxy, key, model, status, tokens, cost, latency."""
+    if not records:
+        return "no records"
+    header = ["time", "provider", "proxy", "key", "model", "status", "prompt", "completion", "cost", "ms"]
+    lines = [header]
+    for r in records:
+        lines.append(
+            [
+                str(r["time"])[:19].replace("T", " "),
+                r["provider"],
+                r["proxy"] or "-",
+                r["keyId"] or "-",
+                r["responseModel"] or r["requestModel"] or "-",
+                str(r["status"]),
+                _count(r["promptTokens"]),
+                _count(r["completionTokens"]),
+                _cost(r["cost"]),
+                f"{r['latencyMs']:.1f}",
+            ]
+        )
+    return align(lines, 5)
+
+
+def align(lines: Sequence[Sequence[str]], text_columns: int) -> str:
+    """Columns padded to their widest cell: the first `text_columns` left-aligned, the rest right-aligned."""
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     out = []
     for line in lines:
-        cells = [line[0].ljust(widths[0])] + [
-            cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True)
+        cells = [
+            cell.ljust(width) if i < text_columns else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
         ]
         out.append("  ".join(cells).rstrip())
     return "\n".join(out)
 
 
-def format_json(rows: Sequence[UsageSummaryRow], group_by: str) -> str:
-    """JSON: {"group_by": ..., "rows": [{group, requests, errors, prompt_tokens, ...}, ...]}."""
-    return json.dumps({"group_by": group_by, "rows": [asdict(row) for row in rows]}, indent=2)
+def _numbers(sums: Mapping[str, Any]) -> list[str]:
+    avg = sums.get("avgLatencyMs")
+    counts = [sums[k] for k in ("requests", "errors", "promptTokens", "completionTokens", "totalTokens")]
+    return [_count(n) for n in counts] + [_cost(sums["cost"]), "-" if avg is None else f"{avg:.1f}"]
 
 
-def _numbers(row: UsageSummaryRow) -> list[str]:
-    p50 = "-" if row.p50_latency_ms is None else f"{row.p50_latency_ms:.1f}"
-    counts = (row.requests, row.errors, row.prompt_tokens, row.completion_tokens, row.total_tokens)
-    return [f"{n:,}" for n in counts] + [p50]
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
 
 
-def _total(rows: Sequence[UsageSummaryRow]) -> UsageSummaryRow:
-    return UsageSummaryRow(
-        group="total",
-        requests=sum(r.requests for r in rows),
-        errors=sum(r.errors for r in rows),
-        prompt_tokens=sum(r.prompt_tokens for r in rows),
-        completion_tokens=sum(r.completion_tokens for r in rows),
-        total_tokens=sum(r.total_tokens for r in rows),
-        p50_latency_ms=None,
-    )
+def _cost(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.4f}" if value < 100 else f"{value:,.2f}"
+
+
+def _bucket_label(value: str | None) -> str:
+    return "-" if value is None else str(value)[:16].replace("T", " ")

@@ -5,10 +5,15 @@ Measured on the data plane (docs/benchmarks.md): writing usage from a worker thr
 loop, not the INSERT itself. The child has its own interpreter and its own GIL; the parent only
 serialises each batch (orjson, one call) and writes it to a pipe.
 
-Wire format on the child's stdin: frames of a 4-byte big-endian length and an orjson array of
-records (each an array in `UsageRecord` field order). The child exits at end of input, after
-writing what it has. If it dies, the parent's next write starts a new one (the batch in hand is
-kept by the recorder and retried).
+Wire format. Parent to child, on the child's stdin: frames of a 4-byte big-endian length and an
+orjson array of records (each an array in `UsageRecord` field order). Child to parent, on a pipe
+that was the child's stdout (the child points its own stdout at stderr, so nothing else can write
+there): one 5-byte acknowledgement per frame, in order: `S` + 4-byte count when the batch is
+committed, `L` + count when the child gave up on it after `_WRITE_RETRIES` attempts. `write()`
+returns only once its batch is acknowledged, so the recorder's `written` counts stored rows. If
+the child dies holding a batch, `write()` raises `UsageWriterGoneError` and the recorder sends it
+again (to a new child, started on the next write). The child exits at end of input, after writing
+what it has.
 """
 
 from __future__ import annotations
@@ -17,24 +22,36 @@ import asyncio
 import contextlib
 import logging
 import os
+import struct
 import sys
 import time
+from collections.abc import Callable
 from typing import BinaryIO
 
 import orjson
 
 from tollgate.usage.record import UsageRecord
+from tollgate.usage.recorder import UsageBatchLostError, UsageWriterGoneError
+from tollgate.usage.retention import UsageRetention
 
 logger = logging.getLogger(__name__)
 
 #: The child reads its database URL here, not from argv: a URL may hold a password, argv is public.
 DB_ENV = "TOLLGATE_USAGE_WRITER_DB"
+#: First pause (seconds) between two attempts at a failing batch; it doubles, up to 10 s.
+RETRY_DELAY_ENV = "TOLLGATE_USAGE_WRITER_RETRY_DELAY"
+ACK = struct.Struct(">cI")
+ACK_STORED = b"S"
+ACK_LOST = b"L"
 _WRITE_RETRIES = 5
 _CLOSE_TIMEOUT = 30.0
 
 
 class UsageWriterProcess:
-    """An async usage writer backed by one child process; owned by the node, closed with `aclose()`."""
+    """An async usage writer backed by one child process; owned by the node, closed with `aclose()`.
+
+    One `write()` at a time (the recorder serialises them): each waits for its own acknowledgement.
+    """
 
     def __init__(self, db_url: str) -> None:
         self._db_url = db_url
@@ -45,20 +62,43 @@ class UsageWriterProcess:
         if proc is None or proc.returncode is not None or proc.stdin is None or proc.stdin.is_closing():
             env = {**os.environ, DB_ENV: self._db_url}
             proc = self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tollgate.usage.writer_process", stdin=asyncio.subprocess.PIPE, env=env
+                sys.executable,
+                "-m",
+                "tollgate.usage.writer_process",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=env,
             )
         return proc
 
-    async def write(self, records: list[UsageRecord]) -> None:
-        """Hand one batch to the child; raises ConnectionError if the child is gone (retry later)."""
+    async def write(self, records: list[UsageRecord]) -> int:
+        """Hand one batch to the child and wait until it is stored; returns the count stored.
+
+        Raises `UsageWriterGoneError` if the child exited before acknowledging (send again), and
+        `UsageBatchLostError` if it gave up on the batch.
+        """
         proc = await self._ensure_child()
-        assert proc.stdin is not None
+        assert proc.stdin is not None and proc.stdout is not None
         payload = orjson.dumps([tuple(record) for record in records])
         try:
             proc.stdin.write(len(payload).to_bytes(4, "big") + payload)
             await proc.stdin.drain()
-        except (BrokenPipeError, ConnectionResetError) as exc:
-            raise ConnectionError("usage writer process exited") from exc
+            ack = await proc.stdout.readexactly(ACK.size)
+        except (BrokenPipeError, ConnectionResetError, asyncio.IncompleteReadError) as exc:
+            self._abandon(proc)  # the next write starts a new child
+            raise UsageWriterGoneError("the usage writer process exited") from exc
+        except asyncio.CancelledError:
+            self._abandon(proc)  # its acknowledgement would arrive out of step with the next batch
+            raise
+        status, count = ACK.unpack(ack)
+        if status == ACK_LOST:
+            raise UsageBatchLostError(count, f"the usage writer gave up after {_WRITE_RETRIES} attempts")
+        return int(count)
+
+    def _abandon(self, proc: asyncio.subprocess.Process) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        self._proc = None
 
     async def aclose(self) -> None:
         """Close the pipe and wait (bounded) for the child to write what it holds."""
@@ -87,15 +127,33 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
     return data
 
 
+def _insert_with_retries(insert: Callable[[list[UsageRecord]], None], batch: list[UsageRecord], delay: float) -> bool:
+    """Insert one batch (one transaction), retrying with back-off; False once it gave up."""
+    for attempt in range(1, _WRITE_RETRIES + 1):
+        try:
+            insert(batch)
+            return True
+        except Exception as exc:  # the driver's message may echo values: log the type only
+            if attempt == _WRITE_RETRIES:
+                logger.error("giving up on %d usage records: %s", len(batch), type(exc).__name__)
+            else:
+                time.sleep(min(delay * 2.0 ** (attempt - 1), 10.0))
+    return False
+
+
 def main() -> None:
-    """The child: read frames from stdin, insert each batch, retry a failing batch a few times."""
+    """The child: read frames from stdin, insert each batch, acknowledge each one on the ack pipe."""
     from tollgate.store import Store
 
+    acks = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)  # anything printed from here on goes to stderr, never into the acknowledgements
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s usage-writer: %(message)s")
     url = os.environ.get(DB_ENV)
     if not url:
         sys.exit(f"{DB_ENV} is not set")
+    delay = float(os.environ.get(RETRY_DELAY_ENV) or 2.0)
     store = Store.open(url)
+    retention = UsageRetention.from_env()  # raw records older than TOLLGATE_USAGE_RETENTION, pruned between batches
     stdin = sys.stdin.buffer
     try:
         while (header := _read_exactly(stdin, 4)) is not None:
@@ -103,15 +161,10 @@ def main() -> None:
             if payload is None:
                 break
             batch = [UsageRecord(*row) for row in orjson.loads(payload)]
-            for attempt in range(1, _WRITE_RETRIES + 1):
-                try:
-                    store.insert_usage(batch)
-                    break
-                except Exception as exc:  # the driver's message may echo values: log the type only
-                    if attempt == _WRITE_RETRIES:
-                        logger.error("dropping %d usage records: %s", len(batch), type(exc).__name__)
-                    else:
-                        time.sleep(min(2.0**attempt, 10.0))
+            stored = _insert_with_retries(store.insert_usage, batch, delay)
+            with contextlib.suppress(BrokenPipeError):
+                acks.write(ACK.pack(ACK_STORED if stored else ACK_LOST, len(batch)))
+            retention.tick(store)
     finally:
         store.close()
 

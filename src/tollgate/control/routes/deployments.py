@@ -5,6 +5,7 @@ A gateway's status is what its nodes last reported, or `offline` when no heartbe
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from tollgate.control.deps import NameParam, StoreDep
 from tollgate.control.schemas import (
     DeployableKind,
     DeploymentInfo,
+    DeploymentProblemInfo,
     DeployRequest,
     DeployResponse,
     GatewayInfo,
@@ -23,14 +25,14 @@ from tollgate.control.schemas import (
 )
 from tollgate.errors import ResourceNotFoundError
 from tollgate.resources.models import NAME_PATTERN, Gateway
-from tollgate.store import DeploymentRecord, GatewayRecord, Store
+from tollgate.store import DeploymentProblem, DeploymentRecord, GatewayRecord, Store
 
 router = APIRouter()
 #: Gateways heartbeat every 5 s; three missed beats make one `offline`.
 OFFLINE_AFTER = timedelta(seconds=15)
 
 
-def _gateway_info(record: GatewayRecord, now: datetime) -> GatewayInfo:
+def _gateway_info(record: GatewayRecord, now: datetime, problems: Sequence[DeploymentProblem] = ()) -> GatewayInfo:
     status = record.status
     if record.last_seen is not None and now - record.last_seen > OFFLINE_AFTER:
         status = "offline"
@@ -40,14 +42,25 @@ def _gateway_info(record: GatewayRecord, now: datetime) -> GatewayInfo:
         status=status,
         last_seen=record.last_seen,
         created_at=record.created_at,
+        problems=[
+            DeploymentProblemInfo(kind=p.kind, name=p.name, reason=p.reason, reported_at=p.reported_at)
+            for p in problems
+            if p.gateway == record.name
+        ],
     )
+
+
+def _problems(store: Store, gateway: str | None = None) -> dict[tuple[str, str, str], str]:
+    return {(p.gateway, p.kind, p.name): p.reason for p in store.list_problems(gateway)}
 
 
 def _base_urls(store: Store) -> dict[str, str]:
     return {g.name: g.base_url for g in store.list_gateways()}
 
 
-def deployment_info(record: DeploymentRecord, base_urls: dict[str, str]) -> DeploymentInfo:
+def deployment_info(
+    record: DeploymentRecord, base_urls: dict[str, str], problems: Mapping[tuple[str, str, str], str] | None = None
+) -> DeploymentInfo:
     spec = record.spec.get("spec")
     context = spec.get("context") if isinstance(spec, dict) else None
     context = context if isinstance(context, str) else None
@@ -63,6 +76,7 @@ def deployment_info(record: DeploymentRecord, base_urls: dict[str, str]) -> Depl
         live=record.is_live,
         deployed_at=record.deployed_at,
         undeployed_at=record.undeployed_at,
+        problem=(problems or {}).get((record.gateway, record.kind, record.name)) if record.is_live else None,
     )
 
 
@@ -72,14 +86,15 @@ def deployment_info(record: DeploymentRecord, base_urls: dict[str, str]) -> Depl
 @router.get("/gateways", tags=["gateways"])
 def list_gateways(store: StoreDep) -> list[GatewayInfo]:
     now = datetime.now(UTC)
-    return [_gateway_info(g, now) for g in store.list_gateways()]
+    problems = store.list_problems()
+    return [_gateway_info(g, now, problems) for g in store.list_gateways()]
 
 
 @router.get("/gateways/{name}", tags=["gateways"])
 def get_gateway(store: StoreDep, name: NameParam) -> GatewayInfo:
     for record in store.list_gateways():
         if record.name == name:
-            return _gateway_info(record, datetime.now(UTC))
+            return _gateway_info(record, datetime.now(UTC), store.list_problems(name))
     raise ResourceNotFoundError(f"no gateway named {name!r}")
 
 
@@ -101,7 +116,8 @@ def list_deployments(
 ) -> list[DeploymentInfo]:
     """Live deployments with their Invoke URLs."""
     urls = _base_urls(store)
-    return [deployment_info(d, urls) for d in store.list_deployments(gateway)]
+    problems = _problems(store, gateway)
+    return [deployment_info(d, urls, problems) for d in store.list_deployments(gateway)]
 
 
 @router.post("/deployments", tags=["deployments"])

@@ -1,4 +1,4 @@
-"""Tests for gateway/sse.py: frames survive every chunking byte-exact, in LF, CRLF and CR framing."""
+"""Tests for sse.py: frames survive every chunking byte-exact, in LF, CRLF and CR framing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tollgate.gateway.sse import SSEFrameSplitter, frame_data, frame_event, parse_frame
+from tollgate.sse import SSEFrameSplitter, event_spans, parse_frame, split_frames, without_spans
 
 LF = b'event: a\ndata: {"x": 1}\n\ndata: [DONE]\n\n'
 CRLF = b'data: {"candidates": []}\r\n\r\ndata: {"y": 2}\r\n\r\n'
@@ -88,8 +88,8 @@ def test_parse_frame_fields() -> None:
     assert parse_frame(b"data: a\ndata: b\ndata\n\n") == (None, b"a\nb\n")
     assert parse_frame(b": keep-alive\n\n") == (None, None)
     assert parse_frame(b"id: 3\nretry: 10\ndatum: x\n\n") == (None, None)
-    assert frame_event(b"event:error\rdata: {}\r\r") == b"error"
-    assert frame_data(b"event: ping\n\n") is None
+    assert parse_frame(b"event:error\rdata: {}\r\r")[0] == b"error"
+    assert parse_frame(b"event: ping\n\n")[1] is None
 
 
 def test_feed_through_keeps_frames_whole_in_every_chunking() -> None:
@@ -116,3 +116,16 @@ def test_feed_through_mixes_with_feed() -> None:
     assert splitter.feed(b"\n\ndata: c\r\n\r\n") == [b"data: b\n\n", b"data: c\r\n\r\n"]
     assert splitter.feed_through(b"data: d\r\n\r\ndata:") == b"data: d\r\n\r\n"
     assert splitter.close() == b"data:"
+
+
+def test_split_frames_cuts_whole_buffers_in_any_framing() -> None:
+    frames = split_frames(b"data: 1\r\n\r\ndata: 2\r\rdata: 3\n\n")
+    assert frames == [b"data: 1\r\n\r\n", b"data: 2\r\r", b"data: 3\n\n"]
+
+
+def test_event_spans_and_without_spans_cut_exactly_the_events_holding_the_needle() -> None:
+    buf = b'data: {"a":1}\n\ndata: {"usage":2}\n\ndata: {"b":3}\n\ndata: {"usage":4}\n\n'
+    spans = event_spans(buf, b'"usage"')
+    assert [buf[s:e] for s, e in spans] == [b'data: {"usage":2}\n\n', b'data: {"usage":4}\n\n']
+    assert without_spans(buf, spans) == b'data: {"a":1}\n\ndata: {"b":3}\n\n'
+    assert without_spans(buf, []) is buf

@@ -1,13 +1,14 @@
 """The one Server-Sent Events frame splitter of Tollgate, plus cheap field readers for one frame.
 
-It cuts a byte stream into complete events, each with its terminating blank line, so frames can be
-re-emitted byte-exact; it keeps only the incomplete tail. It does not decode text, strip comments or
-rewrite anything: taps and policies decide what a frame means.
+A leaf module, below both `gateway/` and `providers/`. It cuts a byte stream into complete events,
+each with its terminating blank line, so frames can be re-emitted byte-exact; it keeps only the
+incomplete tail. It does not decode text, strip comments or rewrite anything: taps, translators and
+policies decide what a frame means.
 """
 
 from __future__ import annotations
 
-__all__ = ["SSEFrameSplitter", "frame_data", "frame_event", "parse_frame"]
+__all__ = ["SSEFrameSplitter", "event_spans", "parse_frame", "split_frames", "without_spans"]
 
 _LF = 0x0A
 
@@ -158,11 +159,37 @@ def parse_frame(frame: bytes) -> tuple[bytes | None, bytes | None]:
     return event, data
 
 
-def frame_data(frame: bytes) -> bytes | None:
-    """The concatenated `data:` payload of one frame, or None when it has no data line."""
-    return parse_frame(frame)[1]
+def split_frames(buf: bytes) -> list[bytes]:
+    """The complete frames of `buf` (which must end on a frame boundary), in order, with any line endings."""
+    return SSEFrameSplitter().feed(buf)
 
 
-def frame_event(frame: bytes) -> bytes | None:
-    """The `event:` name of one frame, or None when it has none."""
-    return parse_frame(frame)[0]
+def event_spans(buf: bytes, needle: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each LF-framed event of `buf` containing `needle`, in order, disjoint.
+
+    `buf` holds whole events (as `SSEFrameSplitter.feed_through` returns them). Looking for a needle
+    first and cutting only the events around it keeps a stream's common frames unsliced.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = buf.find(needle)
+    while pos >= 0:
+        start = buf.rfind(b"\n\n", 0, pos)
+        start = 0 if start < 0 else start + 2
+        end = buf.find(b"\n\n", pos)
+        end = len(buf) if end < 0 else end + 2
+        spans.append((start, end))
+        pos = buf.find(needle, end)
+    return spans
+
+
+def without_spans(buf: bytes, spans: list[tuple[int, int]]) -> bytes:
+    """`buf` minus the given sorted, disjoint (start, end) byte ranges."""
+    if not spans:
+        return buf
+    parts = []
+    pos = 0
+    for start, end in spans:
+        parts.append(buf[pos:start])
+        pos = end
+    parts.append(buf[pos:])
+    return b"".join(parts)

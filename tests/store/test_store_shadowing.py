@@ -1,0 +1,59 @@
+"""Deploy-time shadowing check: a context nested in another on the same gateway needs allowShadowing."""
+
+from __future__ import annotations
+
+import pytest
+from store_docs import doc, provider
+
+from tollgate.errors import ResourceConflictError
+from tollgate.resources.contexts import Placed, ancestors, is_inside, shadowing_conflict
+from tollgate.store import Store
+
+
+def test_a_nested_context_is_refused_on_the_same_gateway(store: Store) -> None:
+    store.apply_documents([provider("mockai", "/mockai")], gateway="g1")
+    revision = store.current_revision()
+    with pytest.raises(ResourceConflictError) as caught:
+        store.apply_documents([provider("sneaky", "/mockai/v1")], gateway="g1")
+    assert str(caught.value) == (
+        "LLMProvider 'sneaky': spec.context '/mockai/v1' of LLMProvider 'sneaky' is inside '/mockai' of "
+        "LLMProvider 'mockai' on gateway 'g1' and would take part of its traffic; set spec.allowShadowing: "
+        "true on LLMProvider 'sneaky' if that is intended"
+    )
+    assert store.current_revision() == revision  # nothing applied
+    assert set(store.load_resource_set("g1").providers) == {"mockai"}
+
+
+def test_the_outer_one_deployed_later_is_refused_too(store: Store) -> None:
+    store.apply_documents([provider("inner", "/a/b")], gateway="g1")
+    with pytest.raises(ResourceConflictError, match=r"set spec\.allowShadowing: true on LLMProvider 'inner'"):
+        store.apply_documents([provider("outer", "/a")], gateway="g1")
+
+
+def test_allow_shadowing_on_the_inner_one_permits_it(store: Store) -> None:
+    store.apply_documents([provider("mockai", "/mockai")], gateway="g1")
+    store.apply_documents([provider("v1", "/mockai/v1", allowShadowing=True)], gateway="g1")
+    assert set(store.load_resource_set("g1").providers) == {"mockai", "v1"}
+    # the flag on the outer one does not count: the inner one is what takes the traffic
+    store.apply_documents([provider("outer", "/z", allowShadowing=True)], gateway="g2")
+    with pytest.raises(ResourceConflictError):
+        store.apply_documents([provider("inner", "/z/v1")], gateway="g2")
+
+
+def test_other_gateways_and_lookalike_prefixes_do_not_conflict(store: Store) -> None:
+    store.apply_documents([provider("mockai", "/mockai")], gateway="g1")
+    store.apply_documents([provider("other", "/mockai/v1")], gateway="g2")
+    store.apply_documents([provider("two", "/mockai2")], gateway="g1")
+    proxy = doc("LLMProxy", "team", provider="mockai", context="/mockai-team")
+    store.apply_documents([proxy], gateway="g1")
+    assert set(store.load_resource_set("g1").providers) == {"mockai", "two"}
+
+
+def test_pure_helpers() -> None:
+    assert ancestors("/a/b/c") == ["/a", "/a/b"]
+    assert ancestors("/a") == []
+    assert is_inside("/a/b", "/a") and not is_inside("/ab", "/a") and not is_inside("/a", "/a")
+    new = Placed("LLMProxy", "x", "/a/b")
+    assert shadowing_conflict(new, [Placed("LLMProvider", "y", "/c")], "g") is None
+    assert shadowing_conflict(new, [Placed("LLMProxy", "x", "/a")], "g") is None  # itself
+    assert shadowing_conflict(Placed("LLMProxy", "x", "/a/b", True), [Placed("LLMProvider", "y", "/a")], "g") is None
