@@ -15,13 +15,13 @@ serve() { # port db
   echo "env $ENVS ${3:-} $PY -m tollgate serve --role gateway --config $HERE/policies.yaml --db sqlite:///$2 --port $1 --log-level warning"
 }
 groups=(
-  --name bare --start "$(serve 18787 "$(mktemp -d)/a.db")" --url http://127.0.0.1:18787/bench/v1/chat/completions
+  --name bare --start "$(serve 18887 "$(mktemp -d)/a.db")" --url http://127.0.0.1:18887/bench/v1/chat/completions
   --header "X-API-Key: $KEY" --start-timeout 60
-  --name policies --start "$(serve 18788 "$(mktemp -d)/b.db")" --url http://127.0.0.1:18788/policy/v1/chat/completions
+  --name policies --start "$(serve 18888 "$(mktemp -d)/b.db")" --url http://127.0.0.1:18888/policy/v1/chat/completions
   --header "X-API-Key: $PKEY" --start-timeout 60
 )
 if [ -n "${REDIS_URL:-}" ]; then
-  groups+=(--name policies-redis --start "$(serve 18789 "$(mktemp -d)/c.db" "TOLLGATE_REDIS_URL=$REDIS_URL TOLLGATE_REDIS_PREFIX=bench$$:")"
-    --url http://127.0.0.1:18789/policy/v1/chat/completions --header "X-API-Key: $PKEY" --start-timeout 60)
+  groups+=(--name policies-redis --start "$(serve 18889 "$(mktemp -d)/c.db" "TOLLGATE_REDIS_URL=$REDIS_URL TOLLGATE_REDIS_PREFIX=bench$$:")"
+    --url http://127.0.0.1:18889/policy/v1/chat/completions --header "X-API-Key: $PKEY" --start-timeout 60)
 fi
-exec bash "$HARNESS/run_gateway_bench.sh" --with none "${groups[@]}" "$@"
+exec bash "$HARNESS/run_gateway_bench.sh" --with none "${groups[@]}" --mock-port 18100 "$@"

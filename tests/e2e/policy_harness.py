@@ -80,12 +80,9 @@ def gateways(
 ) -> Iterator[list[GatewayProcess]]:
     """`count` gateway processes serving `site` (each its own SQLite store), stopped afterwards."""
     config = site.write(workdir / f"config-{uuid.uuid4().hex[:8]}")
-    procs = [
-        GatewayProcess(
-            config, workdir / f"gw-{uuid.uuid4().hex[:8]}.db", {**site.env(), **(env or {})}, log_name=f"gw{i}"
-        )
-        for i in range(count)
-    ]
+    tags = [uuid.uuid4().hex[:8] for _ in range(count)]
+    full_env = {**site.env(), **(env or {})}
+    procs = [GatewayProcess(config, workdir / f"gw-{tag}.db", full_env, log_name=f"gw-{tag}") for tag in tags]
     try:
         for proc in procs:
             proc.wait_ready()

@@ -14,9 +14,9 @@ import openai
 import pytest
 from e2e_harness import free_port
 from policy_harness import BackgroundLoop, PolicySite, gateways
-from tests.policies.guard_service import GuardService
 
 from tollgate.mock import MockServer
+from tollgate.mock.guard_service import GuardService
 
 
 def ask(text: str) -> list[dict[str, str]]:
@@ -76,7 +76,21 @@ def test_anthropic_stream_cut_by_a_guardrail(mock_server: MockServer, tmp_path: 
 def test_request_guardrail_422_in_openai_shape(mock_server: MockServer, tmp_path: Path) -> None:
     site = PolicySite(mock_server).provider("openai", "openai")
     site.proxy("words", "openai", [{"name": "word-count-guardrail", "params": {"max": 5}}])
+    site.proxy("answers", "openai", [{"name": "word-count-guardrail", "params": {"max": 3, "side": "response"}}])
     with gateways(site, tmp_path) as (gw,):
+        answers = openai.OpenAI(base_url=gw.url + "/p/answers/v1", api_key=site.keys["answers"], max_retries=0)
+        received: list[str] = []
+        with pytest.raises(openai.APIError) as cut:
+            for chunk in answers.chat.completions.create(
+                model="gpt-4o", messages=ask("[mock:echo] [mock:chunk-delay=10] one two three four five"), stream=True
+            ):
+                if chunk.choices and chunk.choices[0].delta.content:
+                    received.append(chunk.choices[0].delta.content)
+        assert "".join(received) == "one two three"
+        assert (
+            cut.value.message
+            == "Blocked by guardrail 'word-count-guardrail' on the response: 4 words, allowed at most 3."
+        )
         client = openai.OpenAI(base_url=gw.url + "/p/words/v1", api_key=site.keys["words"], max_retries=0)
         assert client.chat.completions.create(model="gpt-4o", messages=ask("short question")).choices
         before = len(mock_server.state.requests("openai"))
@@ -106,8 +120,9 @@ def test_pii_restored_in_a_stream_with_placeholders_cut_across_events(mock_serve
         sent = upstream["messages"][0]["content"]
         assert "ann@example.com" not in sent and "415-555" not in sent
         assert "[PII_EMAIL_1]" in sent and "[PII_PHONE_1]" in sent
-        # the vendor streamed the placeholder in 5-character pieces: it was cut, and restored whole
-        assert "ann@example.com" in pieces
+        # the vendor streamed "mail [PII_EMAIL_1] or ..." in 5-character pieces ("mail ", "[PII_", "EMAIL",
+        # "_1] o", ...): each placeholder was cut across events and held back until complete
+        assert pieces == ["mail ", "ann@example.com o", "r ", "+1 415-555-0100", " now"]
         # not streamed
         answer = client.chat.completions.create(model="gpt-4o", messages=ask("[mock:echo] write to ann@example.com"))
         assert answer.choices[0].message.content == "write to ann@example.com"
@@ -166,3 +181,22 @@ def test_decorated_prompt_seen_by_the_mock_upstream(mock_server: MockServer, tmp
         body = json.loads(mock_server.state.requests("anthropic")[-1]["body"])  # type: ignore[arg-type]
         assert body["system"] == "Answer in British English.\n\nClient rules."
         assert body["messages"] == [{"role": "user", "content": "hello"}, {"role": "user", "content": "Be brief."}]
+
+
+def test_gemini_stream_cut_by_a_word_limit(mock_server: MockServer, tmp_path: Path) -> None:
+    from e2e_clients import genai_client
+    from google.genai import errors as genai_errors
+
+    site = PolicySite(mock_server).provider("gemini", "gemini")
+    site.proxy("gem", "gemini", [{"name": "word-count-guardrail", "params": {"max": 3, "side": "response"}}])
+    with gateways(site, tmp_path) as (gw,):
+        client = genai_client(gw.url + "/p/gem", site.keys["gem"])
+        received: list[str] = []
+        with pytest.raises(genai_errors.ClientError) as info:
+            for chunk in client.models.generate_content_stream(
+                model="gemini-2.5-flash", contents="[mock:echo] [mock:chunk-delay=10] one two three four five"
+            ):
+                received.append(chunk.text or "")
+        assert "".join(received).split() == ["one", "two", "three"]
+        assert info.value.code == 422
+        assert "4 words, allowed at most 3." in str(info.value)

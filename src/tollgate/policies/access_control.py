@@ -83,7 +83,6 @@ class AccessControl(AttachedPolicy):
         if not self.allows(method, path):
             raise PermissionDeniedError(f"{method} {path[:200]} is not exposed on this API.")
 
-
     async def on_request_headers(self, ex: Exchange) -> GatewayError | None:
         route = ex.route
         path = (ex.path[len(route.context) :] if route is not None else ex.path) or "/"

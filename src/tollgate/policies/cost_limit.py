@@ -80,15 +80,18 @@ class CostLimitPolicy(AttachedPolicy):
         reserved = micro_usd(self._cost, ex.facts.model, prompt, completion)
         return await self.limiter.acquire(scope, [reserved] * self._n, "cost")
 
-    async def settle(self, ticket: LimitTicket, model: str | None, usage: TokenUsage | None) -> None:
+    def metered(self, model: str | None, usage: TokenUsage | None) -> list[int] | None:
         if usage is None or (usage.prompt_tokens is None and usage.completion_tokens is None):
-            return
-        spent = micro_usd(self._cost, model, usage.prompt_tokens, usage.completion_tokens)
-        await ticket.settle([spent] * self._n)
+            return None
+        return [micro_usd(self._cost, model, usage.prompt_tokens, usage.completion_tokens)] * self._n
+
+    async def settle(self, ticket: LimitTicket, model: str | None, usage: TokenUsage | None) -> None:
+        amounts = self.metered(model, usage)
+        if amounts is not None:
+            await ticket.settle(amounts)
 
     async def refund(self, ticket: LimitTicket) -> None:
         await ticket.settle([0] * self._n)
-
 
     async def on_request_body(self, ex: Exchange) -> GatewayError | None:
         if not self.applies(ex):
@@ -110,9 +113,11 @@ class CostLimitPolicy(AttachedPolicy):
             return
         result = ex.result
         if result is None:
-            self.spawn(self.refund(ticket))
+            amounts: list[int] | None = [0] * self._n
         else:
-            self.spawn(self.settle(ticket, result.response_model or ex.facts.model, result.usage))
+            amounts = self.metered(result.response_model or ex.facts.model, result.usage)
+        if amounts is not None and not ticket.settle_nowait(amounts):
+            self.spawn(ticket.settle(amounts))
 
 
 def build(params: CostLimitParams, env: BuildEnv) -> CostLimitPolicy:

@@ -149,8 +149,10 @@ class Guardrail(AttachedPolicy):
         return GuardrailViolation(text, status=VIOLATION_STATUS)
 
     def stream_guard(self, api: str | None) -> StreamGuard:
-        paths = self._path or text_paths(api).stream
-        return StreamGuard(self, StreamTextReader(paths))
+        if self._path is not None:
+            return StreamGuard(self, StreamTextReader(self._path))
+        defaults = text_paths(api)
+        return StreamGuard(self, StreamTextReader(defaults.stream, defaults.stream_fields))
 
     # --- phases -------------------------------------------------------------------------------------
 

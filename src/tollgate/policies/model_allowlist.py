@@ -49,7 +49,6 @@ class ModelAllowlist(AttachedPolicy):
         if not self.allows(model):
             raise ModelNotAllowedError(f"Model {str(model)[:128]!r} is not allowed on this API.")
 
-
     async def on_request_body(self, ex: Exchange) -> GatewayError | None:
         if self.applies(ex):
             self.check(ex.facts.model)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 import orjson
-
 from pydantic import Field, model_validator
 
 from tollgate.errors import GatewayError
@@ -69,7 +68,6 @@ class PromptDecorator(AttachedPolicy):
             add_messages(api, body, self._append, at_start=False)
         if self._system is not None:
             add_system(api, body, self._system, self._mode)
-
 
     async def on_request_body(self, ex: Exchange) -> GatewayError | None:
         if ex.body_obj is None or not self.applies(ex):

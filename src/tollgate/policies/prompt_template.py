@@ -13,7 +13,6 @@ import re
 from typing import TYPE_CHECKING, Literal
 
 import orjson
-
 from pydantic import Field, model_validator
 
 from tollgate.errors import BadRequestError, GatewayError
@@ -116,7 +115,6 @@ class PromptTemplates(AttachedPolicy):
                 add_system(api, body, text, "prepend")
         add_messages(api, body, [m for m in rendered if m[0] != "system"], at_start=False)
         return True
-
 
     async def on_request_body(self, ex: Exchange) -> GatewayError | None:
         if ex.body_obj is None or not self.applies(ex):

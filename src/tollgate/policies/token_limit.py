@@ -112,20 +112,25 @@ class TokenLimitPolicy(AttachedPolicy):
         by_kind = {"prompt": prompt, "completion": completion, "total": prompt + completion}
         return [by_kind[kind] for kind in self._counted]
 
-    async def settle(self, ticket: LimitTicket, usage: TokenUsage | None) -> None:
-        """Correct the reservation to the metered usage; unknown usage keeps the reservation."""
+    def metered(self, usage: TokenUsage | None) -> list[int] | None:
+        """Per window, what the metered usage counts; None when the usage is unknown (keep the reservation)."""
         if usage is None or (usage.prompt_tokens is None and usage.completion_tokens is None):
-            return
+            return None
         final = usage.finalized()
         prompt = final.prompt_tokens or 0
         completion = final.completion_tokens or 0
         by_kind = {"prompt": prompt, "completion": completion, "total": final.total_tokens or prompt + completion}
-        await ticket.settle([by_kind[kind] for kind in self._counted])
+        return [by_kind[kind] for kind in self._counted]
+
+    async def settle(self, ticket: LimitTicket, usage: TokenUsage | None) -> None:
+        """Correct the reservation to the metered usage; unknown usage keeps the reservation."""
+        amounts = self.metered(usage)
+        if amounts is not None:
+            await ticket.settle(amounts)
 
     async def refund(self, ticket: LimitTicket) -> None:
         """The upstream never answered: nothing was used."""
         await ticket.settle([0] * len(self._counted))
-
 
     async def on_request_body(self, ex: Exchange) -> GatewayError | None:
         if not self.applies(ex):
@@ -146,10 +151,10 @@ class TokenLimitPolicy(AttachedPolicy):
         if ticket is None:
             return
         result = ex.result
-        if result is None:  # no answer, or an error answer: nothing was generated
-            self.spawn(self.refund(ticket))
-        else:
-            self.spawn(self.settle(ticket, result.usage))
+        # no answer, or an error answer: nothing was generated
+        amounts = [0] * len(self._counted) if result is None else self.metered(result.usage)
+        if amounts is not None and not ticket.settle_nowait(amounts):
+            self.spawn(ticket.settle(amounts))
 
 
 def build(params: TokenLimitParams, env: BuildEnv) -> TokenLimitPolicy:

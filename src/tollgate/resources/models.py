@@ -310,11 +310,11 @@ class ProxySpec(Model):
     context: str
     security: InboundSecurity = Field(default_factory=InboundSecurity)
     allow_shadowing: bool = Field(default=False, alias="allowShadowing", description=_ALLOW_SHADOWING)
-    )
     policies: list[PolicyRef] = Field(
         default_factory=list,
         max_length=64,
-        description="Policies in request order; the baseline under every proxy on this provider.",
+        description="Policies in request order, run after the provider's (responses: before them).",
+    )
 
     @field_validator("context")
     @classmethod

@@ -35,7 +35,7 @@ class MemoryCounters:
         self._next_sweep = 0.0
         self.unavailable_total = 0
 
-    async def acquire(self, windows: Sequence[Window], amounts: Sequence[int]) -> Acquired:
+    async def acquire(self, windows: Sequence[Window], amounts: Sequence[int], scope: str = "") -> Acquired:
         now = self._clock()
         if now >= self._next_sweep:
             self._sweep(now)
@@ -48,10 +48,11 @@ class MemoryCounters:
         for window, amount in zip(windows, amounts, strict=True):
             period = int(now // window.seconds)
             elapsed = now - period * window.seconds
-            slot = f"{window.key}:{period}"
+            key = scope + window.key
+            slot = f"{key}:{period}"
             current = counts.get(slot, 0)
             if window.sliding:
-                prev = counts.get(f"{window.key}:{period - 1}", 0)
+                prev = counts.get(f"{key}:{period - 1}", 0)
                 used = sliding_count(prev, current, elapsed, window.seconds)
                 wait = sliding_retry_after(prev, current, window.limit, amount, elapsed, window.seconds)
             else:
@@ -75,9 +76,14 @@ class MemoryCounters:
         return Acquired(allowed, states, retry_after, tuple(slots))
 
     async def adjust(self, slots: Sequence[str], deltas: Sequence[int]) -> None:
+        self.adjust_nowait(slots, deltas)
+
+    def adjust_nowait(self, slots: Sequence[str], deltas: Sequence[int]) -> bool:
+        counts = self._counts
         for slot, delta in zip(slots, deltas, strict=True):
-            if delta and slot in self._counts:
-                self._counts[slot] += delta
+            if delta and slot in counts:
+                counts[slot] += delta
+        return True
 
     async def aclose(self) -> None:
         self._counts.clear()
