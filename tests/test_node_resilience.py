@@ -102,6 +102,19 @@ async def test_a_bad_resource_does_not_stop_later_changes(
             assert node.problems == {("LLMProvider", "bad"): reason}
             assert [(p.kind, p.name, p.reason) for p in store.list_problems()] == [("LLMProvider", "bad", reason)]
             assert (await call()).status_code == 200  # the rest is still served
+            bad = await client.post(f"{url}/bad/v1/chat/completions", json=BODY, headers={"X-API-Key": "x"})
+            assert bad.status_code == 401  # wrong key: refused as usual
+            bad_key = store.create_key("LLMProvider", "bad", "bk")[1]
+
+            async def unavailable() -> bool:
+                answer = await client.post(f"{url}/bad/v1/chat/completions", json=BODY, headers={"X-API-Key": bad_key})
+                return answer.status_code == 503
+
+            await wait_for(unavailable, 2.0)
+            answer = await client.post(f"{url}/bad/v1/chat/completions", json=BODY, headers={"X-API-Key": bad_key})
+            assert answer.json()["error"]["message"] == (
+                "Upstream unavailable: the provider's upstream connection cannot be set up."
+            )  # the OpenAI error shape; the file's path stays in the status report
 
             # ... and later changes still apply: a revoked key stops working within a second
             key_id = store.list_keys("LLMProvider", "good")[0].id

@@ -37,7 +37,7 @@ Role = Literal["all", "gateway", "control"]
 DEFAULT_POLL_INTERVAL = 0.25
 #: Largest management API request body (bytes); the same value as `control.guard.DEFAULT_ADMIN_MAX_BODY`,
 #: repeated here so a gateway-only node does not import the control plane (FastAPI) to know it.
-DEFAULT_ADMIN_MAX_BODY = 1024 * 1024
+DEFAULT_ADMIN_MAX_BODY = 16 * 1024 * 1024
 _KEY_USE_FLUSH_INTERVAL = 5.0
 _HEARTBEAT_INTERVAL = 5.0
 _DRAIN_GRACE = 30.0

@@ -111,7 +111,7 @@ async def test_repeated_bad_tokens_are_logged_and_backed_off(api: int, caplog: p
 
 
 def test_the_node_and_the_guard_share_one_default() -> None:
-    assert NODE_DEFAULT == DEFAULT_ADMIN_MAX_BODY == 1024 * 1024
+    assert NODE_DEFAULT == DEFAULT_ADMIN_MAX_BODY == 16 * 1024 * 1024
 
 
 def test_create_app_takes_a_backoff(store: Store) -> None:

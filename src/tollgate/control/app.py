@@ -6,11 +6,14 @@ Everything below /api/v1 needs the admin token; /healthz and the OpenAPI documen
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Depends, FastAPI
 
 from tollgate.control.auth import AdminAuth, require_admin
 from tollgate.control.errors import install_error_handlers
 from tollgate.control.guard import DEFAULT_ADMIN_MAX_BODY, AdminGuard
+from tollgate.control.health import health_router
 from tollgate.control.routes import apply, deployments, keys, policies, resources, secrets, usage
 from tollgate.control.schemas import ErrorResponse
 from tollgate.security.backoff import FailureBackoff
@@ -33,11 +36,13 @@ def create_app(
     auth: AdminAuth | None = None,
     max_body: int = DEFAULT_ADMIN_MAX_BODY,
     backoff: FailureBackoff | None = None,
+    started: Callable[[], bool] | None = None,
 ) -> FastAPI:
     """The management API over `store`; `auth` defaults to env TOLLGATE_ADMIN_TOKEN plus the stored tokens.
 
     `AdminGuard` wraps it: bad tokens are refused (and backed off per client, `backoff`) before a body
-    is read, and bodies over `max_body` bytes get 413.
+    is read, and bodies over `max_body` bytes get 413. Probes at /_tollgate/live and /_tollgate/ready
+    need no token; `started` (a node's "has finished starting") is part of readiness when given.
     """
     app = FastAPI(
         title="Tollgate management API",
@@ -58,6 +63,8 @@ def create_app(
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    app.include_router(health_router(store, started))
 
     guarded = [Depends(require_admin)]
     for module in (resources, secrets, keys, deployments, apply, usage, policies):

@@ -23,7 +23,7 @@ from tollgate.security.fingerprint import fingerprint
 log = logging.getLogger("tollgate.security")
 
 #: Largest management API request body accepted (bytes); larger ones get 413 before being read.
-DEFAULT_ADMIN_MAX_BODY = 1024 * 1024
+DEFAULT_ADMIN_MAX_BODY = 16 * 1024 * 1024
 _BEARER = b"bearer "
 
 

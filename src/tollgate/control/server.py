@@ -78,7 +78,7 @@ async def start_control_server(
             print(f"Admin token for the management API (shown once): {token}", file=sys.stderr, flush=True)
     bound = int(sock.getsockname()[1])
     config = uvicorn.Config(
-        create_app(store, auth=auth, max_body=max_body),
+        create_app(store, auth=auth, max_body=max_body, started=node.ready.is_set if node is not None else None),
         log_level="warning",
         access_log=False,
         lifespan="off",

@@ -4,8 +4,9 @@
 gone since it was applied, say) would keep every later change, a key revocation included, from
 reaching the data plane. `apply_isolating` compiles the whole set first (the usual, cheap path) and
 only when that fails compiles each provider, then each proxy, on its own to find the ones that
-break, leaves them out and applies the rest. What was left out, and why, goes back to the node,
-which reports it (heartbeat -> `get gateways`, `describe`).
+break, leaves them out and applies the rest. Routes the snapshot keeps but cannot serve (503: no
+credential, an upstream that cannot be set up) count too. What is not served, and why, goes back
+to the node, which reports it (`get gateways`, `describe`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import dataclasses
 import logging
 
 from tollgate.gateway.app import GatewayState
-from tollgate.gateway.snapshot import compile_snapshot
+from tollgate.gateway.snapshot import UPSTREAM_SETUP_FAILED, Snapshot, compile_snapshot
 from tollgate.gateway.upstream import PoolRegistry
 from tollgate.resources.buildable import ca_bundle_problem
 from tollgate.resources.resource_set import ResourceSet
@@ -33,7 +34,8 @@ def apply_isolating(state: GatewayState, resources: ResourceSet) -> Problems:
     """
     problems: Problems = dict(resources.unloadable)
     try:
-        state.apply(resources)
+        snapshot = state.apply(resources)
+        problems.update(unserved_routes(snapshot, resources))
         return problems
     except Exception as exc:  # isolate below; the reason of each culprit is recorded there
         log.warning("revision %d does not compile as a whole (%s); isolating", resources.revision, type(exc).__name__)
@@ -59,7 +61,27 @@ def apply_isolating(state: GatewayState, resources: ResourceSet) -> Problems:
         if reason is not None:
             problems[("LLMProxy", name)] = reason
             del proxies[name]
-    state.apply(dataclasses.replace(resources, providers=providers, proxies=proxies))
+    remainder = dataclasses.replace(resources, providers=providers, proxies=proxies)
+    problems.update(unserved_routes(state.apply(remainder), remainder))
+    return problems
+
+
+def unserved_routes(snapshot: Snapshot, resources: ResourceSet) -> Problems:
+    """Routes of `snapshot` none of whose targets can serve (they answer 503), with the reason; a
+    provider's unusable `caBundle` is named precisely (the 503 itself says less)."""
+    problems: Problems = {}
+    for route in snapshot.routes.values():
+        reasons = [target.unavailable for target in route.targets]
+        if not reasons or any(reason is None for reason in reasons):
+            continue
+        reason = "; ".join(sorted({r for r in reasons if r is not None}))
+        provider = resources.providers.get(route.provider)
+        bundle = provider.spec.ca_bundle if provider is not None else None
+        if reason == UPSTREAM_SETUP_FAILED and bundle is not None:
+            detail = ca_bundle_problem(bundle)
+            reason = f"spec.caBundle: {detail}" if detail is not None else reason
+        key = ("LLMProxy", route.proxy) if route.proxy is not None else ("LLMProvider", route.provider)
+        problems[key] = reason
     return problems
 
 

@@ -30,6 +30,9 @@ from tollgate.types import HeaderList
 
 log = logging.getLogger("tollgate.gateway")
 
+#: Why a target whose pool cannot be built answers 503 (the detail is in the log and the node's status
+#: report, not in answers to clients).
+UPSTREAM_SETUP_FAILED = "the provider's upstream connection cannot be set up"
 #: Client credential headers never forwarded upstream (the provider's credential replaces them).
 CLIENT_CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key", b"api-key", b"x-goog-api-key"})
 #: Hop-by-hop and framing headers the gateway sets itself.
@@ -171,8 +174,12 @@ def _compile_upstream(
     if base_url is None:
         unavailable = "the provider has no upstream URL configured"
     else:
-        origin, base_path = split_base_url(base_url, spec.ca_bundle, spec.proxy)
-        pool = pools.get(origin, spec.max_connections)
+        try:
+            origin, base_path = split_base_url(base_url, spec.ca_bundle, spec.proxy)
+            pool = pools.get(origin, spec.max_connections)
+        except (OSError, ValueError) as exc:  # a CA bundle gone or unreadable (ssl.SSLError is an OSError)
+            unavailable = UPSTREAM_SETUP_FAILED
+            log.error("provider %s: upstream cannot be set up (%s); requests get 503", provider.metadata.name, exc)
     headers: HeaderList = []
     query = ""
     secret = _resolve_secret(spec.credential, resources)
@@ -323,4 +330,4 @@ def _route(
     )
 
 
-__all__ = ["FORWARDING_HEADERS", "Origin", "Route", "Snapshot", "compile_snapshot"]
+__all__ = ["FORWARDING_HEADERS", "UPSTREAM_SETUP_FAILED", "Origin", "Route", "Snapshot", "compile_snapshot"]

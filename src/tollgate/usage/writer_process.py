@@ -30,6 +30,7 @@ from typing import BinaryIO
 
 import orjson
 
+from tollgate.usage.access_log import AccessLog
 from tollgate.usage.record import UsageRecord
 from tollgate.usage.recorder import UsageBatchLostError, UsageWriterGoneError
 from tollgate.usage.retention import UsageRetention
@@ -154,6 +155,7 @@ def main() -> None:
     delay = float(os.environ.get(RETRY_DELAY_ENV) or 2.0)
     store = Store.open(url)
     retention = UsageRetention.from_env()  # raw records older than TOLLGATE_USAGE_RETENTION, pruned between batches
+    access_log = AccessLog.from_env()  # one line per request (TOLLGATE_ACCESS_LOG), here, off the gateway's loop
     stdin = sys.stdin.buffer
     try:
         while (header := _read_exactly(stdin, 4)) is not None:
@@ -164,6 +166,7 @@ def main() -> None:
             stored = _insert_with_retries(store.insert_usage, batch, delay)
             with contextlib.suppress(BrokenPipeError):
                 acks.write(ACK.pack(ACK_STORED if stored else ACK_LOST, len(batch)))
+            access_log.write(batch)
             retention.tick(store)
     finally:
         store.close()
