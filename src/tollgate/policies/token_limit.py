@@ -109,18 +109,17 @@ class TokenLimitPolicy(AttachedPolicy):
         return await self.limiter.acquire(scope, self.amounts(prompt, completion), "token")
 
     def amounts(self, prompt: int, completion: int) -> list[int]:
-        by_kind = {"prompt": prompt, "completion": completion, "total": prompt + completion}
-        return [by_kind[kind] for kind in self._counted]
+        total = prompt + completion
+        return [total if k == "total" else prompt if k == "prompt" else completion for k in self._counted]
 
     def metered(self, usage: TokenUsage | None) -> list[int] | None:
         """Per window, what the metered usage counts; None when the usage is unknown (keep the reservation)."""
         if usage is None or (usage.prompt_tokens is None and usage.completion_tokens is None):
             return None
-        final = usage.finalized()
-        prompt = final.prompt_tokens or 0
-        completion = final.completion_tokens or 0
-        by_kind = {"prompt": prompt, "completion": completion, "total": final.total_tokens or prompt + completion}
-        return [by_kind[kind] for kind in self._counted]
+        prompt = usage.prompt_tokens or 0
+        completion = usage.completion_tokens or 0
+        total = usage.total_tokens or prompt + completion
+        return [total if k == "total" else prompt if k == "prompt" else completion for k in self._counted]
 
     async def settle(self, ticket: LimitTicket, usage: TokenUsage | None) -> None:
         """Correct the reservation to the metered usage; unknown usage keeps the reservation."""

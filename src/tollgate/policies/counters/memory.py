@@ -39,6 +39,8 @@ class MemoryCounters:
         now = self._clock()
         if now >= self._next_sweep:
             self._sweep(now)
+        if len(windows) == 1:
+            return self._acquire_one(windows[0], amounts[0], scope, now)
         counts = self._counts
         used_by: list[float] = []
         resets: list[float] = []
@@ -74,6 +76,34 @@ class MemoryCounters:
             for w, used, amount, reset in zip(windows, used_by, amounts, resets, strict=True)
         )
         return Acquired(allowed, states, retry_after, tuple(slots))
+
+    def _acquire_one(self, window: Window, amount: int, scope: str, now: float) -> Acquired:
+        """`acquire` of a single window (the usual limit): the same arithmetic, fewer objects."""
+        counts = self._counts
+        seconds = window.seconds
+        period = int(now // seconds)
+        elapsed = now - period * seconds
+        key = scope + window.key
+        slot = f"{key}:{period}"
+        current = counts.get(slot, 0)
+        limit = window.limit
+        if window.sliding:
+            prev = counts.get(f"{key}:{period - 1}", 0)
+            used = sliding_count(prev, current, elapsed, seconds)
+        else:
+            prev = 0
+            used = current
+        reset = seconds - elapsed
+        if used + amount > limit:
+            if window.sliding:
+                wait = sliding_retry_after(prev, current, limit, amount, elapsed, seconds)
+            else:
+                wait = fixed_retry_after(limit, amount, elapsed, seconds)
+            return Acquired(False, (WindowState(limit, max(0, math.floor(limit - used)), reset),), wait, (slot,))
+        counts[slot] = current + amount
+        if slot not in self._expires:
+            self._expires[slot] = now + 2 * seconds
+        return Acquired(True, (WindowState(limit, math.floor(limit - used - amount), reset),), 0.0, (slot,))
 
     async def adjust(self, slots: Sequence[str], deltas: Sequence[int]) -> None:
         self.adjust_nowait(slots, deltas)
