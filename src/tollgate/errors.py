@@ -18,6 +18,7 @@
     │   └── ResourceValidationGroupError  several such errors at once (`errors` lists each)
     ├── ResourceNotFoundError        the store has no resource / key / deployment of that name
     ├── ResourceConflictError        a change the store refuses (delete a provider a proxy still uses)
+    ├── AccessDeniedError            403 of the management API: the caller's role lacks a permission
     ├── SecretKeyError               the secret encryption key is missing, malformed or does not match
     └── ListenError                  a port cannot be bound (in use, no permission): names the port
 
@@ -156,6 +157,15 @@ class ResourceNotFoundError(TollgateError):
 
 class ResourceConflictError(TollgateError):
     """The store refuses a change that would break another resource, e.g. deleting a used provider (HTTP 409)."""
+
+
+class AccessDeniedError(TollgateError):
+    """The management API caller is authenticated, but its role does not grant `permission` (HTTP 403)."""
+
+    def __init__(self, permission: str, role: str) -> None:
+        super().__init__(f"permission denied: {permission} is not granted to role {role!r}")
+        self.permission = permission
+        self.role = role
 
 
 class SecretKeyError(TollgateError):

@@ -171,3 +171,50 @@ async def test_provider_connection_limit_queues_then_answers_503(upstream: RawUp
             w.close()
     finally:
         await gw.close()
+
+
+async def test_a_stream_the_client_leaves_frees_what_the_upstream_had_sent(upstream: RawUpstream) -> None:
+    """The upstream connection and its parser form a reference cycle: body bytes buffered for a
+    client that left must be dropped when the connection closes, not when the collector runs."""
+    import gc
+    import tracemalloc
+
+    async def floods(up: RawUpstream, req: RawRequest, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        event = b"data: " + b"x" * 16000 + b"\n\n"
+        frame = b"%x\r\n%s\r\n" % (len(event), event)
+        try:
+            for _ in range(400):  # 6.4 MB, faster than anyone reads it
+                writer.write(frame)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        return False
+
+    upstream.handler = floods
+    gw, key = await gateway(upstream)
+    try:
+        gc.collect()
+        gc.disable()
+        tracemalloc.start()
+        try:
+            baseline = tracemalloc.get_traced_memory()[0]
+            for _ in range(8):
+                reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+                body = b'{"model":"gpt-4o","stream":true,"messages":[]}'
+                writer.write(
+                    b"POST /p/v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-api-key: %s\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (key, len(body), body)
+                )
+                await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+                await asyncio.sleep(0.3)  # the gateway has paused reading with ~1 MiB buffered
+                writer.transport.abort()
+            await wait_until(lambda: gw.state.inflight == 0)
+            await asyncio.sleep(0.2)
+            held = tracemalloc.get_traced_memory()[0] - baseline
+        finally:
+            tracemalloc.stop()
+            gc.enable()
+        assert held < 1024 * 1024, f"{held / 1048576:.1f} MB held after 8 abandoned streams"
+    finally:
+        await gw.close()

@@ -21,6 +21,11 @@ _COMMANDS = {
     "undeploy": "undeploy",
     "deployments": "deployments",
     "secrets": "secrets",
+    "users": "users",
+    "tokens": "tokens",
+    "whoami": "whoami",
+    "login": "login",
+    "audit": "audit",
     "policies": "policies",
 }
 

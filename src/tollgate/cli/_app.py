@@ -1,11 +1,11 @@
 """The CLI's `Application`: resolved settings, the API client and output, shared by every command module.
 
-Settings come from flags, else the environment (TOLLGATE_URL, TOLLGATE_ADMIN_TOKEN), else the config
-file (TOLLGATE_CLI_CONFIG or ~/.tollgate/cli.yaml: `url:` and `token:`), else the local default.
-Exit codes are stable, for scripts:
+Settings come from flags, else the environment (TOLLGATE_URL, TOLLGATE_TOKEN or TOLLGATE_ADMIN_TOKEN),
+else the config file (TOLLGATE_CLI_CONFIG or ~/.tollgate/cli.yaml: `url:` and `token:`), else the
+local default. Exit codes are stable, for scripts:
 
     0 ok · 1 the API refused the request (invalid, conflict) · 2 usage error · 3 cannot connect
-    4 authentication failed · 5 not found
+    4 authentication failed · 5 not found · 6 permission denied (the token's role lacks it)
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ from tollgate.control.client import (
     DEFAULT_API_URL,
     AuthFailedError,
     ConnectionFailedError,
+    ForbiddenError,
     ManagementClient,
     ManagementError,
     NotFoundError,
 )
 
 EXIT_OK, EXIT_API_ERROR, EXIT_USAGE, EXIT_CONNECTION, EXIT_AUTH, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
+EXIT_FORBIDDEN = 6
 CONFIG_ENV = "TOLLGATE_CLI_CONFIG"
 DEFAULT_CONFIG = Path("~/.tollgate/cli.yaml")
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -77,6 +79,8 @@ class Application:
             raise SystemExit(EXIT_AUTH)
         if isinstance(exc, NotFoundError):
             raise SystemExit(EXIT_NOT_FOUND)
+        if isinstance(exc, ForbiddenError):
+            raise SystemExit(EXIT_FORBIDDEN)
         raise SystemExit(EXIT_API_ERROR)
 
     def emit(self, data: object, columns: Sequence[tuple[str, Callable[[Any], object]]] | None = None) -> None:
@@ -109,7 +113,12 @@ def api_command(func: _F) -> _F:
     """Add --url, --token and --output to a command and pass it the `Application` as first argument."""
 
     @click.option("--output", "-o", type=click.Choice(["table", "json", "yaml"]), default="table", show_default=True)
-    @click.option("--token", envvar="TOLLGATE_ADMIN_TOKEN", default=None, help="Admin token [env TOLLGATE_ADMIN_TOKEN]")
+    @click.option(
+        "--token",
+        envvar=["TOLLGATE_TOKEN", "TOLLGATE_ADMIN_TOKEN"],
+        default=None,
+        help="Your token [env TOLLGATE_TOKEN, else TOLLGATE_ADMIN_TOKEN]",
+    )
     @click.option(
         "--url", envvar="TOLLGATE_URL", default=None, help=f"Management API URL [env TOLLGATE_URL; {DEFAULT_API_URL}]"
     )

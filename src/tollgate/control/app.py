@@ -1,29 +1,35 @@
 """`create_app`: the management API as a FastAPI app over one `Store`, described by /openapi.json.
 
 Route functions are plain `def`: the store is synchronous and FastAPI runs them in worker threads.
-Everything below /api/v1 needs the admin token; /healthz and the OpenAPI document do not.
+Everything below /api/v1 needs a user's token and the permission its role grants (`permissions`),
+and every successful change is written to the audit log (`audit`); /healthz, /api/v1/login and the
+OpenAPI document need no token.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from tollgate.control.auth import AdminAuth, require_admin
+from tollgate.control import permissions
+from tollgate.control.audit import record_changes
+from tollgate.control.auth import AdminAuth, require_permission
 from tollgate.control.errors import install_error_handlers
 from tollgate.control.guard import DEFAULT_ADMIN_MAX_BODY, AdminGuard
 from tollgate.control.health import health_router
-from tollgate.control.routes import apply, deployments, keys, policies, resources, secrets, usage
+from tollgate.control.routes import apply, audit, deployments, keys, login, policies, resources, secrets, usage, users
 from tollgate.control.schemas import ErrorResponse
 from tollgate.security.backoff import FailureBackoff
 from tollgate.store import Store
 
-API_PREFIX = "/api/v1"
+API_PREFIX = permissions.API_PREFIX
 _ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorResponse, "description": "Missing or invalid admin token"},
+    401: {"model": ErrorResponse, "description": "Missing, invalid, expired or revoked token"},
+    403: {"model": ErrorResponse, "description": "The token's role lacks the permission (named in the error)"},
     413: {"model": ErrorResponse, "description": "Request body over the configured limit"},
-    429: {"model": ErrorResponse, "description": "Too many failed admin tokens from this client"},
+    429: {"model": ErrorResponse, "description": "Too many failed tokens from this client"},
     404: {"model": ErrorResponse, "description": "No such resource"},
     409: {"model": ErrorResponse, "description": "Conflict with another resource"},
     422: {"model": ErrorResponse, "description": "Invalid input: names resource, field and reason"},
@@ -53,11 +59,13 @@ def create_app(
     app.state.store = store
     app.state.auth = auth or AdminAuth(store)
     install_error_handlers(app)
+    app.state.backoff = FailureBackoff() if backoff is None else backoff
     app.add_middleware(
         AdminGuard,
         verify=app.state.auth.is_valid,
-        backoff=FailureBackoff() if backoff is None else backoff,
+        backoff=app.state.backoff,
         max_body=max_body,
+        public_paths=(f"{API_PREFIX}/login",),
     )
 
     @app.get("/healthz", tags=["health"])
@@ -66,7 +74,32 @@ def create_app(
 
     app.include_router(health_router(store, started))
 
-    guarded = [Depends(require_admin)]
-    for module in (resources, secrets, keys, deployments, apply, usage, policies):
+    guarded = [Depends(require_permission), Depends(record_changes, scope="function")]
+    for module in (resources, secrets, keys, deployments, apply, usage, users, audit, policies):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded, responses=_ERRORS)
+    login_errors: dict[int | str, dict[str, object]] = {c: _ERRORS[c] for c in (401, 413, 422, 429)}
+    app.include_router(login.router, prefix=API_PREFIX, responses=login_errors)
+    _describe_permissions(app)
     return app
+
+
+def _describe_permissions(app: FastAPI) -> None:
+    """Make /openapi.json say, per operation, the permission it needs and the roles that have it."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema["paths"].items():
+            if not path.startswith(API_PREFIX + "/") or path == f"{API_PREFIX}/login":
+                continue
+            for method, operation in operations.items():
+                needed = permissions.route_permission(method.upper(), path)
+                operation["x-permission"] = needed
+                operation["x-roles"] = permissions.roles_for(needed)
+                described = operation.get("description", "")
+                operation["description"] = f"{described}\n\n{permissions.describe(needed)}".strip()
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -3,7 +3,8 @@
 Every failure becomes one of four exceptions, so a caller maps them to exit codes in one place:
 
     ManagementError            any refused request (status, message, details)
-    ├── AuthFailedError        401: missing or wrong admin token
+    ├── AuthFailedError        401: missing, wrong, expired or revoked token
+    ├── ForbiddenError         403: the token's role lacks the permission (named in the message)
     ├── NotFoundError          404
     └── ConnectionFailedError  the API could not be reached at all (status 0)
 """
@@ -32,6 +33,10 @@ class ManagementError(Exception):
 
 class AuthFailedError(ManagementError):
     """401: the admin token is missing or not accepted."""
+
+
+class ForbiddenError(ManagementError):
+    """403: authenticated, but the role does not grant the operation's permission."""
 
 
 class NotFoundError(ManagementError):
@@ -67,6 +72,9 @@ class ManagementClient:
 
     def put(self, path: str, body: object) -> Any:
         return self.request("PUT", path, json=body)
+
+    def patch(self, path: str, body: object) -> Any:
+        return self.request("PATCH", path, json=body)
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
@@ -113,7 +121,7 @@ class ManagementClient:
         error = body.get("error") if isinstance(body, dict) else None
         message = str(error.get("message")) if isinstance(error, dict) else f"HTTP {response.status_code}"
         details = error.get("errors") if isinstance(error, dict) else None
-        cls = {401: AuthFailedError, 404: NotFoundError}.get(response.status_code, ManagementError)
+        cls = {401: AuthFailedError, 403: ForbiddenError, 404: NotFoundError}.get(response.status_code, ManagementError)
         if cls is AuthFailedError:
-            message = f"{message} (set --token or TOLLGATE_ADMIN_TOKEN to the admin token)"
+            message = f"{message} (set --token, TOLLGATE_TOKEN or TOLLGATE_ADMIN_TOKEN to a valid token)"
         raise cls(response.status_code, message, details if isinstance(details, list) else None)

@@ -1,7 +1,8 @@
 """The management API's one mapping from exceptions to HTTP errors, all in one JSON shape.
 
 422 names resource, field and reason (the loader's own messages when a body is a resource document);
-404 for missing things, 409 for conflicts, 401 for a bad admin token. An unexpected error is a bare
+404 for missing things, 409 for conflicts, 401 for a bad token, 403 (naming the permission) for a
+role that lacks one. An unexpected error is a bare
 500 whose body and log carry only the exception type: never a value from the request.
 """
 
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tollgate.errors import (
+    AccessDeniedError,
     ResourceConflictError,
     ResourceNotFoundError,
     ResourceValidationError,
@@ -29,7 +31,15 @@ log = logging.getLogger("tollgate.control")
 
 #: First path segment after /api/v1 -> the resource kind a PUT body there must be.
 KIND_BY_COLLECTION = {"templates": "ProviderTemplate", "providers": "LLMProvider", "proxies": "LLMProxy"}
-_TYPES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 409: "conflict"}
+_TYPES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    429: "too_many_requests",
+}
 
 
 def error_response(
@@ -92,9 +102,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_conflict(_request: Request, exc: Exception) -> JSONResponse:
         return error_response(409, str(exc))
 
+    async def on_denied(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AccessDeniedError)
+        detail = {"resource": "permission", "field": exc.permission, "reason": f"not granted to role {exc.role!r}"}
+        return error_response(403, str(exc), details=[detail])
+
     async def on_http(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return error_response(exc.status_code, str(exc.detail))
+        response = error_response(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
@@ -104,5 +121,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ResourceValidationError, on_resource_invalid)
     app.add_exception_handler(ResourceNotFoundError, on_not_found)
     app.add_exception_handler(ResourceConflictError, on_conflict)
+    app.add_exception_handler(AccessDeniedError, on_denied)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)

@@ -5,7 +5,8 @@ dependency runs, so a keyless client could make the API buffer and decode any si
 token is checked from the headers before one body byte is read, a client that keeps presenting bad
 tokens is answered 429 without a check at all, and a body is read (bounded) only for an accepted
 request. Pure ASGI (not `BaseHTTPMiddleware`): no context-variable loss and no extra task per request.
-The route dependency (`control.auth.require_admin`) still checks too; this guard only refuses earlier.
+The route dependency (`control.auth.require_permission`) still checks too, and decides the role's
+permissions; this guard only refuses earlier.
 """
 
 from __future__ import annotations

@@ -66,8 +66,8 @@ async def start_control_server(
     """Start the management API on `host:port` (0 = any free port), or on `sock` if the caller bound it;
     returns the handle and the bound port. Request bodies over `max_body` bytes get 413.
 
-    On first start (no stored admin token and no TOLLGATE_ADMIN_TOKEN) an admin token is created and
-    printed once to stderr; only its hash is kept. Without `sock`, the port is bound before that.
+    On first start (no stored token and no TOLLGATE_ADMIN_TOKEN) a token of the admin user "admin" is
+    created and printed once to stderr; only its hash is kept. Without `sock`, the port is bound before that.
     """
     if sock is None:
         sock = bind_listener(host, port, "management API")

@@ -32,9 +32,9 @@ from tollgate.gateway.forwarding import client_address
 from tollgate.gateway.server import Connection, Request
 from tollgate.gateway.snapshot import Route
 from tollgate.gateway.targets import first_available
-from tollgate.gateway.upstream import UpstreamResponse
+from tollgate.gateway.upstream import BUFFER_LIMIT, UpstreamResponse
 from tollgate.policies.base import ChunkFilter, ChunkTap
-from tollgate.providers.base import ClientAPI, Translation, UpstreamRequest
+from tollgate.providers.base import ClientAPI, IdentityTranslation, Translation, UpstreamRequest
 from tollgate.providers.unmatched import client_api_for_unmatched
 from tollgate.resources.keys import split_key
 from tollgate.security.fingerprint import fingerprint
@@ -64,6 +64,8 @@ _EVENT_STREAM = b"text/event-stream"
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: `error_code` column width: a vendor's in-stream error type is cut to it.
 _ERROR_CODE_MAX = 64
+#: A non-streamed response that a translation or a policy must see whole is held up to this size.
+MAX_BUFFERED_RESPONSE = 64 * 1024 * 1024
 
 
 class RequestIds:
@@ -231,8 +233,19 @@ class Relay:
     async def _relay_body(
         self, conn: Connection, ex: Exchange, resp: UpstreamResponse, translation: Translation | None
     ) -> None:
-        """A non-streamed response: read, meter (2xx), translate, let buffering policies see it, send."""
-        data = await resp.read()
+        """A non-streamed response. Up to BUFFER_LIMIT with a known length: read whole, meter (2xx),
+        translate, let buffering policies see it, send. Larger or of unknown length: relayed as it
+        arrives with bounded memory (`_relay_pieces`), unless a translation or a policy must see it
+        whole, which is then held up to MAX_BUFFERED_RESPONSE (502 past it)."""
+        assert ex.route is not None
+        length = resp.content_length
+        if length is None or length > BUFFER_LIMIT:
+            if not ex.route.chain.response_complete and not _rewrites_body(translation, resp.status):
+                await self._relay_pieces(conn, ex, resp, length)
+                return
+            data = await _read_bounded(resp, MAX_BUFFERED_RESPONSE)
+        else:
+            data = await resp.read()
         status = resp.status
         if 200 <= status < 300:
             assert ex.target is not None
@@ -246,6 +259,34 @@ class Relay:
                 raise outcome
             data = outcome
         conn.send_response(status, ex.response_headers, data)
+
+    async def _relay_pieces(self, conn: Connection, ex: Exchange, resp: UpstreamResponse, length: int | None) -> None:
+        """Relay a non-streamed body piece by piece as it arrives (with its length, or chunked when it
+        has none); a 2xx is metered on the side by the backend's body tap, which keeps only its edges.
+        An upstream failure after the head went out breaks the connection (a JSON body has no error
+        event) and is recorded as a 502."""
+        assert ex.target is not None
+        tap = ex.target.backend.new_body_tap(ex.facts.model) if 200 <= resp.status < 300 else None
+        chunk = await resp.next_chunk()  # a failure before any byte is still a clean error
+        conn.start_stream(resp.status, ex.response_headers, length)
+        try:
+            while chunk is not None:
+                if tap is not None:
+                    tap.feed(chunk)
+                if resp.is_drained:
+                    conn.end_stream(chunk)
+                    break
+                await conn.write_chunk(chunk)
+                chunk = await resp.next_chunk()
+            else:
+                conn.end_stream()
+        except UpstreamError as err:
+            conn.abort()
+            log.warning("request %s: upstream body failed: %s", ex.request_id, err.message)
+            ex.status, ex.error = 502, err.code
+        if tap is not None:
+            tap.close()
+            ex.result = tap.result()
 
     async def _stream(
         self,
@@ -365,6 +406,27 @@ class Relay:
                 log.exception("request %s: completion hook failed", ex.request_id)
         state = self.state
         state.usage.submit(record(ex, state.name, (time.time() - ex.started) * 1000.0))
+
+
+def _rewrites_body(translation: Translation | None, status: int) -> bool:
+    """Whether `translation` must see this whole non-streamed body (identity translations need not)."""
+    if translation is None:
+        return False
+    method = "response_body" if status < 400 else "error_body"
+    return getattr(type(translation), method, None) is not getattr(IdentityTranslation, method)
+
+
+async def _read_bounded(resp: UpstreamResponse, limit: int) -> bytes:
+    """The whole body, refused (502) once it passes `limit`: a translation or policy that must see a
+    body whole gets a bound, as Envoy answers 500 past its buffer limit."""
+    parts: list[bytes] = []
+    size = 0
+    while (chunk := await resp.next_chunk()) is not None:
+        size += len(chunk)
+        if size > limit:
+            raise UpstreamError(f"Upstream response is larger than {limit} bytes and cannot be translated.")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _backoff_bucket(ex: Exchange, route: Route) -> str:

@@ -296,6 +296,9 @@ class UpstreamConnection(asyncio.Protocol):
         return self._done and not self._chunks
 
     def close(self) -> None:
+        """Close; body bytes nobody will read are dropped now (the parser keeps this object in a
+        reference cycle, so they would otherwise wait for the cyclic collector)."""
         self.closed = True
+        self._chunks.clear()
         if self.transport is not None:
             self.transport.close()

@@ -154,6 +154,11 @@ class Backend(Protocol):
         """A fresh read-only tap for one streamed response of this backend."""
         ...
 
+    def new_body_tap(self, fallback_model: str | None) -> StreamTap:
+        """A fresh read-only tap for one non-streamed JSON body relayed in pieces (too large to hold,
+        or of unknown length); it keeps a bounded part of the body, never all of it."""
+        ...
+
 
 class Translation(Protocol):
     """One request's translation state, created by `Translator.start`; not thread-safe.

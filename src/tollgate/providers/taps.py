@@ -16,7 +16,18 @@ from tollgate.sse import SSEFrameSplitter, event_spans, parse_frame, split_frame
 from tollgate.types import JSONObject, JSONValue
 from tollgate.usage.record import TokenUsage, UsageResult
 
-__all__ = ["JSONPath", "SSEUsageTap", "UsageReader", "as_count", "event_error", "lookup", "parse_object"]
+__all__ = [
+    "BODY_EDGE",
+    "JSONBodyTap",
+    "JSONPath",
+    "SSEUsageTap",
+    "UsageReader",
+    "as_count",
+    "event_error",
+    "json_value_at",
+    "lookup",
+    "parse_object",
+]
 
 #: a compiled dotted path: "usage.prompt_tokens" → ("usage", "prompt_tokens")
 JSONPath = tuple[str, ...]
@@ -81,7 +92,7 @@ class UsageReader:
     event's text for it to be worth parsing.
     """
 
-    __slots__ = ("_completion", "_model", "_prompt", "_roots", "_total", "model_needles", "usage_needles")
+    __slots__ = ("_completion", "_model", "_prompt", "_roots", "_total", "model_needles", "root_keys", "usage_needles")
 
     def __init__(
         self,
@@ -98,6 +109,10 @@ class UsageReader:
         self.model_needles = _needles(self._model)
         #: top-level keys under which any count lives: an object with none of them reports no usage
         self._roots = frozenset(path[0] for path in self._prompt + self._completion + self._total)
+        #: every top-level key a count or the model may sit under, in a stable order
+        self.root_keys: tuple[str, ...] = tuple(
+            dict.fromkeys(path[0] for path in self._prompt + self._completion + self._total + self._model)
+        )
 
     @staticmethod
     def _first_count(obj: JSONObject, paths: tuple[JSONPath, ...]) -> int | None:
@@ -349,3 +364,126 @@ class SSEUsageTap:
             self.read_event(obj, event)
         elif has_error and self._error is None:
             self._error = event_error(event, None)
+
+
+#: Bytes kept from each end of a JSON body too large to hold: the usage and the model of every
+#: vendor's answer sit near one end or the other (`model` first, `usage` last).
+BODY_EDGE = 64 * 1024
+_WS = b" \t\r\n"
+
+
+def json_value_at(buf: bytes, pos: int) -> bytes | None:
+    """The JSON value that starts at `buf[pos]` (after whitespace), as bytes; None when `buf` ends first.
+
+    Tracks strings and escapes, so braces inside text do not count; does not validate the value.
+    """
+    size = len(buf)
+    while pos < size and buf[pos] in _WS:
+        pos += 1
+    if pos >= size:
+        return None
+    first = buf[pos]
+    if first == 0x22:  # a string
+        end = pos + 1
+        while end < size:
+            byte = buf[end]
+            if byte == 0x5C:
+                end += 2
+                continue
+            if byte == 0x22:
+                return buf[pos : end + 1]
+            end += 1
+        return None
+    if first not in (0x7B, 0x5B):  # a number or a literal: up to the next delimiter
+        end = pos
+        while end < size and buf[end] not in b",}] \t\r\n":
+            end += 1
+        return buf[pos:end] if end < size else None
+    depth = 0
+    in_string = False
+    end = pos
+    while end < size:
+        byte = buf[end]
+        if in_string:
+            if byte == 0x5C:
+                end += 1
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x7B, 0x5B):
+            depth += 1
+        elif byte in (0x7D, 0x5D):
+            depth -= 1
+            if depth == 0:
+                return buf[pos : end + 1]
+        end += 1
+    return None
+
+
+def _member(buf: bytes, key: str, *, last: bool) -> JSONValue:
+    """The decoded value of member `key` found in `buf` (its last or first occurrence), or None."""
+    needle = b'"' + key.encode() + b'"'
+    pos = buf.rfind(needle) if last else buf.find(needle)
+    while pos >= 0:
+        colon = pos + len(needle)
+        while colon < len(buf) and buf[colon] in _WS:
+            colon += 1
+        if colon < len(buf) and buf[colon] == 0x3A:
+            raw = json_value_at(buf, colon + 1)
+            if raw is not None:
+                try:
+                    value: JSONValue = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    return None
+                return value
+        pos = buf.rfind(needle, 0, pos) if last else buf.find(needle, pos + 1)
+    return None
+
+
+class JSONBodyTap:
+    """Meters a non-streamed JSON body that is relayed as it arrives instead of being held whole.
+
+    Keeps the first and the last `BODY_EDGE` bytes only. A body that fits in the first is read as a
+    whole; otherwise each top-level key the usage reader looks under (`usage`, `usageMetadata`,
+    `model`, ...) is taken from the tail (last occurrence, where vendors put usage) or else the head
+    (first occurrence, where they put the model), decoded alone and handed to the reader. One per
+    response, not thread-safe.
+    """
+
+    __slots__ = ("_fallback_model", "_head", "_reader", "_size", "_tail")
+
+    def __init__(self, reader: UsageReader, fallback_model: str | None) -> None:
+        self._reader = reader
+        self._fallback_model = fallback_model
+        self._head = b""
+        self._tail = b""
+        self._size = 0
+
+    @property
+    def error(self) -> str | None:
+        return None
+
+    def feed(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if len(self._head) < BODY_EDGE:
+            self._head += chunk[: BODY_EDGE - len(self._head)]
+        tail = self._tail + chunk if len(chunk) < BODY_EDGE else chunk
+        self._tail = tail[-BODY_EDGE:] if len(tail) > BODY_EDGE else tail
+
+    def close(self) -> None:
+        return None
+
+    def result(self) -> UsageResult:
+        reader = self._reader
+        if self._size <= BODY_EDGE:
+            return reader.result(self._head, self._fallback_model)
+        found: JSONObject = {}
+        for key in reader.root_keys:
+            value = _member(self._tail, key, last=True)
+            if value is None:
+                value = _member(self._head, key, last=False)
+            if value is not None:
+                found[key] = value
+        usage = reader.usage(found) if found else None
+        return UsageResult(usage.finalized() if usage else TokenUsage(), reader.model(found) or self._fallback_model)

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 from tollgate.errors import GatewayError, ResourceValidationError
 from tollgate.providers.base import Backend, ClientAPI, PassThrough, RequestFacts, StreamTap, Translator
 from tollgate.providers.error_shapes import ERROR_SHAPERS, error_headers
-from tollgate.providers.taps import SSEUsageTap, UsageReader, lookup
+from tollgate.providers.taps import JSONBodyTap, SSEUsageTap, UsageReader, lookup
 from tollgate.resources.models import TemplateSpec
 from tollgate.types import HeaderList, JSONObject
 from tollgate.usage.record import UsageResult
@@ -174,6 +174,9 @@ class TemplateBackend:
 
     def new_stream_tap(self, fallback_model: str | None) -> StreamTap:
         return SSEUsageTap(self.reader, fallback_model)
+
+    def new_body_tap(self, fallback_model: str | None) -> StreamTap:
+        return JSONBodyTap(self.reader, fallback_model)
 
 
 @dataclass(frozen=True, slots=True)

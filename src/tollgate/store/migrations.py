@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, insert, inspect, select, text
+from sqlalchemy import Column, Connection, Engine, insert, inspect, select, text, update
 from sqlalchemy.schema import CreateIndex
 
-from tollgate.store import schema
+from tollgate.store import schema, user_rows
 
 #: Arbitrary constant identifying Tollgate's migration lock among PostgreSQL advisory locks.
 _ADVISORY_LOCK_ID = 0x70_6C_67_61_74_65  # "tollgate"-ish
@@ -76,6 +76,32 @@ def _v6_weekly_rollups(conn: Connection) -> None:
         usage_rollups.fill_weeks(conn)
 
 
+#: Columns migration 7 adds to `admin_tokens` (a fresh database gets them from step 1 already).
+_V7_TOKEN_COLUMNS = ("user_id", "kind", "expires_at", "revoked_at", "rotated_at", "last_used_at")
+
+
+def _v7_users_and_audit(conn: Connection) -> None:
+    """Users, per-user tokens with expiry and revocation, and the audit log; additive and re-runnable.
+
+    Tokens made before users existed are given to a new admin user "admin", so they keep working.
+    """
+    schema.users.create(conn, checkfirst=True)
+    schema.audit_log.create(conn, checkfirst=True)
+    present = {c["name"] for c in inspect(conn).get_columns("admin_tokens")}
+    for name in _V7_TOKEN_COLUMNS:
+        if name not in present:
+            column: Column[object] = schema.admin_tokens.c[name]
+            ddl = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE admin_tokens ADD COLUMN {name} {ddl}"))
+    for index in schema.admin_tokens.indexes:
+        index.create(conn, checkfirst=True)
+    tokens = schema.admin_tokens
+    if conn.execute(select(tokens.c.id).where(tokens.c.user_id.is_(None)).limit(1)).first() is None:
+        return
+    owner = user_rows.find_or_create_admin(conn, datetime.now(UTC))
+    conn.execute(update(tokens).where(tokens.c.user_id.is_(None)).values(user_id=owner, kind="api"))
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, _v1_initial),
     (2, _v2_admin_tokens),
@@ -83,6 +109,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (4, _gateway_problems),
     (5, _v5_coarse_rollup),
     (6, _v6_weekly_rollups),
+    (7, _v7_users_and_audit),
 ]
 
 

@@ -113,7 +113,10 @@ deployments = Table(
     Index("ix_deployments_live", "gateway", "undeployed_at"),
 )
 
-#: Management API admin tokens: only the SHA-256 of each token is stored (tokens have 256 bits of entropy).
+#: Management API tokens: only the SHA-256 of each token is stored (tokens have 256 bits of entropy).
+#: Each belongs to a user (`user_id`; rows from before users existed were given the user "admin").
+#: `kind` is "api" (made by hand) or "session" (from a password login). Columns after `created_at`
+#: were added by migration 3.
 admin_tokens = Table(
     "admin_tokens",
     metadata,
@@ -121,6 +124,50 @@ admin_tokens = Table(
     Column("name", String(63), nullable=False),
     Column("token_hash", LargeBinary(32), nullable=False),
     Column("created_at", _TS, nullable=False),
+    Column("user_id", String(12)),
+    Column("kind", String(16)),
+    Column("expires_at", _TS),
+    Column("revoked_at", _TS),
+    Column("rotated_at", _TS),
+    Column("last_used_at", _TS),
+    Index("ix_admin_tokens_user", "user_id"),
+)
+
+#: Named people (`kind` "user", may have an argon2id password) and service accounts ("service", tokens only).
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(12), primary_key=True),
+    Column("name", String(63), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(512)),
+    Column("created_at", _TS, nullable=False),
+    Column("updated_at", _TS, nullable=False),
+    Column("disabled_at", _TS),
+    UniqueConstraint("name", name="uq_users_name"),
+)
+
+#: Every change made through the management API: who (user and token id, never the token), when, what.
+#: `before`/`after` are the changed thing's documents with secret values masked; `id` orders and pages.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("ts", _TS, nullable=False),
+    Column("actor", String(63), nullable=False),
+    Column("actor_user_id", String(12)),
+    Column("actor_token_id", String(16), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("path", String(2048), nullable=False),
+    Column("before", _JSON),
+    Column("after", _JSON),
+    Index("ix_audit_log_ts", "ts"),
+    Index("ix_audit_log_actor", "actor"),
+    Index("ix_audit_log_kind", "kind"),
 )
 
 usage = Table(

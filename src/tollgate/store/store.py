@@ -26,8 +26,8 @@ from tollgate.resources.keys import KeyRecord
 from tollgate.resources.loader import parse_document
 from tollgate.resources.models import API_VERSION, LLMProvider, LLMProxy, ProviderTemplate, Resource
 from tollgate.resources.resource_set import ResourceSet
+from tollgate.store import apply as applying
 from tollgate.store import (
-    admin_rows,
     deployment_rows,
     key_rows,
     migrations,
@@ -37,7 +37,8 @@ from tollgate.store import (
     usage_rows,
     usage_summary,
 )
-from tollgate.store import apply as applying
+from tollgate.store.access import AccessStore
+from tollgate.store.audit_log import AuditLog
 from tollgate.store.crypto import SecretCipher, append_key, retire_keys
 from tollgate.store.engine import build_engine
 from tollgate.store.problem_rows import DeploymentProblem
@@ -85,6 +86,10 @@ class Store:
     ) -> None:
         self._engine = engine
         self._cipher = cipher
+        #: Users, their tokens and password logins of the management API.
+        self.access = AccessStore(engine)
+        #: The record of every change made through the management API.
+        self.audit = AuditLog(engine)
         self.known_templates: dict[str, str | None] = dict(known_templates)
         #: Prices usage records are costed with when written (the shipped table + TOLLGATE_PRICES).
         self.prices = prices or default_table()
@@ -364,22 +369,15 @@ class Store:
         with read_tx(self._engine) as conn:
             return problem_rows.fetch(conn, gateway)
 
-    # --- management API admin tokens -----------------------------------------------------------------
+    # --- management API tokens (users, tokens and logins: `self.access`) ------------------------
 
     def ensure_admin_token(self) -> str | None:
-        """Create the first admin token if none exists and return its value (once); else None."""
-        with write_tx(self._engine) as tx:
-            return admin_rows.create(tx, "initial") if admin_rows.count(tx.conn) == 0 else None
-
-    def create_admin_token(self, name: str) -> str:
-        """Issue another admin token; its value is returned once and stored only hashed."""
-        with write_tx(self._engine) as tx:
-            return admin_rows.create(tx, name)
+        """Create the first admin token (of the admin user "admin") if no token exists; its value, once."""
+        return self.access.ensure_initial_token()
 
     def verify_admin_token(self, value: str) -> bool:
-        """Constant-time check of a presented admin token against the stored hashes."""
-        with read_tx(self._engine) as conn:
-            return admin_rows.verify(conn, value)
+        """Whether `value` is a live token of an enabled user (constant-time hash comparison)."""
+        return self.access.authenticate(value) is not None
 
     # --- the data plane's view -------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""Tests for the server's request-body contract (gateway/server.py): the handler runs when the head
-is complete and reads the body itself, bounded; over raw loopback sockets."""
+"""Tests for the request-body contract (gateway/request.py, driven by gateway/server.py): the handler
+runs when the head is complete and reads the body itself, bounded; over raw loopback sockets."""
 
 from __future__ import annotations
 
