@@ -14,8 +14,11 @@ table. The data (fixed random seed): 30 days ending now, in time order; 3 gatewa
 proxy or provider), statuses 200 (94%), 429 (3%), 400, 500, 502 (1% each), 60% streams.
 
 Each query runs through the management API in-process (FastAPI TestClient: routing, validation,
-the store call, JSON), `--repeat` times after one warm-up; p50 / p95 / max are printed per query
-and written as JSON with `--json`. `--writer` also measures the writer's insert rate (rows/s of
+the store call, JSON), `--repeat` times after one warm-up; wall-clock p50 / p95 / max and this
+process's CPU time per query (with SQLite that includes the database's own work; with PostgreSQL
+the server's work is in its own processes) are printed and written as JSON with `--json`, with the
+machine's load average before and after: on a shared machine the wall times carry the queueing.
+`--writer` also measures the writer's insert rate (rows/s of
 `Store.insert_usage` with roll-ups, 500-record batches) on a copy of the schema.
 """
 
@@ -150,6 +153,16 @@ def seed(store: Store, rows: int, end: float) -> dict[str, float]:
     return timings
 
 
+def _rollups(store: Store) -> float:
+    """Rebuild both roll-ups from the raw rows and refresh the planner statistics; returns seconds."""
+    began = time.perf_counter()
+    with store._engine.begin() as conn:
+        usage_rollups.rebuild(conn, None, None, store.prices)
+    with store._engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    return time.perf_counter() - began
+
+
 def _seed_sqlite(store: Store, rows: int, end: float) -> None:
     sql = f"INSERT INTO usage ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
     raw = store._engine.raw_connection()
@@ -233,13 +246,16 @@ def time_queries(store: Store, now: float, repeat: int) -> list[dict[str, Any]]:
             response.raise_for_status()
             body = response.json()
             size = len(body.get("rows", body.get("items", [])))
-            samples = []
+            samples, cpu = [], []
             for _ in range(repeat):
-                began = time.perf_counter()
+                began, began_cpu = time.perf_counter(), time.process_time()
                 client.get(path, params=params).raise_for_status()
                 samples.append((time.perf_counter() - began) * 1000)
+                cpu.append((time.process_time() - began_cpu) * 1000)
             samples.sort()
+            cpu.sort()
             p95 = samples[min(len(samples) - 1, round(0.95 * len(samples)) - 1)]
+            cpu95 = cpu[min(len(cpu) - 1, round(0.95 * len(cpu)) - 1)]
             results.append(
                 {
                     "query": name,
@@ -247,9 +263,15 @@ def time_queries(store: Store, now: float, repeat: int) -> list[dict[str, Any]]:
                     "p50_ms": statistics.median(samples),
                     "p95_ms": p95,
                     "max_ms": samples[-1],
+                    "cpu_p50_ms": statistics.median(cpu),
+                    "cpu_p95_ms": cpu95,
                 }
             )
-            print(f"  {name:<32} {size:>5} rows  p50 {results[-1]['p50_ms']:8.1f} ms  p95 {p95:8.1f} ms", flush=True)
+            print(
+                f"  {name:<32} {size:>5} rows  p50 {results[-1]['p50_ms']:8.1f} ms  p95 {p95:8.1f} ms"
+                f"  (this process's CPU: p50 {results[-1]['cpu_p50_ms']:7.1f} ms, p95 {cpu95:7.1f} ms)",
+                flush=True,
+            )
     return results
 
 
@@ -283,6 +305,7 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="PostgreSQL URL (its search_path schema is emptied!)")
     parser.add_argument("--reuse", action="store_true", help="Time an already seeded database.")
     parser.add_argument("--seed-only", action="store_true", help="Seed, do not time.")
+    parser.add_argument("--rollups-only", action="store_true", help="Rebuild the roll-ups of a seeded database.")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--writer", type=int, default=0, metavar="BATCHES", help="Also measure the writer.")
     parser.add_argument("--json", type=Path, default=None, help="Write the results here.")
@@ -291,26 +314,31 @@ def main() -> None:
     if args.backend == "sqlite":
         db = args.db or Path(tempfile.mkdtemp()) / "usage-bench.db"
         url = f"sqlite:///{db}"
-        if not args.reuse:
+        if not (args.reuse or args.rollups_only):
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
     else:
         url = args.url or f"postgresql://{getpass.getuser()}@127.0.0.1:5432/test?options=-csearch_path%3Dusage_bench"
-        if not args.reuse:
+        if not (args.reuse or args.rollups_only):
             _empty_pg_schema(url)
     result: dict[str, Any] = {"backend": args.backend, "rows": args.rows, "load_average": os.getloadavg()}
     now = time.time()
     with Store.open(url) as store:
-        if not args.reuse:
+        if args.rollups_only:
+            began = time.perf_counter()
+            result["seed"] = {"rollups_s": _rollups(store), "rollups_wall_s": time.perf_counter() - began}
+            print(f"  {result['seed']}", file=sys.stderr)
+        elif not args.reuse:
             print(f"seeding {args.rows:,} rows into {args.backend}", file=sys.stderr)
             result["seed"] = seed(store, args.rows, now)
             print(f"  {result['seed']}", file=sys.stderr)
-        else:
+        if args.reuse or args.rollups_only:
             with store._engine.connect() as conn:
                 now = float(conn.execute(text("SELECT max(ts) FROM usage")).scalar_one()) + 1
         if not args.seed_only:
             print(f"timing {args.repeat} runs per query ({args.backend}, {args.rows:,} rows)")
             result["queries"] = time_queries(store, now, args.repeat)
+            result["load_average_after"] = os.getloadavg()
     if args.writer:
         result["writer_rows_per_s"] = writer_rate(lambda: _fresh_url(args.backend, url), args.writer)
         print(f"writer: {result['writer_rows_per_s']:,.0f} rows/s (priced, with roll-ups, 500-record batches)")

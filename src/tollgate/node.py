@@ -27,8 +27,9 @@ from tollgate.listen import bind_listener
 from tollgate.resources.loader import load_documents
 from tollgate.resources.resource_set import ResourceSet
 from tollgate.store import Store
+from tollgate.usage.metrics_export import make_metrics_dir, remove_metrics_dir, serve_metrics_port
 from tollgate.usage.recorder import UsageRecorder
-from tollgate.usage.writer_process import UsageWriterProcess
+from tollgate.usage.writer_process import METRICS_DIR_ENV, UsageWriterProcess
 
 log = logging.getLogger("tollgate.node")
 
@@ -96,6 +97,7 @@ class Node:
         self.problems: Problems = {}
         self._problems_reported = False
         self.admin_port: int | None = None
+        self.metrics_dir: str | None = None
 
     @property
     def public_url(self) -> str:
@@ -156,7 +158,10 @@ class Node:
 
     async def _start_gateway(self, store: Store, sock: socket.socket) -> None:
         cfg = self.config
-        self.usage_writer = UsageWriterProcess(cfg.db_url)
+        self.metrics_dir = make_metrics_dir()  # the writer child keeps its metrics here; /metrics reads them
+        self.usage_writer = UsageWriterProcess(cfg.db_url, env={METRICS_DIR_ENV: self.metrics_dir})
+        if cfg.role == "gateway":
+            serve_metrics_port(self, self.metrics_dir, cfg.admin_host)
         recorder = self.recorder = UsageRecorder(self.usage_writer)
         state = self.state = GatewayState(cfg.gateway_name, recorder, trusted_hops=cfg.trusted_hops)
         resources = await asyncio.to_thread(store.load_resource_set, cfg.gateway_name)
@@ -297,6 +302,7 @@ class Node:
                 await task
         if self.usage_writer is not None:
             await self.usage_writer.aclose()
+            remove_metrics_dir(self.metrics_dir)
         if self.store is not None and self.state is not None:
             await self._write_key_use(self.store, self.state)
             self.state.pools.close()

@@ -32,3 +32,12 @@ def test_get_gateways_and_describe_show_the_reason(api: LiveAPI, tmp_path: Path)
     assert table[1].endswith(f"LLMProvider/private: {REASON}")
     described = runner.invoke(main, ["describe", "provider", "private"]).stdout
     assert f"  default  revision 1  http://127.0.0.1:8080/private  NOT SERVED: {REASON}\n" in described
+
+
+def test_apply_refuses_a_missing_ca_bundle_naming_resource_and_field(api: LiveAPI, tmp_path: Path) -> None:
+    missing = tmp_path / "gone.pem"
+    (tmp_path / "p.yaml").write_text(PROVIDER.replace('upstreamUrl: "http://127.0.0.1:9"', f"caBundle: {missing}"))
+    result = CliRunner().invoke(main, ["apply", "-f", str(tmp_path / "p.yaml")])
+    assert result.exit_code == 1
+    assert f"LLMProvider 'private': spec.caBundle: file '{missing}' does not exist" in result.output
+    assert CliRunner().invoke(main, ["get", "providers", "-o", "json"]).stdout.strip() == "[]"

@@ -218,3 +218,24 @@ def test_first_start_token_belongs_to_the_admin_user(store: Store) -> None:
         me = tc.get("/api/v1/whoami").json()
         assert (me["user"], me["role"], me["kind"]) == ("admin", "admin", "user")
         assert [(t["name"], t["user"]) for t in tc.get("/api/v1/tokens").json()] == [("initial", "admin")]
+
+
+def test_a_request_is_authenticated_once(store: Store) -> None:
+    """The guard verifies before the body is read and hands the principal on: one store lookup per call."""
+    from tollgate.control.app import create_app
+    from tollgate.control.auth import AdminAuth, Principal
+
+    class CountingAuth(AdminAuth):
+        calls = 0
+
+        def authenticate(self, token: str) -> Principal | None:
+            CountingAuth.calls += 1
+            return super().authenticate(token)
+
+    store.access.create_user("ci", "service", "viewer")
+    _record, value = store.access.create_token("ci", "main")
+    app = create_app(store, auth=CountingAuth(store, env_token=""))
+    with TestClient(app, headers=_as(value)) as tc:
+        assert tc.get("/api/v1/whoami").json()["user"] == "ci"
+        assert tc.put("/api/v1/secrets/x", json={"value": "sk-0123456789"}).status_code == 403
+    assert CountingAuth.calls == 2

@@ -244,6 +244,28 @@ def test_filters(store: Store, flt: UsageFilter, expected: list[str]) -> None:
     assert [r.request_id for r in store.usage_records(flt)] == expected
 
 
+def test_pages_of_a_status_range_merge_the_statuses_in_order(store: Store) -> None:
+    """A range (5xx) is listed one status at a time and merged: same order and pages as one query."""
+    statuses = [500, 502, 503, 200, 429]
+    store.insert_usage([record(DAY0 + i // 2, status=statuses[i % 5], request_id=f"r{i:02d}") for i in range(40)])
+    expected = [f"r{i:02d}" for i in reversed(range(40)) if statuses[i % 5] >= 500]
+    seen: list[str] = []
+    before = None
+    while True:
+        page = store.usage_records(UsageFilter(status_min=500, status_max=599), limit=5, before=before)
+        seen += [r.request_id for r in page]
+        if len(page) < 5:
+            break
+        before = (page[-1].ts, page[-1].id)
+    assert seen == expected
+    assert [r.request_id for r in store.usage_records(UsageFilter(status_min=400), limit=4)] == [
+        "r39",
+        "r37",
+        "r36",
+        "r35",
+    ]
+
+
 # --- summaries ----------------------------------------------------------------------------------
 
 

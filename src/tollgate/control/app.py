@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Response
 
 from tollgate.control import permissions
 from tollgate.control.audit import record_changes
@@ -23,6 +23,8 @@ from tollgate.control.routes import apply, audit, deployments, keys, login, poli
 from tollgate.control.schemas import ErrorResponse
 from tollgate.security.backoff import FailureBackoff
 from tollgate.store import Store
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 API_PREFIX = permissions.API_PREFIX
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -43,12 +45,14 @@ def create_app(
     max_body: int = DEFAULT_ADMIN_MAX_BODY,
     backoff: FailureBackoff | None = None,
     started: Callable[[], bool] | None = None,
+    metrics: Callable[[], bytes] | None = None,
 ) -> FastAPI:
     """The management API over `store`; `auth` defaults to env TOLLGATE_ADMIN_TOKEN plus the stored tokens.
 
     `AdminGuard` wraps it: bad tokens are refused (and backed off per client, `backoff`) before a body
     is read, and bodies over `max_body` bytes get 413. Probes at /_tollgate/live and /_tollgate/ready
     need no token; `started` (a node's "has finished starting") is part of readiness when given.
+    `metrics` renders the node's Prometheus metrics for `/metrics` (no token either).
     """
     app = FastAPI(
         title="Tollgate management API",
@@ -62,7 +66,7 @@ def create_app(
     app.state.backoff = FailureBackoff() if backoff is None else backoff
     app.add_middleware(
         AdminGuard,
-        verify=app.state.auth.is_valid,
+        verify=app.state.auth.authenticate,
         backoff=app.state.backoff,
         max_body=max_body,
         public_paths=(f"{API_PREFIX}/login",),
@@ -73,6 +77,13 @@ def create_app(
         return {"status": "ok"}
 
     app.include_router(health_router(store, started))
+    if metrics is not None:
+        render = metrics
+
+        @app.get("/metrics", tags=["health"], response_class=Response)
+        def prometheus_metrics() -> Response:
+            """Prometheus text exposition: traffic, tokens, cost, errors, latency, usage records."""
+            return Response(render(), media_type=METRICS_CONTENT_TYPE)
 
     guarded = [Depends(require_permission), Depends(record_changes, scope="function")]
     for module in (resources, secrets, keys, deployments, apply, usage, users, audit, policies):

@@ -89,11 +89,13 @@ async def authenticate(
     """FastAPI dependency: the caller, or 401 unless the request carries a valid bearer token."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing token: send 'Authorization: Bearer <token>'")
+    verified = getattr(request.state, "principal", None)  # set by `AdminGuard` for this very request
+    if isinstance(verified, Principal):
+        return verified
     auth: AdminAuth = request.app.state.auth
     principal = await run_in_threadpool(auth.authenticate, credentials.credentials)
     if principal is None:
         raise HTTPException(401, "invalid, expired or revoked token")
-    request.state.principal = principal
     return principal
 
 

@@ -30,7 +30,8 @@ _BEARER = b"bearer "
 
 class AdminGuard:
     """Wraps the management API app (`app`). Requests under `guarded_prefix`, except `public_paths`,
-    need a bearer token that `verify(token)` accepts (run in a worker thread: it may query the store).
+    need a bearer token that `verify(token)` accepts (run in a worker thread: it may query the store);
+    a truthy answer is kept in the request's state as `principal`, so the route need not verify again.
     Every request body is capped at `max_body` bytes (Content-Length checked first, then while reading).
     `backoff` counts bad tokens per client address; a blocked client gets 429 with Retry-After.
     """
@@ -39,7 +40,7 @@ class AdminGuard:
         self,
         app: ASGIApp,
         *,
-        verify: Callable[[str], bool],
+        verify: Callable[[str], object],
         backoff: FailureBackoff,
         max_body: int = DEFAULT_ADMIN_MAX_BODY,
         guarded_prefix: str = "/api/v1",
@@ -94,7 +95,9 @@ class AdminGuard:
         token = _bearer_token(headers)
         if token is None:
             return _Reply(401, "unauthorized", "missing admin token: send 'Authorization: Bearer <token>'")
-        if await asyncio.to_thread(self._verify, token):
+        principal = await asyncio.to_thread(self._verify, token)
+        if principal:
+            scope.setdefault("state", {})["principal"] = principal
             return None
         blocked = self._backoff.record_failure(client)
         log.warning(

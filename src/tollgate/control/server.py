@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import socket
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -54,6 +54,13 @@ class ControlServer:
         self._sock.close()
 
 
+def _node_metrics(node: Node) -> Callable[[], bytes]:
+    """/metrics of a node: its writer child's traffic metrics and its own gauges, read at scrape time."""
+    from tollgate.usage.metrics_export import node_registry, render
+
+    return lambda: render(node_registry(node, node.metrics_dir))
+
+
 async def start_control_server(
     node: Node | None,
     store: Store,
@@ -78,7 +85,13 @@ async def start_control_server(
             print(f"Admin token for the management API (shown once): {token}", file=sys.stderr, flush=True)
     bound = int(sock.getsockname()[1])
     config = uvicorn.Config(
-        create_app(store, auth=auth, max_body=max_body, started=node.ready.is_set if node is not None else None),
+        create_app(
+            store,
+            auth=auth,
+            max_body=max_body,
+            started=node.ready.is_set if node is not None else None,
+            metrics=_node_metrics(node) if node is not None else None,
+        ),
         log_level="warning",
         access_log=False,
         lifespan="off",

@@ -21,6 +21,7 @@ from tollgate.policies.attach import build_policies
 from tollgate.policies.base import Policy, PolicyChain
 from tollgate.policies.services import PolicyServices
 from tollgate.providers.base import ClientAPI
+from tollgate.providers.pairs import client_api_named
 from tollgate.providers.registry import BUILTIN_TEMPLATES, build_template
 from tollgate.providers.template import Template
 from tollgate.providers.translators import translator_for
@@ -234,7 +235,7 @@ def compile_snapshot(
             continue
         upstreams[name] = upstream
         baselines[name] = policies
-        routes[provider.spec.context] = _route(
+        route = _route(
             provider.spec.context,
             name,
             None,
@@ -242,8 +243,11 @@ def compile_snapshot(
             provider.spec.security,
             upstream,
             tables.get(("LLMProvider", name), {}),
+            provider.spec.client_api,
             policies,
         )
+        if route is not None:
+            routes[provider.spec.context] = route
     for name, proxy in resources.proxies.items():
         provider_name = proxy.spec.provider
         upstream = upstreams.get(provider_name)
@@ -254,7 +258,7 @@ def compile_snapshot(
         own = _policies("LLMProxy", name, proxy.spec.policies, services)
         if own is None:
             continue
-        routes[proxy.spec.context] = _route(
+        route = _route(
             proxy.spec.context,
             provider_name,
             name,
@@ -262,8 +266,11 @@ def compile_snapshot(
             proxy.spec.security,
             upstream,
             tables.get(("LLMProxy", name), {}),
+            proxy.spec.client_api or base.spec.client_api,
             baselines[provider_name] + own,  # THE policy order: the provider's baseline, then the proxy's
         )
+        if route is not None:
+            routes[proxy.spec.context] = route
     return Snapshot(routes, resources.revision)
 
 
@@ -287,10 +294,12 @@ def _route(
     security: InboundSecurity,
     upstream: _Upstream,
     keys: dict[str, KeyEntry],
+    client_api: str | None = None,
     policies: tuple[Policy, ...] = (),
-) -> Route:
-    client = upstream.template.client
+) -> Route | None:
+    """The route; None (logged) when its `clientApi` cannot be translated to the provider's backend."""
     backend = upstream.template.backend
+    client = upstream.template.client if client_api is None else client_api_named(client_api)
     # a custom template's own client key headers carry the gateway key too: never forwarded
     strip = set(HOP_HEADERS | CLIENT_CREDENTIAL_HEADERS | FORWARDING_HEADERS | upstream.credential_names)
     strip |= set(client.client_key_headers)
@@ -300,7 +309,9 @@ def _route(
     else:
         strip_query.add(security.name)
     translator = translator_for(client, backend)
-    assert translator is not None  # one template's own halves always pair
+    if translator is None:  # only a clientApi can pair halves of different vendors
+        log.error("%s: no translation from the %s API to a %s backend; not routed", context, client.name, backend.name)
+        return None
     target = Target(
         name=provider_name,
         backend=backend,

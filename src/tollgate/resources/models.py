@@ -239,6 +239,14 @@ _ALLOW_SHADOWING = (
 )
 
 
+#: client APIs a route can serve in front of another vendor's backend (docs/routing-and-translation.md)
+ClientApiName = Literal["openai", "anthropic"]
+_CLIENT_API = (
+    "The API clients of this route speak when it is not the template's own: 'openai' (Chat Completions) or "
+    "'anthropic' (Messages); the gateway translates to and from the backend."
+)
+
+
 class ProviderSpec(Model):
     template: str = Field(pattern=NAME_PATTERN)
     context: str
@@ -265,6 +273,7 @@ class ProviderSpec(Model):
         le=100_000,
         description="Upstream connections at most (busy and idle); further requests wait up to timeouts.pool.",
     )
+    client_api: ClientApiName | None = Field(default=None, alias="clientApi", description=_CLIENT_API)
     policies: list[PolicyRef] = Field(
         default_factory=list,
         max_length=64,
@@ -310,6 +319,9 @@ class ProxySpec(Model):
     context: str
     security: InboundSecurity = Field(default_factory=InboundSecurity)
     allow_shadowing: bool = Field(default=False, alias="allowShadowing", description=_ALLOW_SHADOWING)
+    client_api: ClientApiName | None = Field(
+        default=None, alias="clientApi", description=_CLIENT_API + " Overrides the provider's."
+    )
     policies: list[PolicyRef] = Field(
         default_factory=list,
         max_length=64,

@@ -8,14 +8,15 @@ multi-row INSERTs and adds their sums to the roll-ups in the same transaction. L
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, delete, func, select
 
 from tollgate.store import usage_rollups
-from tollgate.store.schema import usage
+from tollgate.store.schema import usage, usage_rollup_coarse
 from tollgate.store.usage_query import StoredUsage, UsageFilter
-from tollgate.store.usage_rollups import RollupKey, RollupSums
+from tollgate.store.usage_rollups import WEEK, RollupKey, RollupSums
 from tollgate.usage.pricing import PriceTable
 from tollgate.usage.record import UsageRecord
 
@@ -136,10 +137,13 @@ def conditions(flt: UsageFilter, start: float | None, end: float | None) -> list
         value = getattr(flt, name)
         if value is not None:
             terms.append(RAW_DIMENSIONS[name] == value)
-    if flt.status_min is not None:
-        terms.append(usage.c.status >= flt.status_min)
-    if flt.status_max is not None:
-        terms.append(usage.c.status <= flt.status_max)
+    if flt.status_min is not None and flt.status_min == flt.status_max:
+        terms.append(usage.c.status == flt.status_min)  # an equality, so (status, ts) is walked in ts order
+    else:
+        if flt.status_min is not None:
+            terms.append(usage.c.status >= flt.status_min)
+        if flt.status_max is not None:
+            terms.append(usage.c.status <= flt.status_max)
     return terms
 
 
@@ -175,13 +179,16 @@ def fetch_page(
 
     A record written before costs were stored is priced now with `prices`.
     """
-    query = select(*(usage.c[name] for name in _LISTED)).where(*conditions(flt, flt.start, flt.end))
-    if before is not None:
-        ts, row_id = before
-        query = query.where(usage.c.ts <= ts, (usage.c.ts < ts) | (usage.c.id < row_id))
-    query = query.order_by(usage.c.ts.desc(), usage.c.id.desc()).limit(limit)
+    rows: list[Any] = []
+    for part in _status_parts(conn, flt):
+        query = select(*(usage.c[name] for name in _LISTED)).where(*conditions(part, part.start, part.end))
+        if before is not None:
+            ts, row_id = before
+            query = query.where(usage.c.ts <= ts, (usage.c.ts < ts) | (usage.c.id < row_id))
+        rows += conn.execute(query.order_by(usage.c.ts.desc(), usage.c.id.desc()).limit(limit)).all()
+    rows.sort(key=lambda row: (row.ts, row.id), reverse=True)
     page = []
-    for row in conn.execute(query):
+    for row in rows[:limit]:
         values = row._asdict()
         if values["cost"] is None:
             model = values["response_model"] or values["request_model"]
@@ -191,6 +198,31 @@ def fetch_page(
         values["is_streaming"] = bool(values["is_streaming"])
         page.append(StoredUsage(**values))
     return page
+
+
+#: A status range with at most this many distinct statuses is listed one status at a time.
+_MAX_STATUS_PARTS = 16
+
+
+def _status_parts(conn: Connection, flt: UsageFilter) -> list[UsageFilter]:
+    """`flt` as one filter per status when it asks for a range (4xx, error), else `flt` itself.
+
+    Newest-first pages of a range ("the latest 5xx") would make the database collect every match
+    and sort it (the range spans the (status, ts) index); one exact status per query walks that
+    index already in order and stops at the page size. The statuses present come from the weekly
+    roll-up (a few hundred rows), and the pages are merged.
+    """
+    if flt.status_min == flt.status_max:
+        return [flt]
+    query = select(usage_rollup_coarse.c.status).distinct().where(usage_rollup_coarse.c.period == WEEK)
+    if flt.status_min is not None:
+        query = query.where(usage_rollup_coarse.c.status >= flt.status_min)
+    if flt.status_max is not None:
+        query = query.where(usage_rollup_coarse.c.status <= flt.status_max)
+    statuses = [int(status) for status in conn.execute(query).scalars()]
+    if not statuses or len(statuses) > _MAX_STATUS_PARTS:
+        return [flt]  # nothing rolled up yet (or many statuses): one query over the range
+    return [replace(flt, status_min=status, status_max=status) for status in statuses]
 
 
 def prune(conn: Connection, before: float, limit: int) -> int:

@@ -25,8 +25,8 @@ import os
 import struct
 import sys
 import time
-from collections.abc import Callable
-from typing import BinaryIO
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, BinaryIO
 
 import orjson
 
@@ -35,7 +35,13 @@ from tollgate.usage.record import UsageRecord
 from tollgate.usage.recorder import UsageBatchLostError, UsageWriterGoneError
 from tollgate.usage.retention import UsageRetention
 
+if TYPE_CHECKING:
+    from tollgate.usage.metrics import UsageMetrics
+
 logger = logging.getLogger(__name__)
+
+#: Env var naming the directory the child keeps its metric files in (set by the node).
+METRICS_DIR_ENV = "TOLLGATE_METRICS_DIR"
 
 #: The child reads its database URL here, not from argv: a URL may hold a password, argv is public.
 DB_ENV = "TOLLGATE_USAGE_WRITER_DB"
@@ -54,14 +60,15 @@ class UsageWriterProcess:
     One `write()` at a time (the recorder serialises them): each waits for its own acknowledgement.
     """
 
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str, env: Mapping[str, str] | None = None) -> None:
         self._db_url = db_url
+        self._env = dict(env or {})  # more environment for the child (e.g. its metrics directory)
         self._proc: asyncio.subprocess.Process | None = None
 
     async def _ensure_child(self) -> asyncio.subprocess.Process:
         proc = self._proc
         if proc is None or proc.returncode is not None or proc.stdin is None or proc.stdin.is_closing():
-            env = {**os.environ, DB_ENV: self._db_url}
+            env = {**os.environ, **self._env, DB_ENV: self._db_url}
             proc = self._proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -142,6 +149,17 @@ def _insert_with_retries(insert: Callable[[list[UsageRecord]], None], batch: lis
     return False
 
 
+def _metrics() -> UsageMetrics | None:
+    """The traffic metrics, in prometheus_client's multiprocess mode under the node's directory, if it gave one."""
+    directory = os.environ.get(METRICS_DIR_ENV)
+    if not directory:
+        return None
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # read by prometheus_client when it is imported
+    from tollgate.usage.metrics import UsageMetrics
+
+    return UsageMetrics()
+
+
 def main() -> None:
     """The child: read frames from stdin, insert each batch, acknowledge each one on the ack pipe."""
     from tollgate.store import Store
@@ -156,6 +174,7 @@ def main() -> None:
     store = Store.open(url)
     retention = UsageRetention.from_env()  # raw records older than TOLLGATE_USAGE_RETENTION, pruned between batches
     access_log = AccessLog.from_env()  # one line per request (TOLLGATE_ACCESS_LOG), here, off the gateway's loop
+    metrics = _metrics()
     stdin = sys.stdin.buffer
     try:
         while (header := _read_exactly(stdin, 4)) is not None:
@@ -167,6 +186,8 @@ def main() -> None:
             with contextlib.suppress(BrokenPipeError):
                 acks.write(ACK.pack(ACK_STORED if stored else ACK_LOST, len(batch)))
             access_log.write(batch)
+            if metrics is not None:
+                metrics.observe(batch)
             retention.tick(store)
     finally:
         store.close()

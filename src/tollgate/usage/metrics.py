@@ -1,0 +1,102 @@
+"""Prometheus metrics of the traffic, computed by the usage writer child from the records it receives.
+
+The child runs prometheus_client in multiprocess mode (values in files under the node's metrics
+directory), and the node's `/metrics` reads that directory: the gateway's event loop does no metrics
+work per request. Names follow the OpenTelemetry GenAI semantic conventions where they define one
+(`gen_ai.client.token.usage`, `gen_ai.server.request.duration`, `gen_ai.server.time_to_first_token`,
+as Prometheus spells them); the rest are `tollgate_*`. Labels are bounded: provider and proxy names
+(resources), the model as the price table names it (else "other"), status class, token type. Never
+a key id, a path or a raw model string from a client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from tollgate.usage.pricing import PriceTable, default_table
+from tollgate.usage.record import UsageRecord
+
+#: Bucket boundaries the GenAI semantic conventions advise for each histogram.
+TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
+DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+OTHER_MODEL = "other"
+_ROUTE = ("provider", "proxy", "model")
+
+
+def status_class(status: int) -> str:
+    return f"{status // 100}xx" if 100 <= status <= 599 else "other"
+
+
+class UsageMetrics:
+    """The traffic metrics; `observe(batch)` once per batch of usage records. One per writer process.
+
+    `registry` is for tests (normal mode); in the writer child it is None and values go to the
+    multiprocess directory.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None, prices: PriceTable | None = None) -> None:
+        self._prices = prices or default_table()
+        self.requests = Counter(
+            "tollgate_requests",
+            "Requests answered, by route, model, status class and whether the answer was a stream.",
+            [*_ROUTE, "status_class", "stream"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "tollgate_errors", "Requests that failed, by route and error code.", [*_ROUTE, "code"], registry=registry
+        )
+        self.tokens = Counter(
+            "tollgate_tokens", "Tokens metered, by type (input, output, cached).", [*_ROUTE, "type"], registry=registry
+        )
+        self.cost = Counter(
+            "tollgate_cost_usd", "Cost at the price table's prices, in USD.", list(_ROUTE), registry=registry
+        )
+        self.token_usage = Histogram(
+            "gen_ai_client_token_usage",
+            "Tokens per request (OTel gen_ai.client.token.usage), by gen_ai_token_type input or output.",
+            [*_ROUTE, "gen_ai_token_type"],
+            buckets=TOKEN_BUCKETS,
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "gen_ai_server_request_duration_seconds",
+            "Time from request arrival to the last byte sent (OTel gen_ai.server.request.duration).",
+            [*_ROUTE, "status_class"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.ttft = Histogram(
+            "gen_ai_server_time_to_first_token_seconds",
+            "Time from request arrival to the first byte of a stream (OTel gen_ai.server.time_to_first_token).",
+            list(_ROUTE),
+            buckets=TTFT_BUCKETS,
+            registry=registry,
+        )
+
+    def model_label(self, record: UsageRecord) -> str:
+        """The model as the price table names it (a bounded set), else "other"."""
+        return self._prices.resolve(record.response_model or record.request_model) or OTHER_MODEL
+
+    def observe(self, records: Sequence[UsageRecord]) -> None:
+        for r in records:
+            route = (r.provider, r.proxy or "", self.model_label(r))
+            klass = status_class(r.status)
+            self.requests.labels(*route, klass, "true" if r.is_streaming else "false").inc()
+            self.duration.labels(*route, klass).observe(r.latency_ms / 1000.0)
+            if r.error_code is not None or r.status >= 400:
+                self.errors.labels(*route, r.error_code or f"http_{klass}").inc()
+            if r.is_streaming and r.ttfb_ms is not None:
+                self.ttft.labels(*route).observe(r.ttfb_ms / 1000.0)
+            cached = getattr(r, "cached_tokens", None)
+            for kind, count in (("input", r.prompt_tokens), ("output", r.completion_tokens), ("cached", cached)):
+                if count:
+                    self.tokens.labels(*route, kind).inc(count)
+                    if kind != "cached":
+                        self.token_usage.labels(*route, kind).observe(count)
+            if route[2] != OTHER_MODEL and (r.prompt_tokens or r.completion_tokens):
+                spent = self._prices.cost(route[2], r.prompt_tokens, r.completion_tokens, cached)
+                if spent:
+                    self.cost.labels(*route).inc(spent)

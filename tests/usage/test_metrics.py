@@ -1,0 +1,195 @@
+"""Traffic metrics from usage records: names, bounded labels, exact values (unit), and `/metrics` of a
+real node after SDK calls (the writer child computes them; the node's management port serves them)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from tollgate.mock.server import MockServer
+from tollgate.resources.keys import generate_key
+from tollgate.usage.metrics import UsageMetrics
+from tollgate.usage.record import UsageRecord
+
+RECORD = UsageRecord(
+    ts=1_793_577_660.0,
+    request_id="r1",
+    gateway="default",
+    provider="openai",
+    proxy="team",
+    key_id="0123456789ab",
+    method="POST",
+    path="/team/v1/chat/completions",
+    request_model="gpt-4o",
+    response_model="gpt-4o-2024-08-06",
+    prompt_tokens=1000,
+    completion_tokens=500,
+    total_tokens=1500,
+    status=200,
+    latency_ms=250.0,
+    ttfb_ms=30.0,
+    is_streaming=True,
+)
+
+
+def samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in registry.collect()
+        for s in family.samples
+        if not s.name.endswith("_created")
+    }
+
+
+def test_records_become_metrics_with_bounded_labels() -> None:
+    registry = CollectorRegistry()
+    metrics = UsageMetrics(registry)
+    refused = RECORD._replace(
+        request_id="r2", key_id=None, prompt_tokens=None, completion_tokens=None, total_tokens=None, status=429,
+        ttfb_ms=None, is_streaming=False, error_code="rate_limited", response_model=None, request_model="made-up-9000",
+    )  # fmt: skip
+    metrics.observe([RECORD, RECORD._replace(request_id="r3"), refused])
+    got = samples(registry)
+    route = (("model", "gpt-4o"), ("provider", "openai"), ("proxy", "team"))
+    other = (("model", "other"), ("provider", "openai"), ("proxy", "team"))
+    assert got[("tollgate_requests_total", (*route, ("status_class", "2xx"), ("stream", "true")))] == 2
+    assert got[("tollgate_requests_total", (*other, ("status_class", "4xx"), ("stream", "false")))] == 1
+    assert got[("tollgate_errors_total", (("code", "rate_limited"), *other))] == 1
+    assert got[("tollgate_tokens_total", (*route, ("type", "input")))] == 2000
+    assert got[("tollgate_tokens_total", (*route, ("type", "output")))] == 1000
+    assert got[("tollgate_cost_usd_total", route)] == pytest.approx(2 * 0.0075)
+    assert got[("gen_ai_client_token_usage_count", (("gen_ai_token_type", "input"), *route))] == 2
+    assert got[("gen_ai_client_token_usage_sum", (("gen_ai_token_type", "input"), *route))] == 2000
+    assert got[("gen_ai_client_token_usage_bucket", (("gen_ai_token_type", "input"), ("le", "1024.0"), *route))] == 2
+    assert got[("gen_ai_server_time_to_first_token_seconds_count", route)] == 2
+    assert got[("gen_ai_server_time_to_first_token_seconds_bucket", (("le", "0.04"), *route))] == 2
+    assert got[("gen_ai_server_request_duration_seconds_sum", (*route, ("status_class", "2xx")))] == 0.5
+    labels = {name for (_, pairs) in got for name, _ in pairs}
+    assert labels == {"provider", "proxy", "model", "status_class", "stream", "code", "type", "gen_ai_token_type", "le"}
+    assert not any("0123456789ab" in value for (_, pairs) in got for _, value in pairs)  # never a key id
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer")
+
+
+def test_metrics_of_a_node_after_sdk_calls(tmp_path: Path) -> None:
+    key = generate_key().value
+    port, admin_port = _free_port(), _free_port()
+    with MockServer() as mock:
+        (tmp_path / "c.yaml").write_text(
+            "apiVersion: tollgate.dev/v1\nkind: Secret\nmetadata: {name: s}\n"
+            f"spec: {{value: {mock.keys['openai']}}}\n---\n"
+            "apiVersion: tollgate.dev/v1\nkind: LLMProvider\nmetadata: {name: openai}\n"
+            f'spec: {{template: openai, context: /openai, upstreamUrl: "{mock.url("openai")}", '
+            "credential: {secret: s}}\n---\n"
+            "apiVersion: tollgate.dev/v1\nkind: APIKey\nmetadata: {name: k}\n"
+            "spec: {target: {kind: LLMProvider, name: openai}, valueFromEnv: TG_TEST_KEY}\n"
+        )
+        env = {**os.environ, "TG_TEST_KEY": key, "TOLLGATE_ADMIN_TOKEN": "metrics-test-admin-token-0123"}
+        command = [sys.executable, "-m", "tollgate", "serve", "--config", str(tmp_path / "c.yaml"), "--db",
+                   f"sqlite:///{tmp_path / 't.db'}", "--port", str(port), "--admin-port", str(admin_port),
+                   "--log-level", "warning"]  # fmt: skip
+        proc = subprocess.Popen(command, env=env)
+        try:
+            admin = f"http://127.0.0.1:{admin_port}"
+            _wait(f"{admin}/_tollgate/ready")
+            client = openai.OpenAI(api_key=key, base_url=f"http://127.0.0.1:{port}/openai/v1", max_retries=0)
+            messages = [{"role": "user", "content": "Say hello."}]
+            client.chat.completions.create(model="gpt-4o", messages=messages)  # type: ignore[arg-type]
+            client.chat.completions.create(model="gpt-4o", messages=messages)  # type: ignore[arg-type]
+            for _ in client.chat.completions.create(model="gpt-4o", messages=messages, stream=True):  # type: ignore[arg-type]
+                pass
+            with pytest.raises(openai.AuthenticationError):
+                openai.OpenAI(api_key="tg_000000000000_wrong", base_url=client.base_url, max_retries=0).models.list()
+            headers = {"Authorization": "Bearer metrics-test-admin-token-0123"}
+            deadline = time.monotonic() + 20
+            while True:
+                records = httpx.get(f"{admin}/api/v1/usage/records", headers=headers).json()["items"]
+                text = httpx.get(f"{admin}/metrics").text
+                families = {f.name: f for f in text_string_to_metric_families(text)}
+                requests = families.get("tollgate_requests")
+                total = sum(s.value for s in requests.samples if s.name == "tollgate_requests_total") if requests else 0
+                if (len(records) == 4 and total == 4) or time.monotonic() > deadline:  # the refused one too
+                    break
+                time.sleep(0.2)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    ok = [r for r in records if r["status"] == 200]
+    assert len(ok) == 3
+    by_stream = {
+        s.labels["stream"]: s.value
+        for s in families["tollgate_requests"].samples
+        if s.name == "tollgate_requests_total" and s.labels["status_class"] == "2xx"
+    }
+    assert by_stream == {"false": 2, "true": 1}
+    assert {
+        (s.labels["model"], s.labels["status_class"], s.value)
+        for s in families["tollgate_requests"].samples
+        if s.name == "tollgate_requests_total"
+    } == {("gpt-4o", "2xx", 2), ("gpt-4o", "2xx", 1), ("other", "4xx", 1)}
+    errors = [(s.labels["code"], s.value) for s in families["tollgate_errors"].samples if s.name.endswith("_total")]
+    assert errors == [("invalid_api_key", 1)]
+    tokens = {
+        s.labels["type"]: s.value for s in families["tollgate_tokens"].samples if s.name == "tollgate_tokens_total"
+    }
+    assert tokens == {
+        "input": sum(r["promptTokens"] for r in ok),
+        "output": sum(r["completionTokens"] for r in ok),
+    }
+    cost = sum(s.value for s in families["tollgate_cost_usd"].samples if s.name == "tollgate_cost_usd_total")
+    assert cost == pytest.approx(sum(r["cost"] for r in ok))
+    ttft = families["gen_ai_server_time_to_first_token_seconds"].samples
+    assert [s.value for s in ttft if s.name.endswith("_count")] == [1]
+    written = families["tollgate_usage_records_written"].samples
+    assert next(s.value for s in written if s.name.endswith("_total")) == 4
+    assert "tollgate_requests_in_flight" in families
+
+
+def test_the_grafana_dashboard_uses_only_metrics_that_exist() -> None:
+    import json
+    import re
+    from types import SimpleNamespace
+
+    from tollgate.usage.metrics_export import NodeCollector
+    from tollgate.usage.recorder import UsageRecorderStats
+
+    registry = CollectorRegistry()
+    UsageMetrics(registry).observe([RECORD, RECORD._replace(status=500, error_code="upstream_error")])
+    stats = UsageRecorderStats(0, 0, 0, 0, 0)
+    node = SimpleNamespace(
+        state=SimpleNamespace(inflight=0), applied_revision=3, recorder=SimpleNamespace(stats=lambda: stats)
+    )
+    registry.register(NodeCollector(node))  # type: ignore[arg-type]
+    exposed = {s.name for family in registry.collect() for s in family.samples}
+    dashboard = json.loads((Path(__file__).parents[2] / "docs" / "grafana" / "tollgate.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    exprs += [v["query"]["query"] for v in dashboard["templating"]["list"] if isinstance(v.get("query"), dict)]
+    used = {name for expr in exprs for name in re.findall(r"\b(?:tollgate|gen_ai)_[a-z_]+", expr)}
+    assert len(used) == 11
+    assert used <= exposed, used - exposed
