@@ -21,18 +21,7 @@ SELF = "self"
 BY_DOCUMENTS = "apply"
 
 #: Areas every role may read (never a secret value: the API returns none).
-READ_AREAS = (
-    "templates",
-    "providers",
-    "proxies",
-    "secrets",
-    "keys",
-    "gateways",
-    "deployments",
-    "usage",
-    "audit",
-    "policies",
-)
+READ_AREAS = ("templates", "providers", "proxies", "secrets", "keys", "gateways", "deployments", "usage", "audit")
 _READS = frozenset(f"{area}:read" for area in READ_AREAS)
 ROLE_PERMISSIONS: Mapping[Role, frozenset[str]] = {
     "admin": frozenset({"*"}),
@@ -65,6 +54,8 @@ _OVERRIDES: Mapping[tuple[str, str], str] = {
     ("POST", "/tokens/{token_id}/revoke"): SELF,
     ("POST", "/tokens/{token_id}/rotate"): SELF,
     ("PUT", "/users/{name}/password"): SELF,
+    # the catalogue of built-in policies and their parameter schemas: no resource, nothing secret
+    ("GET", "/policies"): SELF,
 }
 
 
