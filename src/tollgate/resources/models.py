@@ -232,6 +232,19 @@ class ProviderSpec(Model):
         description="Upstream connections at most (busy and idle); further requests wait up to timeouts.pool.",
     )
     client_api: ClientApiName | None = Field(default=None, alias="clientApi", description=_CLIENT_API)
+    model_map: dict[str, str] = Field(
+        default_factory=dict,
+        alias="modelMap",
+        description="Requested model -> model sent to the backend (e.g. a retired model name -> its successor).",
+    )
+
+    @field_validator("model_map")
+    @classmethod
+    def _model_map(cls, value: dict[str, str]) -> dict[str, str]:
+        for source, target in value.items():
+            if not source.strip() or not target.strip() or len(source) > 256 or len(target) > 256:
+                raise ValueError(f"{source!r}: model names must be non-empty and at most 256 characters")
+        return value
 
     @field_validator("context")
     @classmethod
