@@ -62,8 +62,9 @@ class PairTranslation:
     def response_body(self, body: bytes) -> bytes:
         return self._inner.response_body(body)
 
-    def error_body(self, status: int, body: bytes) -> bytes:
-        return self._inner.error(status, [], body)[2]
+    def error(self, status: int, headers: HeaderList, body: bytes) -> tuple[int, HeaderList, bytes]:
+        # the relay's Translation.error may change status and headers too; the body alone, as before
+        return status, headers, self._inner.error(status, [], body)[2]
 
     def stream_chunk(self, chunk: bytes) -> bytes:
         if self._status >= 400:  # an error answered without a length: collect it (small), reshape at the end
