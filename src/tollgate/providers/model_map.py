@@ -52,8 +52,8 @@ class MappedTranslation:
     def response_body(self, body: bytes) -> bytes:
         return self._inner.response_body(body)
 
-    def error_body(self, status: int, body: bytes) -> bytes:
-        return self._inner.error_body(status, body)
+    def error(self, status: int, headers: HeaderList, body: bytes) -> tuple[int, HeaderList, bytes]:
+        return self._inner.error(status, headers, body)
 
     def stream_chunk(self, chunk: bytes) -> bytes:
         return self._inner.stream_chunk(chunk)
