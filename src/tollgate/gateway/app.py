@@ -41,6 +41,7 @@ class GatewayState:
 
     __slots__ = (
         "backoff",
+        "backoff_active",
         "draining",
         "health",
         "inflight",
@@ -67,6 +68,8 @@ class GatewayState:
         self.refusals = RefusalLog()
         #: clients (by address) that keep presenting bad keys are answered 429 for a while
         self.backoff = FailureBackoff()
+        #: set at the first wrong key: until then the relay skips the back-off lookup altogether
+        self.backoff_active = False
         self.snapshot = Snapshot({})
         #: key id -> unix time of its last use; flushed to the store off the request path
         self.key_last_used: dict[str, float] = {}

@@ -21,6 +21,7 @@ from tollgate.policies.attach import build_policies
 from tollgate.policies.base import Policy, PolicyChain
 from tollgate.policies.services import PolicyServices
 from tollgate.providers.base import ClientAPI
+from tollgate.providers.model_map import ModelMapTranslator
 from tollgate.providers.pairs import client_api_named
 from tollgate.providers.registry import BUILTIN_TEMPLATES, build_template
 from tollgate.providers.template import Template
@@ -312,6 +313,8 @@ def _route(
     if translator is None:  # only a clientApi can pair halves of different vendors
         log.error("%s: no translation from the %s API to a %s backend; not routed", context, client.name, backend.name)
         return None
+    if provider.spec.model_map:
+        translator = ModelMapTranslator(translator, provider.spec.model_map)
     target = Target(
         name=provider_name,
         backend=backend,

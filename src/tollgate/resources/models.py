@@ -279,6 +279,19 @@ class ProviderSpec(Model):
         max_length=64,
         description="Policies in request order; the baseline under every proxy on this provider.",
     )
+    model_map: dict[str, str] = Field(
+        default_factory=dict,
+        alias="modelMap",
+        description="Requested model -> model sent to the backend (e.g. a retired model name -> its successor).",
+    )
+
+    @field_validator("model_map")
+    @classmethod
+    def _model_map(cls, value: dict[str, str]) -> dict[str, str]:
+        for source, target in value.items():
+            if not source.strip() or not target.strip() or len(source) > 256 or len(target) > 256:
+                raise ValueError(f"{source!r}: model names must be non-empty and at most 256 characters")
+        return value
 
     @field_validator("context")
     @classmethod
