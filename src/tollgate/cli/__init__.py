@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "whoami": ("whoami", "whoami", "The user, role and token behind --token, and what the role grants."),
     "login": ("login", "login", "Log a user in and print a session token."),
     "audit": ("audit", "audit", "The audit log of changes made through the management API."),
+    "policies": ("policies", "policies", "The built-in policy types and their parameters."),
 }
 
 
