@@ -102,6 +102,9 @@ def gw(mock_server: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "credential": {"secret": "anthropic-upstream"},
     }
     docs.append(_doc("LLMProvider", "claude", claude))
+    mapped = {**claude, "context": "/t/mapped", "modelMap": {"claude-sonnet-4-5": "claude-sonnet-4-6"}}
+    docs.append(_doc("LLMProvider", "mapped", mapped))
+    key_for("LLMProvider", "mapped")
     docs.append(_doc("LLMProxy", PROXY, {"provider": "claude", "context": f"/t/{PROXY}", "clientApi": "openai"}))
     key_for("LLMProxy", PROXY)
     config = workdir / "config"
@@ -353,3 +356,20 @@ def test_gateway_errors_are_in_the_client_api_shape(gw: Gateway) -> None:
         anthropic_client(gw.url("ant-gemini"), "tg_000000000000_wrong").messages.create(
             model="gemini-2.5-flash", max_tokens=5, messages=[{"role": "user", "content": "Hi"}]
         )
+
+
+def test_model_map_keeps_a_retired_model_name_working(gw: Gateway) -> None:
+    nonce = "m" + secrets.token_hex(4)
+    with timed() as window:
+        message = ant(gw, "mapped").messages.create(
+            model="claude-sonnet-4-5", max_tokens=20, messages=[{"role": "user", "content": f"Hi {nonce}"}]
+        )
+    assert message.model == "claude-sonnet-4-6"
+    assert json.loads(last_upstream(gw, "anthropic", nonce)["body"])["model"] == "claude-sonnet-4-6"
+    rows = wait_usage(gw.process.db_path, window[0], window[1], provider="mapped", proxy=None)
+    assert [(r["request_model"], r["response_model"]) for r in rows] == [("claude-sonnet-4-5", "claude-sonnet-4-6")]
+    with ant(gw, "mapped").messages.stream(
+        model="claude-sonnet-4-5", max_tokens=20, messages=[{"role": "user", "content": "Count from 1 to 3."}]
+    ) as stream:
+        assert "".join(stream.text_stream) == "1 2 3"
+        assert stream.get_final_message().model == "claude-sonnet-4-6"

@@ -30,6 +30,7 @@ __all__ = ["PAIR_TRANSLATORS", "PairTranslation", "PairTranslator", "client_api_
 _JSON = b"application/json"
 _EVENT_STREAM = b"text/event-stream"
 #: response headers a translated answer must not carry: they describe the backend's bytes
+_RETRY_HINTS = frozenset({b"retry-after", b"retry-after-ms", b"x-should-retry"})
 _BACKEND_BODY_HEADERS = frozenset({b"content-type", b"content-length", b"content-encoding", b"etag"})
 
 
@@ -63,8 +64,10 @@ class PairTranslation:
         return self._inner.response_body(body)
 
     def error(self, status: int, headers: HeaderList, body: bytes) -> tuple[int, HeaderList, bytes]:
-        # the relay's Translation.error may change status and headers too; the body alone, as before
-        return status, headers, self._inner.error(status, [], body)[2]
+        """The backend error in the client's shape; its retry hints are rebuilt, other headers kept."""
+        new_status, hints, new_body = self._inner.error(status, headers, body)
+        names = {name for name, _ in hints} | _RETRY_HINTS
+        return new_status, [*((n, v) for n, v in headers if n not in names), *hints], new_body
 
     def stream_chunk(self, chunk: bytes) -> bytes:
         if self._status >= 400:  # an error answered without a length: collect it (small), reshape at the end
