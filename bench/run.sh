@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tollgate side by side with the direct upstream and nginx (and, with --with, the peers) in ONE
 # interleaved run of the benchmark harness (bench/harness, vendored), gateway pinned to core 0. Usage:
-#   bench/run.sh [--with direct,nginx,py-aiohttp,litellm,portkey] [gwbench options, e.g. --duration 10]
+#   bench/run.sh [--with direct,nginx,py-aiohttp,litellm,portkey] [--gw-port P] [gwbench options, e.g. --duration 10]
 # Results: /tmp/gwbench-*/table.md and results.json (see bench/harness/README.md).
 # TOLLGATE_BENCH_HARNESS points at another copy of the harness; TOLLGATE_PYTHON at another interpreter.
 set -euo pipefail
@@ -10,8 +10,21 @@ ROOT="$(cd "$HERE/.." && pwd)"
 HARNESS="${TOLLGATE_BENCH_HARNESS:-$HERE/harness}"
 PY="${TOLLGATE_PYTHON:-$ROOT/.venv/bin/python}"
 KEY="tg_0123456789ab_benchmark-key-not-a-secret-0000"
-DB="$(mktemp -d)/bench.db"
-exec bash "$HARNESS/run_gateway_bench.sh" "$@" \
+WORK="$(mktemp -d)"
+# The gateway's upstream is the harness's mock: follow --mock-port (default 18000); --gw-port picks
+# the gateway's own port (default 18787) when another benchmark holds it.
+MOCK_PORT=18000
+GW_PORT=18787
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --mock-port) MOCK_PORT="$2"; args+=("$1" "$2"); shift 2 ;;
+    --gw-port) GW_PORT="$2"; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+sed "s|http://127.0.0.1:18000|http://127.0.0.1:$MOCK_PORT|" "$HERE/gateway.yaml" > "$WORK/gateway.yaml"
+exec bash "$HARNESS/run_gateway_bench.sh" "${args[@]}" \
   --name tollgate \
-  --start "env TOLLGATE_BENCH_KEY=$KEY $PY -m tollgate serve --role gateway --config $HERE/gateway.yaml --db sqlite:///$DB --port 18787 --log-level warning" \
-  --url http://127.0.0.1:18787/bench/v1/chat/completions --header "X-API-Key: $KEY" --start-timeout 60
+  --start "env TOLLGATE_BENCH_KEY=$KEY $PY -m tollgate serve --role gateway --config $WORK/gateway.yaml --db sqlite:///$WORK/bench.db --port $GW_PORT --admin-port $((GW_PORT + 1000)) --log-level warning" \
+  --url "http://127.0.0.1:$GW_PORT/bench/v1/chat/completions" --header "X-API-Key: $KEY" --start-timeout 60

@@ -20,6 +20,8 @@ from tollgate.gateway.targets import Target, TargetHealth
 from tollgate.gateway.upstream import split_base_url
 from tollgate.mock import MockServer
 from tollgate.policies.base import ChunkFilter, ChunkTap, Policy, PolicyChain
+from tollgate.providers.base import IdentityTranslation, RequestFacts, Translation, UpstreamRequest
+from tollgate.types import HeaderList, JSONObject
 
 CHAT = "/v1/chat/completions"
 SEEN: ExchangeKey[list[str]] = ExchangeKey("seen")
@@ -260,3 +262,43 @@ def _dead(gate: Gate, target: Target) -> Target:
     """A copy of `target` whose pool points at port 9 (discard): connection refused."""
     origin = split_base_url("http://127.0.0.1:9")[0]
     return dataclasses.replace(target, name="dead", pool=gate.gw.state.pools.get(origin), health=TargetHealth())
+
+
+class Shouting(IdentityTranslation):
+    """A test translation: rewrites the path and whole bodies, and re-shapes backend errors."""
+
+    def request(self, req: UpstreamRequest, body: JSONObject | None) -> None:
+        req.headers = [*req.headers, (b"x-translated", b"1")]
+
+    def response_headers(self, status: int, headers: HeaderList) -> HeaderList:
+        return [*headers, (b"x-translated-response", b"1")]
+
+    def response_body(self, body: bytes) -> bytes:
+        return body.upper()
+
+    def error(self, status: int, headers: HeaderList, body: bytes) -> tuple[int, HeaderList, bytes]:
+        return 503, [*headers, (b"x-was", str(status).encode())], b'{"error": {"message": "translated"}}'
+
+
+class ShoutingTranslator:
+    name = "test->test"
+
+    def start(self, facts: RequestFacts, req: UpstreamRequest, body: JSONObject | None) -> Translation | None:
+        return Shouting()
+
+
+async def test_a_translation_rewrites_request_body_and_backend_errors(gate: Gate, mock: MockServer) -> None:
+    route = gate.gw.state.snapshot.routes["/openai"]
+    (target,) = route.targets
+    object.__setattr__(route, "targets", (dataclasses.replace(target, translator=ShoutingTranslator()),))
+    resp = await gate.post(chat("hello"))
+    assert resp.status_code == 200 and resp.headers["x-translated-response"] == "1"
+    assert resp.content == resp.content.upper() and b'"CHOICES"' in resp.content
+    (seen,) = mock.requests("openai")
+    assert seen["headers"]["x-translated"] == "1"
+    row = gate.gw.sink.records[-1]
+    assert row.total_tokens is not None and row.total_tokens > 0  # metered from what the upstream sent
+    resp = await gate.post(chat("x [mock:error=429]"))
+    assert resp.status_code == 503 and resp.headers["x-was"] == "429"
+    assert resp.json() == {"error": {"message": "translated"}}
+    assert gate.gw.sink.records[-1].status == 503

@@ -7,11 +7,17 @@ import asyncio
 import contextlib
 import gc
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
+import uvloop
 
 from tests.gateway.gw_helpers import WAIT, new_key, provider, resource_set, start_gateway, wait_until
 
 MB = 1024 * 1024
+#: Each test runs on both loops: asyncio's (the tests' default) and uvloop (what `serve` runs), since
+#: when objects are released depends on the loop's own references.
+RUNNERS: dict[str, Callable[[Awaitable[None]], None]] = {"asyncio": asyncio.run, "uvloop": uvloop.run}  # type: ignore[dict-item]
 
 
 @contextlib.contextmanager
@@ -29,8 +35,13 @@ def traced_without_gc() -> Iterator[None]:
         gc.collect()
 
 
-async def test_aborted_uploads_are_freed_at_once() -> None:
+@pytest.mark.parametrize("loop", RUNNERS)
+def test_aborted_uploads_are_freed_at_once(loop: str) -> None:
     """Issue 6: RSS climbed 214 -> 2,135 MB over rounds of aborted 60 MB uploads until gc ran."""
+    RUNNERS[loop](_aborted_uploads())
+
+
+async def _aborted_uploads() -> None:
     value, key = new_key("LLMProvider", "p")
     rs = resource_set([provider("p", "openai", "/p", "http://127.0.0.1:9", maxRequestBytes=64 * MB)], keys=[key])
     gw = await start_gateway(rs)
@@ -73,8 +84,13 @@ async def settled_memory() -> int:
     return last
 
 
-async def test_many_tiny_chunks_cost_their_size_not_an_object_each() -> None:
+@pytest.mark.parametrize("loop", RUNNERS)
+def test_many_tiny_chunks_cost_their_size_not_an_object_each(loop: str) -> None:
     """Issue 6: 27 MB of 2-byte chunks kept 217 MB (a list of one bytes object per chunk)."""
+    RUNNERS[loop](_tiny_chunks())
+
+
+async def _tiny_chunks() -> None:
     value, key = new_key("LLMProvider", "p")
     rs = resource_set([provider("p", "openai", "/p", "http://127.0.0.1:9", maxRequestBytes=64 * MB)], keys=[key])
     gw = await start_gateway(rs)

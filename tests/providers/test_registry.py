@@ -61,7 +61,10 @@ def test_custom_names_get_the_generic_halves() -> None:
     assert template.default_base_url is None
 
 
-def test_pairs_of_different_vendors_have_no_translator_yet() -> None:
+def test_pairs_of_different_vendors_use_the_pair_translators() -> None:
     openai = build_template("openai", BUILTIN_TEMPLATES["openai"])
     anthropic = build_template("anthropic", BUILTIN_TEMPLATES["anthropic"])
-    assert translator_for(openai.client, anthropic.backend) is None
+    translator = translator_for(openai.client, anthropic.backend)
+    assert translator is not None and translator.name == "openai->anthropic"
+    custom = build_template("my-vendor", TemplateSpec())
+    assert translator_for(openai.client, custom.backend) is None

@@ -6,7 +6,7 @@ import pytest
 from store_docs import doc, provider
 
 from tollgate.errors import ResourceConflictError
-from tollgate.resources.contexts import Placed, ancestors, is_inside, shadowing_conflict
+from tollgate.resources.contexts import Placed, ancestors, first_conflict, is_inside, shadowing_conflict
 from tollgate.store import Store
 
 
@@ -57,3 +57,33 @@ def test_pure_helpers() -> None:
     assert shadowing_conflict(new, [Placed("LLMProvider", "y", "/c")], "g") is None
     assert shadowing_conflict(new, [Placed("LLMProxy", "x", "/a")], "g") is None  # itself
     assert shadowing_conflict(Placed("LLMProxy", "x", "/a/b", True), [Placed("LLMProvider", "y", "/a")], "g") is None
+
+
+def test_nesting_inside_one_batch_is_refused_and_checked_once(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tollgate.store.apply as applying
+
+    batches: list[int] = []
+    real = applying.first_conflict
+
+    def counting(new: list[Placed], others: list[Placed], gateway: str) -> str | None:
+        batches.append(len(new))
+        return real(new, others, gateway)
+
+    monkeypatch.setattr(applying, "first_conflict", counting)
+    store.apply_documents([provider(f"p{i}", f"/p{i}") for i in range(20)], gateway="g1")
+    assert batches == [20]  # one check for the whole batch, not one per document
+    with pytest.raises(ResourceConflictError, match=r"'/x/y' of LLMProvider 'b' is inside '/x' of LLMProvider 'a'"):
+        store.apply_documents([provider("a", "/x"), provider("b", "/x/y")], gateway="g1")
+
+
+def test_first_conflict_finds_ancestors_and_descendants() -> None:
+    others = [
+        Placed("LLMProvider", "a", "/a"),
+        Placed("LLMProvider", "deep", "/b/c/d"),
+        Placed("LLMProvider", "z", "/b0"),
+    ]
+    assert first_conflict([Placed("LLMProxy", "n", "/b")], others, "g") is not None  # /b/c/d is inside
+    assert first_conflict([Placed("LLMProxy", "n", "/a/x/y")], others, "g") is not None  # inside /a
+    assert first_conflict([Placed("LLMProxy", "n", "/b/c")], others, "g") is not None
+    assert first_conflict([Placed("LLMProxy", "n", "/c"), Placed("LLMProxy", "m", "/a-b")], others, "g") is None
+    assert first_conflict([Placed("LLMProxy", "n", "/b/c/d/e", allow_shadowing=True)], others, "g") is None

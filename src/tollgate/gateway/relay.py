@@ -122,7 +122,7 @@ class Relay:
         ex.route = route
         client = ex.client_api = route.client_api
         chain = route.chain
-        if state.backoff:  # someone presented wrong keys lately: is this client and key id blocked?
+        if state.backoff_active:  # someone presented a wrong key since start: is this client and key id blocked?
             wait = state.backoff.retry_after(_backoff_bucket(ex, route))
             if wait is not None:  # not even checked, not logged one by one
                 self._refuse(conn, ex, RateLimitedError("Too many requests with an invalid API key.", retry_after=wait))
@@ -177,9 +177,13 @@ class Relay:
             else:
                 ex.is_stream = False
                 await self._relay_body(conn, ex, resp, translation)
-        except GatewayError as err:  # failed before anything was sent to the client
+        except GatewayError as err:  # failed before anything was sent to the client (else: cut it)
             resp.release()
-            ex.status = self._fail(conn, client, err, ex.request_id)
+            if conn.response_started:
+                conn.abort()
+                ex.status = err.status
+            else:
+                ex.status = self._fail(conn, client, err, ex.request_id)
             ex.error = err.code
             self._finish(ex)
             return
@@ -199,7 +203,10 @@ class Relay:
         candidates = route.targets
         failure: GatewayError | None = None
         while candidates:
-            target = chain.pick_target(ex, candidates) if chain.pick_target is not None else first_available(candidates)
+            if chain.pick_target is not None:
+                target = chain.pick_target(ex, candidates)
+            else:  # one target (today's routes) is always "the first available": no health check needed
+                target = candidates[0] if len(candidates) == 1 else first_available(candidates)
             if target is None:
                 break
             candidates = tuple(t for t in candidates if t is not target) if len(candidates) > 1 else ()
@@ -226,7 +233,8 @@ class Relay:
                 resp.release()  # TODO(i6-transport): close instead of reading the body to its end
                 failure = UpstreamError(f"Upstream answered {resp.status}.", status=502)
                 continue
-            target.health.succeeded()
+            if target.health.failures:
+                target.health.succeeded()
             return resp, translation
         raise failure if failure is not None else UpstreamError("No upstream target is available.", status=503)
 
@@ -251,7 +259,11 @@ class Relay:
             assert ex.target is not None
             ex.result = ex.target.backend.usage_from_json(data, ex.facts.model)
         if translation is not None:
-            data = translation.response_body(data) if status < 400 else translation.error_body(status, data)
+            if status < 400:
+                data = translation.response_body(data)
+            else:
+                status, ex.response_headers, data = translation.error(status, ex.response_headers, data)
+                ex.status = status
         assert ex.route is not None
         for hook in ex.route.chain.response_complete:
             outcome = hook(ex, data)
@@ -367,6 +379,7 @@ class Relay:
         if presented is None:
             return err
         backoff = self.state.backoff
+        self.state.backoff_active = True
         blocked = backoff.record_failure(_backoff_bucket(ex, route))
         log.warning(
             "gateway key refused: client=%s route=%s fp=%s %s",
@@ -412,7 +425,7 @@ def _rewrites_body(translation: Translation | None, status: int) -> bool:
     """Whether `translation` must see this whole non-streamed body (identity translations need not)."""
     if translation is None:
         return False
-    method = "response_body" if status < 400 else "error_body"
+    method = "response_body" if status < 400 else "error"
     return getattr(type(translation), method, None) is not getattr(IdentityTranslation, method)
 
 

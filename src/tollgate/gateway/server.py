@@ -270,6 +270,8 @@ class Connection(ResponseWriter):
         finally:
             req._conn = None
             self._task = None
+            if req._error is not None:  # raised to the handler, it holds its frames: no cycle via req
+                req._error.__traceback__ = None
         if not req._complete:
             req._state = DISCARD
             req.drop_body()

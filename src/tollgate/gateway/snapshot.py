@@ -13,15 +13,20 @@ import os
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from tollgate.errors import ResourceValidationError
 from tollgate.gateway.auth import AuthCheck, KeyEntry
 from tollgate.gateway.targets import Target, TargetHealth
 from tollgate.gateway.upstream import Origin, PoolRegistry, Timeout, UpstreamPool, split_base_url
-from tollgate.policies.base import EMPTY_CHAIN, PolicyChain
+from tollgate.policies.attach import build_policies
+from tollgate.policies.base import Policy, PolicyChain
+from tollgate.policies.services import PolicyServices
 from tollgate.providers.base import ClientAPI
+from tollgate.providers.model_map import ModelMapTranslator
+from tollgate.providers.pairs import client_api_named
 from tollgate.providers.registry import BUILTIN_TEMPLATES, build_template
 from tollgate.providers.template import Template
 from tollgate.providers.translators import translator_for
-from tollgate.resources.models import InboundSecurity, LLMProvider, SecretRef, TemplateSpec
+from tollgate.resources.models import InboundSecurity, LLMProvider, PolicyRef, SecretRef, TemplateSpec
 from tollgate.resources.resource_set import ResourceSet
 from tollgate.types import HeaderList
 
@@ -206,13 +211,18 @@ def _key_tables(resources: ResourceSet) -> dict[tuple[str, str], dict[str, KeyEn
 
 
 def compile_snapshot(
-    resources: ResourceSet, pools: PoolRegistry, health: dict[str, TargetHealth] | None = None
+    resources: ResourceSet,
+    pools: PoolRegistry,
+    health: dict[str, TargetHealth] | None = None,
+    services: PolicyServices | None = None,
 ) -> Snapshot:
     """Build every route of the deployed providers and proxies. Never raises for one bad resource:
     it is left out (or answers 503) and logged, so one mistake cannot take the gateway down.
 
     `health` carries targets' passive health from one snapshot to the next (by provider name).
     """
+    services = PolicyServices() if services is None else services
+    baselines: dict[str, tuple[Policy, ...]] = {}
     health = {} if health is None else health
     tables = _key_tables(resources)
     upstreams: dict[str, _Upstream] = {}
@@ -221,8 +231,12 @@ def compile_snapshot(
         upstream = _compile_upstream(provider, resources, pools, health)
         if upstream is None:
             continue
+        policies = _policies("LLMProvider", name, provider.spec.policies, services)
+        if policies is None:
+            continue
         upstreams[name] = upstream
-        routes[provider.spec.context] = _route(
+        baselines[name] = policies
+        route = _route(
             provider.spec.context,
             name,
             None,
@@ -230,7 +244,11 @@ def compile_snapshot(
             provider.spec.security,
             upstream,
             tables.get(("LLMProvider", name), {}),
+            provider.spec.client_api,
+            policies,
         )
+        if route is not None:
+            routes[provider.spec.context] = route
     for name, proxy in resources.proxies.items():
         provider_name = proxy.spec.provider
         upstream = upstreams.get(provider_name)
@@ -238,7 +256,10 @@ def compile_snapshot(
         if upstream is None or base is None:
             log.error("proxy %s: provider %s is not deployed; not routed", name, provider_name)
             continue
-        routes[proxy.spec.context] = _route(
+        own = _policies("LLMProxy", name, proxy.spec.policies, services)
+        if own is None:
+            continue
+        route = _route(
             proxy.spec.context,
             provider_name,
             name,
@@ -246,8 +267,24 @@ def compile_snapshot(
             proxy.spec.security,
             upstream,
             tables.get(("LLMProxy", name), {}),
+            proxy.spec.client_api or base.spec.client_api,
+            baselines[provider_name] + own,  # THE policy order: the provider's baseline, then the proxy's
         )
+        if route is not None:
+            routes[proxy.spec.context] = route
     return Snapshot(routes, resources.revision)
+
+
+def _policies(kind: str, name: str, refs: list[PolicyRef], services: PolicyServices) -> tuple[Policy, ...] | None:
+    """The built policies of one document, or None (logged; the route is left out) when one cannot be built.
+
+    A provider's policies are built once and shared by its own route and every proxy on it, so its
+    counters are shared too."""
+    try:
+        return build_policies(kind, name, refs, services)
+    except ResourceValidationError as exc:
+        log.error("%s %s: policy not built (%s); not routed", kind, name, exc)
+        return None
 
 
 def _route(
@@ -258,9 +295,12 @@ def _route(
     security: InboundSecurity,
     upstream: _Upstream,
     keys: dict[str, KeyEntry],
-) -> Route:
-    client = upstream.template.client
+    client_api: str | None = None,
+    policies: tuple[Policy, ...] = (),
+) -> Route | None:
+    """The route; None (logged) when its `clientApi` cannot be translated to the provider's backend."""
     backend = upstream.template.backend
+    client = upstream.template.client if client_api is None else client_api_named(client_api)
     # a custom template's own client key headers carry the gateway key too: never forwarded
     strip = set(HOP_HEADERS | CLIENT_CREDENTIAL_HEADERS | FORWARDING_HEADERS | upstream.credential_names)
     strip |= set(client.client_key_headers)
@@ -270,7 +310,11 @@ def _route(
     else:
         strip_query.add(security.name)
     translator = translator_for(client, backend)
-    assert translator is not None  # one template's own halves always pair
+    if translator is None:  # only a clientApi can pair halves of different vendors
+        log.error("%s: no translation from the %s API to a %s backend; not routed", context, client.name, backend.name)
+        return None
+    if provider.spec.model_map:
+        translator = ModelMapTranslator(translator, provider.spec.model_map)
     target = Target(
         name=provider_name,
         backend=backend,
@@ -293,7 +337,7 @@ def _route(
         client_api=client,
         auth=_auth_check(security, client, keys),
         targets=(target,),
-        chain=EMPTY_CHAIN,
+        chain=PolicyChain.compile(policies),
         strip_headers=frozenset(strip),
         models=frozenset(spec.models) if spec.models else None,
         max_body=spec.max_request_bytes,

@@ -297,8 +297,13 @@ class UpstreamConnection(asyncio.Protocol):
 
     def close(self) -> None:
         """Close; body bytes nobody will read are dropped now (the parser keeps this object in a
-        reference cycle, so they would otherwise wait for the cyclic collector)."""
+        reference cycle, so they would otherwise wait for the cyclic collector). Call it once the
+        response is done with (`UpstreamResponse.release` does)."""
         self.closed = True
         self._chunks.clear()
+        if self._error is not None:
+            # Raised to the relay, the stored error took a traceback through the relay's frames,
+            # which hold this connection: another cycle, keeping those frames (and their chunks).
+            self._error.__traceback__ = None
         if self.transport is not None:
             self.transport.close()

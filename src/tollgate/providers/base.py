@@ -166,7 +166,7 @@ class Translation(Protocol):
     The relay calls, in order: `request` once per upstream attempt (it may change the path, query,
     headers or body of `req`), then either `response_body` (non-streamed) or `stream_chunk` for each
     chunk plus `stream_end` once. `response_headers` is called before the head goes to the client.
-    A backend error response (status >= 400) goes through `error_body` instead of `response_body`.
+    A non-streamed backend error (status >= 400) goes through `error` instead of `response_body`.
     Any method may raise `GatewayError` to end the exchange in the client API's shape.
     """
 
@@ -176,8 +176,10 @@ class Translation(Protocol):
 
     def response_body(self, body: bytes) -> bytes: ...
 
-    def error_body(self, status: int, body: bytes) -> bytes:
-        """A backend error body rendered in the client API's shape (pass-through: unchanged)."""
+    def error(self, status: int, headers: HeaderList, body: bytes) -> tuple[int, HeaderList, bytes]:
+        """A backend error rendered in the client API's shape: status, response headers (as the client
+        would get them) and body may all change, e.g. Anthropic's 529 becomes a 503 for an OpenAI
+        client. Pass-through: unchanged."""
         ...
 
     def stream_chunk(self, chunk: bytes) -> bytes:
@@ -217,8 +219,8 @@ class IdentityTranslation:
     def response_body(self, body: bytes) -> bytes:
         return body
 
-    def error_body(self, status: int, body: bytes) -> bytes:
-        return body
+    def error(self, status: int, headers: HeaderList, body: bytes) -> tuple[int, HeaderList, bytes]:
+        return status, headers, body
 
     def stream_chunk(self, chunk: bytes) -> bytes:
         return chunk

@@ -72,6 +72,7 @@ def gemini_path(model: str | None, stream: bool) -> tuple[str, str]:
     """(path, query) of generateContent or streamGenerateContent with SSE for `model`."""
     if not model:
         raise UntranslatableError("model", "is required")
+    model = model.removeprefix("models/")
     if stream:
         return f"/v1beta/models/{model}:streamGenerateContent", "alt=sse"
     return f"/v1beta/models/{model}:generateContent", ""

@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from tollgate.providers.base import Backend, ClientAPI, Translator
+from tollgate.providers.pairs import PAIR_TRANSLATORS
 
 __all__ = ["TRANSLATORS", "translator_for"]
 
-#: (client API name, backend name) -> translator, for pairs of different vendors. Empty until the
-#: cross-vendor translators arrive (one module per pair, `providers/<client>_<backend>.py`).
-TRANSLATORS: Mapping[tuple[str, str], Translator] = MappingProxyType({})
+#: (client API name, backend name) -> translator, for pairs of different vendors (one module per pair,
+#: `providers/<client>_<backend>.py`, registered in `providers/pairs.py`).
+TRANSLATORS: Mapping[tuple[str, str], Translator] = MappingProxyType(dict(PAIR_TRANSLATORS))
 
 
 def translator_for(client: ClientAPI, backend: Backend) -> Translator | None:

@@ -7,6 +7,8 @@ the inner resource says `allowShadowing: true`. Pure functions; the store runs t
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -52,4 +54,27 @@ def shadowing_conflict(new: Placed, others: list[Placed], gateway: str) -> str |
             f"{outer.context!r} of {outer.kind} {outer.name!r} on gateway {gateway!r} and would take part of its "
             f"traffic; set spec.allowShadowing: true on {inner.kind} {inner.name!r} if that is intended"
         )
+    return None
+
+
+def first_conflict(new: Sequence[Placed], others: Sequence[Placed], gateway: str) -> str | None:
+    """The first refusal among `new` (each checked against `others` and the rest of `new`), or None.
+
+    Indexed: each context looks up its ancestors in a dict and its descendants by bisecting a sorted
+    list, so a batch of n against m live deployments costs O((n + m) log(n + m)), not O(n * m).
+    """
+    by_context: dict[str, list[Placed]] = {}
+    for placed in [*others, *new]:
+        by_context.setdefault(placed.context, []).append(placed)
+    contexts = sorted(by_context)
+    for placed in new:
+        candidates = [p for ancestor in ancestors(placed.context) for p in by_context.get(ancestor, ())]
+        prefix = placed.context + "/"
+        index = bisect_left(contexts, prefix)
+        while index < len(contexts) and contexts[index].startswith(prefix):
+            candidates.extend(by_context[contexts[index]])
+            index += 1
+        refusal = shadowing_conflict(placed, candidates, gateway)
+        if refusal is not None:
+            return refusal
     return None

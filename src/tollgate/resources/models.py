@@ -180,6 +180,48 @@ def _check_origin(url: str) -> None:
         raise ValueError(f"has a host name that cannot be used: {host!r}") from None
 
 
+class PolicyPath(Model):
+    """Limits a policy to some vendor paths (below the context) and methods."""
+
+    path: str = Field(min_length=1, max_length=512, description="Path below the context; '*' one segment, '**' any.")
+    methods: list[Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]] = Field(
+        default_factory=list, description="Methods it applies to; empty = all."
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+class PolicyRef(Model):
+    """One policy attached to a provider or proxy: a built-in policy name, its params, an optional path scope.
+
+    The params are validated against the policy's own model here, so `apply` names the document, the
+    policy's place in the list and the field of a bad parameter.
+    """
+
+    name: str = Field(min_length=1, max_length=64, description="A built-in policy, see `tollgate policies`.")
+    params: dict[str, object] = Field(default_factory=dict, description="The policy's parameters.")
+    paths: list[PolicyPath] = Field(
+        default_factory=list, description="Apply only to these paths (and methods); empty = every request."
+    )
+
+    @model_validator(mode="after")
+    def _params_valid(self) -> PolicyRef:
+        from tollgate.errors import ResourceValidationError
+        from tollgate.policies.registry import validate_params
+
+        try:
+            validate_params("", "", self.name, self.params)  # type: ignore[arg-type]
+        except ResourceValidationError as exc:
+            field = exc.field.lstrip(".")
+            raise ValueError(f"policy {self.name!r}: {field}: {exc.reason}") from None
+        return self
+
+
 def _check_context(value: str) -> str:
     value = value.rstrip("/") if len(value) > 1 else value
     if not _CONTEXT_RE.match(value):
@@ -194,6 +236,14 @@ def _check_context(value: str) -> str:
 _ALLOW_SHADOWING = (
     "Allow this context to be nested inside, or to contain, another context deployed on the same gateway "
     "(the longest prefix wins, so the inner one takes that part of the outer one's traffic). Refused otherwise."
+)
+
+
+#: client APIs a route can serve in front of another vendor's backend (docs/routing-and-translation.md)
+ClientApiName = Literal["openai", "anthropic"]
+_CLIENT_API = (
+    "The API clients of this route speak when it is not the template's own: 'openai' (Chat Completions) or "
+    "'anthropic' (Messages); the gateway translates to and from the backend."
 )
 
 
@@ -223,6 +273,25 @@ class ProviderSpec(Model):
         le=100_000,
         description="Upstream connections at most (busy and idle); further requests wait up to timeouts.pool.",
     )
+    client_api: ClientApiName | None = Field(default=None, alias="clientApi", description=_CLIENT_API)
+    policies: list[PolicyRef] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Policies in request order; the baseline under every proxy on this provider.",
+    )
+    model_map: dict[str, str] = Field(
+        default_factory=dict,
+        alias="modelMap",
+        description="Requested model -> model sent to the backend (e.g. a retired model name -> its successor).",
+    )
+
+    @field_validator("model_map")
+    @classmethod
+    def _model_map(cls, value: dict[str, str]) -> dict[str, str]:
+        for source, target in value.items():
+            if not source.strip() or not target.strip() or len(source) > 256 or len(target) > 256:
+                raise ValueError(f"{source!r}: model names must be non-empty and at most 256 characters")
+        return value
 
     @field_validator("context")
     @classmethod
@@ -263,6 +332,14 @@ class ProxySpec(Model):
     context: str
     security: InboundSecurity = Field(default_factory=InboundSecurity)
     allow_shadowing: bool = Field(default=False, alias="allowShadowing", description=_ALLOW_SHADOWING)
+    client_api: ClientApiName | None = Field(
+        default=None, alias="clientApi", description=_CLIENT_API + " Overrides the provider's."
+    )
+    policies: list[PolicyRef] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Policies in request order, run after the provider's (responses: before them).",
+    )
 
     @field_validator("context")
     @classmethod

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from tollgate.errors import ResourceConflictError, ResourceValidationError, raise_validation_errors
 from tollgate.resources.buildable import build_errors
-from tollgate.resources.contexts import Placed, is_inside, shadowing_conflict
+from tollgate.resources.contexts import Placed, first_conflict
 from tollgate.resources.integrity import integrity_errors
 from tollgate.resources.keys import key_from_value
 from tollgate.resources.models import APIKey, Gateway, ProviderSpec, ProxySpec, Resource, Secret
@@ -68,9 +68,10 @@ def apply_documents(
         elif doc.kind in STORED_KINDS:
             results.append(ApplyResult(doc.kind, doc.metadata.name, resource_rows.upsert(tx, doc)))
     if deploy:
-        for doc in sorted(docs, key=lambda d: APPLY_ORDER[d.kind]):
-            if doc.kind in DEPLOYABLE_KINDS:
-                deploy_current(tx, gateway, doc.kind, doc.metadata.name)
+        deployable = [doc for doc in sorted(docs, key=lambda d: APPLY_ORDER[d.kind]) if doc.kind in DEPLOYABLE_KINDS]
+        check_shadowing(tx.conn, gateway, deployable)  # once for the batch, indexed (not once per document)
+        for doc in deployable:
+            deploy_current(tx, gateway, doc.kind, doc.metadata.name, shadowing_checked=True)
     if redeploy:
         for doc in sorted(docs, key=lambda d: APPLY_ORDER[d.kind]):
             if doc.kind in DEPLOYABLE_KINDS:
@@ -79,8 +80,11 @@ def apply_documents(
     return ApplyReport(results)
 
 
-def deploy_current(tx: WriteTx, gateway: str, kind: str, name: str) -> Outcome:
-    """Deploy the stored document of a provider or proxy; a proxy's provider must be live there first."""
+def deploy_current(tx: WriteTx, gateway: str, kind: str, name: str, *, shadowing_checked: bool = False) -> Outcome:
+    """Deploy the stored document of a provider or proxy; a proxy's provider must be live there first.
+
+    `shadowing_checked` says the caller already ran `check_shadowing` for this document's batch.
+    """
     if kind not in DEPLOYABLE_KINDS:
         raise ValueError(f"only {' and '.join(DEPLOYABLE_KINDS)} can be deployed, not {kind}")
     resource = resource_rows.fetch_required(tx.conn, kind, name)
@@ -98,27 +102,34 @@ def deploy_current(tx: WriteTx, gateway: str, kind: str, name: str) -> Outcome:
                 f"{kind} {name!r}: context {context!r} is already served on gateway {gateway!r} "
                 f"by {other.kind} {other.name!r}"
             )
-    shadowing = _shadowing(tx.conn, gateway, kind, name, resource)
-    if shadowing is not None:
-        raise ResourceConflictError(shadowing)
+    if not shadowing_checked:
+        check_shadowing(tx.conn, gateway, [resource])
     _, outcome = deployment_rows.deploy(tx, gateway, kind, name, resource_rows.document(resource))
     return outcome
 
 
-def _shadowing(conn: Connection, gateway: str, kind: str, name: str, resource: Resource) -> str | None:
-    """Refusal message when `resource`'s context nests with another live one on `gateway` (see resources.contexts)."""
-    spec = resource.spec
-    if not isinstance(spec, ProviderSpec | ProxySpec):
-        return None
-    new = Placed(kind, name, spec.context, spec.allow_shadowing)
-    others = []
-    for other in deployment_rows.live(conn, gateway):
-        context = deployment_rows.context_of(other.spec)
-        if context is not None and (is_inside(context, new.context) or is_inside(new.context, context)):
-            other_spec = other.spec.get("spec")
-            allow = isinstance(other_spec, dict) and other_spec.get("allowShadowing") is True
-            others.append(Placed(other.kind, other.name, context, allow))
-    return shadowing_conflict(new, others, gateway)
+def check_shadowing(conn: Connection, gateway: str, resources: Sequence[Resource]) -> None:
+    """ResourceConflictError when a context of `resources` nests with another one live on `gateway`
+    (or in `resources`) and the inner one does not allow it (see `resources.contexts`)."""
+    new = [
+        Placed(r.kind, r.metadata.name, r.spec.context, r.spec.allow_shadowing)
+        for r in resources
+        if isinstance(r.spec, ProviderSpec | ProxySpec)
+    ]
+    if not new:
+        return
+    incoming = {(p.kind, p.name) for p in new}
+    others: list[Placed] = []
+    for live in deployment_rows.live(conn, gateway):
+        context = deployment_rows.context_of(live.spec)
+        if context is None or (live.kind, live.name) in incoming:
+            continue
+        spec = live.spec.get("spec")
+        allow = isinstance(spec, dict) and spec.get("allowShadowing") is True
+        others.append(Placed(live.kind, live.name, context, allow))
+    refusal = first_conflict(new, others, gateway)
+    if refusal is not None:
+        raise ResourceConflictError(refusal)
 
 
 def _apply_key(tx: WriteTx, doc: APIKey, value: str | None) -> ApplyResult:

@@ -11,11 +11,13 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import Connection, select
 
 from tollgate.errors import ResourceNotFoundError
 from tollgate.resources.keys import KeyRecord
+from tollgate.resources.models import Resource
 from tollgate.store import deployment_rows, key_rows, resource_rows, token_rows, user_rows
 from tollgate.store.records import STORED_KINDS
 from tollgate.store.schema import secrets
@@ -39,6 +41,11 @@ class Selector:
     kind: str
     names: tuple[str, ...] = ()
     where: tuple[tuple[str, str], ...] = field(default=())
+
+
+def resource_document(resource: Resource) -> JSONObject:
+    """A template, provider or proxy as the API's GET shows it (resourceVersion included, where kept)."""
+    return cast(JSONObject, resource.model_dump(mode="json", by_alias=True))
 
 
 def _time(value: datetime | None) -> str | None:
@@ -130,12 +137,12 @@ def read_one(conn: Connection, selector: Selector) -> dict[str, JSONObject]:
     if kind in STORED_KINDS:
         wanted = set(names)
         if selector.where == EVERY:
-            return {d.metadata.name: resource_rows.document(d) for d in resource_rows.fetch_all(conn, kind)}
+            return {d.metadata.name: resource_document(d) for d in resource_rows.fetch_all(conn, kind)}
         if len(wanted) > _ONE_BY_ONE:  # a large apply: one scan of the kind beats thousands of lookups
             found = [d for d in resource_rows.fetch_all(conn, kind) if d.metadata.name in wanted]
         else:
             found = [d for d in (resource_rows.fetch(conn, kind, n) for n in names) if d is not None]
-        return {d.metadata.name: resource_rows.document(d) for d in found}
+        return {d.metadata.name: resource_document(d) for d in found}
     if kind == "Secret":
         return _secrets(conn, names)
     if kind == "APIKey":

@@ -1,0 +1,63 @@
+"""providers/pairs.py: the pair registry and the adapter to the relay's Translator interface."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from tollgate.errors import BadRequestError
+from tollgate.providers.base import RequestFacts, UpstreamRequest
+from tollgate.providers.pairs import PAIR_TRANSLATORS, client_api_named
+
+FACTS = RequestFacts(model="claude-sonnet-4-5", is_streaming=True)
+
+
+def test_every_documented_pair_is_registered() -> None:
+    assert sorted(PAIR_TRANSLATORS) == [
+        ("anthropic", "azure-ai-foundry"),
+        ("anthropic", "azure-openai"),
+        ("anthropic", "gemini"),
+        ("anthropic", "mistral"),
+        ("anthropic", "openai"),
+        ("anthropic", "openai-compatible"),
+        ("openai", "anthropic"),
+        ("openai", "azure-ai-foundry"),
+        ("openai", "azure-openai"),
+        ("openai", "gemini"),
+        ("openai", "mistral"),
+    ]
+    assert client_api_named("openai").name == "openai" and client_api_named("openai") is client_api_named("openai")
+
+
+def _start(body: dict[str, object]) -> tuple[object, UpstreamRequest]:
+    req = UpstreamRequest("POST", "/v1/chat/completions", "", [(b"accept", b"application/json")], orjson.dumps(body))
+    translation = PAIR_TRANSLATORS[("openai", "anthropic")].start(FACTS, req, body)  # type: ignore[arg-type]
+    assert translation is not None
+    translation.request(req, body)  # type: ignore[arg-type]
+    return translation, req
+
+
+def test_request_is_rewritten_in_place_and_each_attempt_starts_fresh() -> None:
+    body = {"model": "claude-sonnet-4-5", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    _, req = _start(body)
+    assert (req.path, req.query) == ("/v1/messages", "")
+    assert orjson.loads(req.body)["max_tokens"] == 4096
+    with pytest.raises(BadRequestError):
+        PAIR_TRANSLATORS[("openai", "anthropic")].start(FACTS, req, None).request(req, None)  # type: ignore[union-attr]
+
+
+def test_headers_and_an_error_answered_as_a_stream_are_reshaped() -> None:
+    body = {"model": "claude-sonnet-4-5", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    translation, _ = _start(body)
+    headers = translation.response_headers(  # type: ignore[attr-defined]
+        429, [(b"content-type", b"application/json"), (b"content-length", b"99"), (b"retry-after", b"2")]
+    )
+    assert headers == [(b"retry-after", b"2"), (b"content-type", b"application/json")]
+    error = b'{"type":"error","error":{"type":"rate_limit_error","message":"slow"}}'
+    assert translation.stream_chunk(error[:20]) == b""  # type: ignore[attr-defined]
+    assert translation.stream_chunk(error[20:]) == b""  # type: ignore[attr-defined]
+    assert orjson.loads(translation.stream_end())["error"]["message"] == "slow"  # type: ignore[attr-defined]
+    ok, _ = _start(body)
+    assert ok.response_headers(200, [(b"content-type", b"text/event-stream")]) == [  # type: ignore[attr-defined]
+        (b"content-type", b"text/event-stream")
+    ]
