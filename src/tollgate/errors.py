@@ -39,6 +39,8 @@ class GatewayError(TollgateError):
     code: str = "gateway_error"
     #: The vendor-neutral error category; providers map it to their own `type` strings.
     kind: str = "api_error"
+    #: Extra response headers of this error (a limit's `x-ratelimit-*`), added by every error shaper.
+    headers: list[tuple[bytes, bytes]] | tuple[()] = ()
 
     def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None) -> None:
         super().__init__(message)

@@ -138,6 +138,7 @@ MATRIX: list[Op] = [
         {"name": "person"},
     ),
     Op("GET", "/whoami", 200, ALL, ""),
+    Op("GET", "/policies", 200, ALL, ""),  # the catalogue of built-in policies: any authenticated caller
     Op("GET", "/tokens", 200, ALL, ""),
     Op("POST", "/tokens", 201, ALL, "", {"name": "mine"}),
     Op("GET", "/tokens/{token_id}", 200, ALL, "", params={"token_id": "{spare}"}),
@@ -253,7 +254,7 @@ def test_every_operation_of_the_api_is_in_the_matrix_and_documents_its_permissio
     by_operation = {k: op for k, op in by_operation.items() if k in served}
     for (method, path), op in by_operation.items():
         operation = spec["paths"][path][method.lower()]
-        if path.startswith(("/api/v1/tokens", "/api/v1/whoami")) or path.endswith("/password"):
+        if path.startswith(("/api/v1/tokens", "/api/v1/whoami", "/api/v1/policies")) or path.endswith("/password"):
             assert operation["x-permission"] == "self", (method, path)  # own account: anyone; others': admin
             assert set(operation["x-roles"]) == ALL
         elif isinstance(op.permission, str):

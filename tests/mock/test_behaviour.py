@@ -91,6 +91,14 @@ def test_chunks_sets_the_number_of_text_frames(mock: MockServer) -> None:
     assert len(pieces) == 12
 
 
+def test_chunk_chars_cuts_inside_words(mock: MockServer) -> None:
+    stream = oa(mock).chat.completions.create(
+        model="gpt-4o", messages=ask("Hello wonderful [mock:echo] [mock:chunk-chars=4]"), stream=True
+    )
+    pieces = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+    assert pieces == ["Hell", "o wo", "nder", "ful"]
+
+
 def test_break_drops_the_connection_mid_stream(mock: MockServer) -> None:
     received: list[str] = []
     with httpx.Client() as http:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.policies.conftest import free_port
-from tests.policies.guard_service import GuardService
+from tollgate.mock.guard_service import GuardService
 from tollgate.policies.env import BuildEnv
 from tollgate.policies.http_guardrail import HTTPGuardrail, HTTPGuardrailParams, build
 

@@ -164,3 +164,15 @@ async def test_cost_limit_in_dollars(clock: Clock) -> None:
     again = await policy.admit(ex)
     assert again is not None
     assert dict(again.headers())[b"x-ratelimit-remaining-cost-usd"] == b"0.004525"
+
+
+def test_limit_error_headers_reach_every_vendor_shape() -> None:
+    from tollgate.providers.error_shapes import error_headers
+
+    err = LimitExceededError(
+        "Request limit exceeded", retry_after=12.2, headers=[(b"x-ratelimit-remaining-requests", b"0")]
+    )
+    headers = dict(error_headers(err))
+    assert headers[b"retry-after"] == b"13" and headers[b"retry-after-ms"] == b"12200"
+    assert headers[b"x-ratelimit-remaining-requests"] == b"0"
+    assert b"x-should-retry" not in headers

@@ -26,6 +26,7 @@ _COMMANDS = {
     "whoami": "whoami",
     "login": "login",
     "audit": "audit",
+    "policies": "policies",
 }
 
 

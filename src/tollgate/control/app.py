@@ -19,7 +19,7 @@ from tollgate.control.auth import AdminAuth, require_permission
 from tollgate.control.errors import install_error_handlers
 from tollgate.control.guard import DEFAULT_ADMIN_MAX_BODY, AdminGuard
 from tollgate.control.health import health_router
-from tollgate.control.routes import apply, audit, deployments, keys, login, resources, secrets, usage, users
+from tollgate.control.routes import apply, audit, deployments, keys, login, policies, resources, secrets, usage, users
 from tollgate.control.schemas import ErrorResponse
 from tollgate.security.backoff import FailureBackoff
 from tollgate.store import Store
@@ -86,7 +86,7 @@ def create_app(
             return Response(render(), media_type=METRICS_CONTENT_TYPE)
 
     guarded = [Depends(require_permission), Depends(record_changes, scope="function")]
-    for module in (resources, secrets, keys, deployments, apply, usage, users, audit):
+    for module in (resources, secrets, keys, deployments, apply, usage, users, audit, policies):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded, responses=_ERRORS)
     login_errors: dict[int | str, dict[str, object]] = {c: _ERRORS[c] for c in (401, 413, 422, 429)}
     app.include_router(login.router, prefix=API_PREFIX, responses=login_errors)

@@ -54,6 +54,8 @@ _OVERRIDES: Mapping[tuple[str, str], str] = {
     ("POST", "/tokens/{token_id}/revoke"): SELF,
     ("POST", "/tokens/{token_id}/rotate"): SELF,
     ("PUT", "/users/{name}/password"): SELF,
+    # the catalogue of built-in policies and their parameter schemas: no resource, nothing secret
+    ("GET", "/policies"): SELF,
 }
 
 

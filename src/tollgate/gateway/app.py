@@ -19,6 +19,7 @@ from tollgate.gateway.server_limits import ServerLimits
 from tollgate.gateway.snapshot import Snapshot, compile_snapshot
 from tollgate.gateway.targets import TargetHealth
 from tollgate.gateway.upstream import PoolRegistry
+from tollgate.policies.services import PolicyServices
 from tollgate.resources.resource_set import ResourceSet
 from tollgate.security.backoff import FailureBackoff
 from tollgate.usage.sink import UsageSink
@@ -46,6 +47,7 @@ class GatewayState:
         "inflight",
         "key_last_used",
         "name",
+        "policy_services",
         "pools",
         "refusals",
         "snapshot",
@@ -58,6 +60,8 @@ class GatewayState:
         self.usage = usage
         self.trusted_hops = trusted_hops
         self.pools = PoolRegistry()
+        #: limit counters (in-process, or Redis with TOLLGATE_REDIS_URL) and prices, kept across snapshots
+        self.policy_services = PolicyServices.from_env()
         #: passive health of targets by provider name, carried from one snapshot to the next
         self.health: dict[str, TargetHealth] = {}
         #: requests refused for a bad key: counted, and recorded only up to a rate
@@ -84,7 +88,7 @@ class GatewayState:
 
     def apply(self, resources: ResourceSet) -> Snapshot:
         """Compile and swap in a new snapshot (call from the event loop thread)."""
-        snapshot = compile_snapshot(resources, self.pools, self.health)
+        snapshot = compile_snapshot(resources, self.pools, self.health, self.policy_services)
         self.snapshot = snapshot
         return snapshot
 

@@ -14,17 +14,20 @@ import os
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from tollgate.errors import ResourceValidationError
 from tollgate.gateway.auth import AuthCheck, KeyEntry
 from tollgate.gateway.targets import Target, TargetHealth
 from tollgate.gateway.upstream import Origin, PoolRegistry, Timeout, UpstreamPool, split_base_url
-from tollgate.policies.base import EMPTY_CHAIN, PolicyChain
+from tollgate.policies.attach import build_policies
+from tollgate.policies.base import Policy, PolicyChain
+from tollgate.policies.services import PolicyServices
 from tollgate.providers.base import ClientAPI
 from tollgate.providers.model_map import ModelMapTranslator
 from tollgate.providers.pairs import client_api_named
 from tollgate.providers.registry import BUILTIN_TEMPLATES, build_template
 from tollgate.providers.template import Template
 from tollgate.providers.translators import translator_for
-from tollgate.resources.models import InboundSecurity, LLMProvider, SecretRef, TemplateSpec
+from tollgate.resources.models import InboundSecurity, LLMProvider, PolicyRef, SecretRef, TemplateSpec
 from tollgate.resources.resource_set import ResourceSet
 from tollgate.types import HeaderList
 
@@ -209,13 +212,18 @@ def _key_tables(resources: ResourceSet) -> dict[tuple[str, str], dict[str, KeyEn
 
 
 def compile_snapshot(
-    resources: ResourceSet, pools: PoolRegistry, health: dict[str, TargetHealth] | None = None
+    resources: ResourceSet,
+    pools: PoolRegistry,
+    health: dict[str, TargetHealth] | None = None,
+    services: PolicyServices | None = None,
 ) -> Snapshot:
     """Build every route of the deployed providers and proxies. Never raises for one bad resource:
     it is left out (or answers 503) and logged, so one mistake cannot take the gateway down.
 
     `health` carries targets' passive health from one snapshot to the next (by provider name).
     """
+    services = PolicyServices() if services is None else services
+    baselines: dict[str, tuple[Policy, ...]] = {}
     health = {} if health is None else health
     tables = _key_tables(resources)
     upstreams: dict[str, _Upstream] = {}
@@ -224,7 +232,11 @@ def compile_snapshot(
         upstream = _compile_upstream(provider, resources, pools, health)
         if upstream is None:
             continue
+        policies = _policies("LLMProvider", name, provider.spec.policies, services)
+        if policies is None:
+            continue
         upstreams[name] = upstream
+        baselines[name] = policies
         route = _route(
             provider.spec.context,
             name,
@@ -234,6 +246,7 @@ def compile_snapshot(
             upstream,
             tables.get(("LLMProvider", name), {}),
             provider.spec.client_api,
+            policies,
         )
         if route is not None:
             routes[provider.spec.context] = route
@@ -244,6 +257,9 @@ def compile_snapshot(
         if upstream is None or base is None:
             log.error("proxy %s: provider %s is not deployed; not routed", name, provider_name)
             continue
+        own = _policies("LLMProxy", name, proxy.spec.policies, services)
+        if own is None:
+            continue
         route = _route(
             proxy.spec.context,
             provider_name,
@@ -253,12 +269,25 @@ def compile_snapshot(
             upstream,
             tables.get(("LLMProxy", name), {}),
             proxy.spec.client_api or base.spec.client_api,
+            baselines[provider_name] + own,  # THE policy order: the provider's baseline, then the proxy's
         )
         if route is not None and proxy.spec.fallbacks:
             route = _with_fallbacks(route, proxy.spec.fallbacks, proxy.spec.retry_statuses, upstreams, resources)
         if route is not None:
             routes[proxy.spec.context] = route
     return Snapshot(routes, resources.revision)
+
+
+def _policies(kind: str, name: str, refs: list[PolicyRef], services: PolicyServices) -> tuple[Policy, ...] | None:
+    """The built policies of one document, or None (logged; the route is left out) when one cannot be built.
+
+    A provider's policies are built once and shared by its own route and every proxy on it, so its
+    counters are shared too."""
+    try:
+        return build_policies(kind, name, refs, services)
+    except ResourceValidationError as exc:
+        log.error("%s %s: policy not built (%s); not routed", kind, name, exc)
+        return None
 
 
 def _route(
@@ -270,6 +299,7 @@ def _route(
     upstream: _Upstream,
     keys: dict[str, KeyEntry],
     client_api: str | None = None,
+    policies: tuple[Policy, ...] = (),
 ) -> Route | None:
     """The route; None (logged) when its `clientApi` cannot be translated to the provider's backend."""
     backend = upstream.template.backend
@@ -310,7 +340,7 @@ def _route(
         client_api=client,
         auth=_auth_check(security, client, keys),
         targets=(target,),
-        chain=EMPTY_CHAIN,
+        chain=PolicyChain.compile(policies),
         strip_headers=frozenset(strip),
         models=frozenset(spec.models) if spec.models else None,
         max_body=spec.max_request_bytes,

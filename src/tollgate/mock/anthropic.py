@@ -297,7 +297,7 @@ class AnthropicMock:
         input_tokens = prompt_tokens(body)
         output_tokens = count_words(text) + sum(count_words(c.arguments) for c in calls)
         if body.get("stream") is True:
-            pieces = split_chunks(text, outcome.chunks) if text else []
+            pieces = split_chunks(text, outcome.chunks, outcome.chunk_chars) if text else []
             plan = stream_plan(message_id, model, pieces, input_tokens, output_tokens, calls)
             return stream_response(plan, outcome)
         return json_response(message_object(message_id, model, text, usage(input_tokens, output_tokens), calls))

@@ -22,6 +22,7 @@ SETTINGS: dict[str, bool] = {
     "delay": True,
     "chunk-delay": True,
     "chunks": True,
+    "chunk-chars": True,
     "break": False,
     "hang": False,
     "stream-error": False,
@@ -47,6 +48,8 @@ class Behaviour:
     delay_ms: int = 0
     chunk_delay_ms: int = 0
     chunks: int | None = None
+    #: stream the reply in pieces of this many characters (cutting inside words), instead of by words
+    chunk_chars: int | None = None
     breaks: bool = False
     hangs: bool = False
     stream_error: bool = False
@@ -91,11 +94,13 @@ def resolve(config: Mapping[str, int | bool], text: str) -> Behaviour:
     merged = {**config, **normalize_settings(directives(text))}
     error = merged.get("error")
     chunks = merged.get("chunks")
+    chunk_chars = merged.get("chunk-chars")
     return Behaviour(
         error=int(error) if error else None,
         delay_ms=int(merged.get("delay", 0)),
         chunk_delay_ms=int(merged.get("chunk-delay", 0)),
         chunks=int(chunks) if chunks else None,
+        chunk_chars=int(chunk_chars) if chunk_chars else None,
         breaks=bool(merged.get("break", False)),
         hangs=bool(merged.get("hang", False)),
         stream_error=bool(merged.get("stream-error", False)),

@@ -321,7 +321,7 @@ class GeminiMock:
             {"contents": body.get("contents"), "systemInstruction": body.get("systemInstruction")}
         )
         if stream:
-            pieces = split_chunks(text, behaviour.chunks) if text else []
+            pieces = split_chunks(text, behaviour.chunks, behaviour.chunk_chars) if text else []
             plan = stream_plan(model, pieces, input_tokens, sse=sse, calls=calls)
             return stream_response(plan, behaviour, media_type="text/event-stream" if sse else "application/json")
         usage = usage_metadata(input_tokens, count_words(text) + sum(count_words(c.arguments) for c in calls))

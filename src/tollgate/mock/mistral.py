@@ -157,7 +157,7 @@ class MistralMock:
         reply_id, created = secrets.token_hex(16), int(time.time())
         usage_value = usage(prompt_tokens(body), count_words(text) + sum(count_words(c.arguments) for c in calls))
         if body.get("stream") is True:
-            pieces = split_chunks(text, outcome.chunks) if text else []
+            pieces = split_chunks(text, outcome.chunks, outcome.chunk_chars) if text else []
             return stream_response(stream_plan(reply_id, created, model, pieces, usage_value, calls), outcome)
         tool_calls: JSONValue = _calls(calls) if calls else None
         message: JSONValue = {"role": "assistant", "content": text, "tool_calls": tool_calls, "prefix": False}

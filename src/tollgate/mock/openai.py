@@ -120,7 +120,7 @@ def make_reply(
         created=int(time.time()),
         model=model,
         text=text,
-        pieces=split_chunks(text, behaviour.chunks) if text else [],
+        pieces=split_chunks(text, behaviour.chunks, behaviour.chunk_chars) if text else [],
         prompt_tokens=count_prompt_tokens(body),
         completion_tokens=count_words(text) + sum(count_words(c.arguments) for c in calls),
         tool_calls=calls,

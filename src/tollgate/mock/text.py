@@ -79,8 +79,11 @@ def reply_text(label: str, prompt: str, *, echo: bool = False, min_words: int = 
     return " ".join(words)
 
 
-def split_chunks(text: str, chunks: int | None) -> list[str]:
-    """`text` cut at word boundaries into `chunks` pieces (default: one per word) that join back to it."""
+def split_chunks(text: str, chunks: int | None, chars: int | None = None) -> list[str]:
+    """`text` cut at word boundaries into `chunks` pieces (default: one per word) that join back to it;
+    with `chars`, into pieces of that many characters instead (cutting inside words)."""
+    if chars:
+        return [text[i : i + chars] for i in range(0, len(text), chars)] or [""]
     words = text.split(" ")
     count = max(1, min(chunks or len(words), len(words)))
     pieces: list[str] = []

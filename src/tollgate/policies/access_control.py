@@ -8,13 +8,17 @@ optional methods. Checked in the request-header phase, before the body is read; 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
-from tollgate.errors import PermissionDeniedError
+from tollgate.errors import GatewayError, PermissionDeniedError
+from tollgate.policies.attached import AttachedPolicy
 from tollgate.policies.env import BuildEnv
 from tollgate.policies.params import PolicyParams
+
+if TYPE_CHECKING:
+    from tollgate.gateway.exchange import Exchange
 
 __all__ = ["NAME", "AccessControl", "AccessControlParams", "build"]
 
@@ -58,10 +62,13 @@ class AccessControlParams(PolicyParams):
     exceptions: list[PathRule] = Field(default_factory=list, max_length=200, description="Paths that get the opposite.")
 
 
-class AccessControl:
+class AccessControl(AttachedPolicy):
+    """Phase: REQUEST_HEADERS (403 before any body byte is read)."""
+
     name = NAME
 
     def __init__(self, params: AccessControlParams) -> None:
+        super().__init__()
         self._allow_default = params.default == "allow"
         self._rules = tuple((path_regex(r.path), frozenset(r.methods)) for r in params.exceptions)
 
@@ -75,6 +82,14 @@ class AccessControl:
         """Raise PermissionDeniedError (403) when `method path` is not exposed."""
         if not self.allows(method, path):
             raise PermissionDeniedError(f"{method} {path[:200]} is not exposed on this API.")
+
+    async def on_request_headers(self, ex: Exchange) -> GatewayError | None:
+        route = ex.route
+        path = (ex.path[len(route.context) :] if route is not None else ex.path) or "/"
+        if not self.applies(ex):
+            return None
+        self.check(ex.method, path)
+        return None
 
 
 def build(params: AccessControlParams, env: BuildEnv) -> AccessControl:

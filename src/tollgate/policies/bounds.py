@@ -40,7 +40,7 @@ class CountRule:
         allowed = " and ".join(p for p in (low, high) if p)
         return f"{n} {self.unit}, allowed {allowed}"
 
-    async def evaluate(self, text: str) -> tuple[bool, str]:
+    def evaluate(self, text: str) -> tuple[bool, str]:
         n = self.count(text)
         ok = (self._min is None or n >= self._min) and (self._max is None or n <= self._max)
         return ok, self._describe(n)

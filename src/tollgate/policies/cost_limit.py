@@ -7,8 +7,13 @@ cost: a budget cannot be spent on what cannot be priced.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, model_validator
 
+from tollgate.errors import GatewayError
+from tollgate.gateway.exchange import ExchangeKey
+from tollgate.policies.attached import AttachedPolicy
 from tollgate.policies.env import BuildEnv, CostFunction
 from tollgate.policies.estimate import estimate_prompt_tokens, requested_max_tokens
 from tollgate.policies.limits import Limiter, LimitTicket, MeteredWindow
@@ -16,6 +21,9 @@ from tollgate.policies.params import Duration, PolicyParams
 from tollgate.policies.token_limit import ReservationParams
 from tollgate.policies.view import ExchangeView
 from tollgate.usage.record import TokenUsage
+
+if TYPE_CHECKING:
+    from tollgate.gateway.exchange import Exchange
 
 __all__ = ["NAME", "CostLimitParams", "CostLimitPolicy", "build"]
 
@@ -45,11 +53,16 @@ def micro_usd(cost: CostFunction, model: str | None, prompt: int | None, complet
     return round(cost(model, prompt, completion) * MICRO)
 
 
-class CostLimitPolicy:
+class CostLimitPolicy(AttachedPolicy):
+    """Phases as token-limit: REQUEST_BODY (reserve), RESPONSE_HEADERS (`x-ratelimit-*-cost-usd`), COMPLETION."""
+
     name = NAME
+    needs_request_body = True
 
     def __init__(self, params: CostLimitParams, env: BuildEnv) -> None:
+        super().__init__()
         self.params = params
+        self._ticket: ExchangeKey[LimitTicket] = ExchangeKey(env.owner)
         self._cost = env.cost
         windows = [MeteredWindow("cost-usd", w.per, round(w.usd * MICRO)) for w in params.limits]
         self.limiter = Limiter(env.owner, params, windows, env.counters, unit_scale={"cost-usd": MICRO})
@@ -67,14 +80,44 @@ class CostLimitPolicy:
         reserved = micro_usd(self._cost, ex.facts.model, prompt, completion)
         return await self.limiter.acquire(scope, [reserved] * self._n, "cost")
 
-    async def settle(self, ticket: LimitTicket, model: str | None, usage: TokenUsage | None) -> None:
+    def metered(self, model: str | None, usage: TokenUsage | None) -> list[int] | None:
         if usage is None or (usage.prompt_tokens is None and usage.completion_tokens is None):
-            return
-        spent = micro_usd(self._cost, model, usage.prompt_tokens, usage.completion_tokens)
-        await ticket.settle([spent] * self._n)
+            return None
+        return [micro_usd(self._cost, model, usage.prompt_tokens, usage.completion_tokens)] * self._n
+
+    async def settle(self, ticket: LimitTicket, model: str | None, usage: TokenUsage | None) -> None:
+        amounts = self.metered(model, usage)
+        if amounts is not None:
+            await ticket.settle(amounts)
 
     async def refund(self, ticket: LimitTicket) -> None:
         await ticket.settle([0] * self._n)
+
+    async def on_request_body(self, ex: Exchange) -> GatewayError | None:
+        if not self.applies(ex):
+            return None
+        ticket = await self.admit(ex)
+        if ticket is not None:
+            ex.set(self._ticket, ticket)
+        return None
+
+    def on_response_headers(self, ex: Exchange) -> GatewayError | None:
+        ticket = ex.get(self._ticket)
+        if ticket is not None:
+            ex.response_headers.extend(ticket.headers())
+        return None
+
+    def on_completion(self, ex: Exchange) -> None:
+        ticket = ex.get(self._ticket)
+        if ticket is None:
+            return
+        result = ex.result
+        if result is None:
+            amounts: list[int] | None = [0] * self._n
+        else:
+            amounts = self.metered(result.response_model or ex.facts.model, result.usage)
+        if amounts is not None and not ticket.settle_nowait(amounts):
+            self.spawn(ticket.settle(amounts))
 
 
 def build(params: CostLimitParams, env: BuildEnv) -> CostLimitPolicy:

@@ -85,7 +85,7 @@ class HTTPGuardrail(Guardrail):
 
     def __init__(self, params: HTTPGuardrailParams) -> None:
         self.service = HTTPRule(params)
-        super().__init__(NAME, params, _StreamRule(self.service))
+        super().__init__(NAME, params, _ServiceRule(self.service))
 
     async def assess(self, text: str, side: str) -> GuardrailViolation | None:
         ok, detail = await self.service.ask(text, side)
@@ -94,14 +94,19 @@ class HTTPGuardrail(Guardrail):
         return self.violation(side, detail)
 
 
-class _StreamRule:
+class _ServiceRule:
     """The service is asked about whole texts only (through `assess`), never about stream prefixes."""
+
+    is_async = True
 
     def __init__(self, service: HTTPRule) -> None:
         self._service = service
 
-    async def evaluate(self, text: str) -> tuple[bool, str]:
+    async def evaluate_async(self, text: str) -> tuple[bool, str]:
         return await self._service.ask(text, "response")
+
+    def evaluate(self, text: str) -> tuple[bool, str]:
+        raise NotImplementedError("the service is asked asynchronously")
 
     def early(self, text: str, new_from: int) -> str | None:
         return None

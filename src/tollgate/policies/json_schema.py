@@ -43,7 +43,7 @@ class JSONSchemaRule:
     def __init__(self, params: JSONSchemaParams) -> None:
         self._validator = jsonschema_rs.validator_for(params.json_schema)
 
-    async def evaluate(self, text: str) -> tuple[bool, str]:
+    def evaluate(self, text: str) -> tuple[bool, str]:
         fenced = _FENCE.match(text)
         try:
             document = orjson.loads(fenced.group(1) if fenced else text)

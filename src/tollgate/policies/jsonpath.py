@@ -52,7 +52,7 @@ def _all(value: JSONValue) -> list[JSONValue]:
 class JSONPath:
     """A compiled expression; `select` returns every value it reaches (missing parts reach nothing)."""
 
-    __slots__ = ("_slots", "_steps", "expression")
+    __slots__ = ("_root", "_slots", "_steps", "expression")
 
     def __init__(self, expression: str) -> None:
         self.expression = expression
@@ -60,6 +60,8 @@ class JSONPath:
             raise JSONPathError("must start with '$'")
         steps: list[Step] = []
         slots: list[Slots] = []
+        #: the first field name, when the path starts with one: a document without it is skipped at once
+        self._root: str | None = None
         pos = 1
         while pos < len(expression):
             match = _TOKEN.match(expression, pos)
@@ -69,6 +71,8 @@ class JSONPath:
             text = match.group(0)
             if name is not None or quoted is not None or dquoted is not None:
                 key = name if name is not None else (quoted if quoted is not None else dquoted)
+                if not steps:
+                    self._root = key
                 steps.append(_field(key))
                 slots.append(_field_slot(key))
             elif index is not None:
@@ -82,9 +86,12 @@ class JSONPath:
         self._slots = tuple(slots)
 
     def select(self, document: JSONValue) -> list[JSONValue]:
+        root = self._root
+        if root is not None and (not isinstance(document, dict) or root not in document):
+            return []
         values = [document]
         for step in self._steps:
-            values = [out for value in values for out in step(value)]
+            values = step(values[0]) if len(values) == 1 else [out for value in values for out in step(value)]
             if not values:
                 break
         return values

@@ -124,6 +124,13 @@ class LimitTicket:
         if any(deltas):
             await self._counters.adjust(self.slots, deltas)
 
+    def settle_nowait(self, actual: Sequence[int]) -> bool:
+        """`settle` at once when the counters are in-process; False when it must be awaited (Redis)."""
+        if not self.slots:
+            return True
+        deltas = [a - r for a, r in zip(actual, self.amounts, strict=True)]
+        return not any(deltas) or self._counters.adjust_nowait(self.slots, deltas)
+
 
 class Limiter:
     """The compiled counting part of one attached limit policy; shared by every request of the route.
@@ -145,11 +152,13 @@ class Limiter:
         self._scope = params.scope
         self._user_header = params.user_header.lower().encode()
         self._missing_user = params.missing_user
-        self._sliding = params.algorithm == "sliding"
         self._horizon = params.retry_horizon
         self._counters = counters
         self.windows = tuple(windows)
-        self._suffixes = tuple(f"{w.metric}:{w.seconds}" for w in self.windows)
+        sliding = params.algorithm == "sliding"
+        #: compiled once; per request only the scope prefix of their keys changes
+        self._windows = tuple(Window(f"{w.metric}:{w.seconds}", w.seconds, w.limit, sliding) for w in self.windows)
+        self._single = len(self.windows) == 1
         #: metric -> divisor to show counts in the header's unit (micro-dollars -> dollars)
         self._scale = unit_scale or {}
         self._names = {
@@ -184,13 +193,8 @@ class Limiter:
 
         `what` names the limit in the 429 message ("request", "token", "cost").
         """
-        base = f"{self._owner}:{scope_value}:"
-        windows = [
-            Window(base + suffix, w.seconds, w.limit, self._sliding)
-            for suffix, w in zip(self._suffixes, self.windows, strict=True)
-        ]
         try:
-            got = await self._counters.acquire(windows, amounts)
+            got = await self._counters.acquire(self._windows, amounts, f"{self._owner}:{scope_value}:")
         except CountersUnavailableError:
             raise LimitsUnavailableError("Limits cannot be checked right now; try again shortly.") from None
         if got.allowed:
@@ -214,6 +218,15 @@ class Limiter:
         )
 
     def headers(self, states: Sequence[WindowState]) -> HeaderList:
+        if self._single and states:  # the usual case: one window, no comparison
+            window, state = self.windows[0], states[0]
+            limit_name, remaining_name, reset_name = self._names[window.metric]
+            scale = self._scale.get(window.metric)
+            return [
+                (limit_name, _amount(state.limit, scale)),
+                (remaining_name, _amount(max(0, state.remaining), scale)),
+                (reset_name, b"%ds" % math.ceil(state.reset_after)),
+            ]
         tightest: dict[str, tuple[MeteredWindow, WindowState]] = {}
         for window, state in zip(self.windows, states, strict=False):
             seen = tightest.get(window.metric)

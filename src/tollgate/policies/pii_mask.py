@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import orjson
 from pydantic import Field, field_validator
 
+from tollgate.errors import GatewayError
+from tollgate.gateway.exchange import ExchangeKey
+from tollgate.policies.attached import AttachedPolicy, client_api_name
 from tollgate.policies.env import BuildEnv
 from tollgate.policies.jsonpath import JSONPath
 from tollgate.policies.params import PolicyParams, Side
@@ -28,6 +31,9 @@ from tollgate.policies.stream_text import frame_json
 from tollgate.policies.text_paths import text_paths
 from tollgate.sse import SSEFrameSplitter
 from tollgate.types import JSONValue
+
+if TYPE_CHECKING:
+    from tollgate.gateway.exchange import Exchange
 
 __all__ = ["NAME", "PIIMaskParams", "PIIMasker", "StreamRestorer", "build"]
 
@@ -89,11 +95,21 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-class PIIMasker:
-    """The compiled detectors of one attachment; stateless, so shared by every request."""
+class PIIMasker(AttachedPolicy):
+    """The compiled detectors of one attachment; shared by every request (the map is per request).
 
-    def __init__(self, params: PIIMaskParams) -> None:
+    Phases: REQUEST_BODY (mask or redact, re-encode the body), RESPONSE_COMPLETE (restore a JSON
+    answer), RESPONSE_CHUNK (a filter restoring a stream; redact mode: redacting it).
+    """
+
+    name = NAME
+    needs_request_body = True
+    buffers_response = True
+
+    def __init__(self, params: PIIMaskParams, owner: str = "pii") -> None:
+        super().__init__()
         self.params = params
+        self._mapping: ExchangeKey[dict[str, str]] = ExchangeKey(owner)
         detectors = [(e.upper().replace("-", "_"), _DETECTORS[e]) for e in _ORDER if e in params.entities]
         detectors += [(c.name.upper(), c.pattern) for c in params.custom]
         self._labels = [label for label, _ in detectors]
@@ -149,6 +165,69 @@ class PIIMasker:
 
     def redact_text(self, text: str) -> str:
         return self.replacer({})(text)
+
+    async def on_request_body(self, ex: Exchange) -> GatewayError | None:
+        if ex.body_obj is None or not self.applies(ex):
+            return None
+        mapping = self.mask_request(client_api_name(ex), ex.body_obj)
+        if mapping is not None:
+            ex.body = orjson.dumps(ex.body_obj)
+            if mapping:
+                ex.set(self._mapping, mapping)
+        return None
+
+    def on_response_complete(self, ex: Exchange, body: bytes) -> bytes | GatewayError:
+        mapping = ex.get(self._mapping)
+        if mapping is not None:
+            return restore_body(body, mapping)
+        if self.redacts_response and 200 <= ex.status < 300 and self.applies(ex):
+            return self._redact_body(client_api_name(ex), body)
+        return body
+
+    def stream_filter(self, ex: Exchange) -> StreamRestorer | StreamRedactor | None:
+        mapping = ex.get(self._mapping)
+        if mapping is not None:
+            return StreamRestorer(mapping, text_paths(client_api_name(ex)).stream)
+        if self.redacts_response and self.applies(ex):
+            return StreamRedactor(self.redact_text, text_paths(client_api_name(ex)).stream)
+        return None
+
+    def _redact_body(self, api: str | None, body: bytes) -> bytes:
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return body
+        changed = False
+        for path in text_paths(api).response:
+            changed = path.rewrite(document, self.redact_text) or changed
+        return orjson.dumps(document) if changed else body
+
+
+class StreamRedactor:
+    """Redacts each text event of a stream (a value cut across two events is not recognised)."""
+
+    __slots__ = ("_paths", "_redact", "_splitter")
+
+    def __init__(self, redact: Callable[[str], str], paths: tuple[JSONPath, ...]) -> None:
+        self._redact = redact
+        self._paths = paths
+        self._splitter = SSEFrameSplitter()
+
+    def feed(self, chunk: bytes) -> bytes:
+        return b"".join(self._frame(f) for f in self._splitter.feed(chunk))
+
+    def close(self) -> bytes:
+        tail = self._splitter.close()
+        return self._frame(tail) if tail else b""
+
+    def _frame(self, frame: bytes) -> bytes:
+        document = frame_json(frame)
+        if document is None:
+            return frame
+        changed = False
+        for path in self._paths:
+            changed = path.rewrite(document, self._redact) or changed
+        return _with_data(frame, document) if changed else frame
 
 
 def restore_body(body: bytes, mapping: dict[str, str]) -> bytes:
@@ -248,4 +327,4 @@ def _with_data(frame: bytes, document: JSONValue) -> bytes:
 
 
 def build(params: PIIMaskParams, env: BuildEnv) -> PIIMasker:
-    return PIIMasker(params)
+    return PIIMasker(params, env.owner)

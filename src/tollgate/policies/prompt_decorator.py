@@ -6,14 +6,20 @@ decides: put it after them). The body is decoded once by the pipeline and re-enc
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+import orjson
 from pydantic import Field, model_validator
 
+from tollgate.errors import GatewayError
+from tollgate.policies.attached import AttachedPolicy, client_api_name
 from tollgate.policies.env import BuildEnv
 from tollgate.policies.messages import Message, SystemMode, add_messages, add_system
 from tollgate.policies.params import PolicyParams
 from tollgate.types import JSONObject
+
+if TYPE_CHECKING:
+    from tollgate.gateway.exchange import Exchange
 
 __all__ = ["NAME", "PromptDecorator", "PromptDecoratorParams", "build"]
 
@@ -41,10 +47,14 @@ class PromptDecoratorParams(PolicyParams):
         return self
 
 
-class PromptDecorator:
+class PromptDecorator(AttachedPolicy):
+    """Phase: REQUEST_BODY (decorate, re-encode the body once)."""
+
     name = NAME
+    needs_request_body = True
 
     def __init__(self, params: PromptDecoratorParams) -> None:
+        super().__init__()
         self._system = params.system
         self._mode = params.system_mode
         self._prepend: list[Message] = [(m.role, m.content) for m in params.prepend]
@@ -58,6 +68,13 @@ class PromptDecorator:
             add_messages(api, body, self._append, at_start=False)
         if self._system is not None:
             add_system(api, body, self._system, self._mode)
+
+    async def on_request_body(self, ex: Exchange) -> GatewayError | None:
+        if ex.body_obj is None or not self.applies(ex):
+            return None
+        self.decorate(client_api_name(ex), ex.body_obj)
+        ex.body = orjson.dumps(ex.body_obj)
+        return None
 
 
 def build(params: PromptDecoratorParams, env: BuildEnv) -> PromptDecorator:

@@ -10,15 +10,20 @@ naming the problem. Templates are parsed when built; rendering is string substit
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+import orjson
 from pydantic import Field, model_validator
 
-from tollgate.errors import BadRequestError
+from tollgate.errors import BadRequestError, GatewayError
+from tollgate.policies.attached import AttachedPolicy, client_api_name
 from tollgate.policies.env import BuildEnv
 from tollgate.policies.messages import Message, add_messages, add_system
 from tollgate.policies.params import PolicyParams
 from tollgate.types import JSONObject
+
+if TYPE_CHECKING:
+    from tollgate.gateway.exchange import Exchange
 
 __all__ = ["NAME", "PromptTemplateParams", "PromptTemplates", "build"]
 
@@ -64,10 +69,14 @@ class _Compiled:
         self.variables = {v for _, text in self.messages for v in _VARIABLE.findall(text)}
 
 
-class PromptTemplates:
+class PromptTemplates(AttachedPolicy):
+    """Phase: REQUEST_BODY (render the named template into the body, or 400)."""
+
     name = NAME
+    needs_request_body = True
 
     def __init__(self, params: PromptTemplateParams) -> None:
+        super().__init__()
         self._templates = {t.name: _Compiled(t) for t in params.templates}
         self._allow_plain = params.allow_untemplated
         self._max = params.max_variable_length
@@ -106,6 +115,13 @@ class PromptTemplates:
                 add_system(api, body, text, "prepend")
         add_messages(api, body, [m for m in rendered if m[0] != "system"], at_start=False)
         return True
+
+    async def on_request_body(self, ex: Exchange) -> GatewayError | None:
+        if ex.body_obj is None or not self.applies(ex):
+            return None
+        if self.apply(client_api_name(ex), ex.body_obj):
+            ex.body = orjson.dumps(ex.body_obj)
+        return None
 
 
 def build(params: PromptTemplateParams, env: BuildEnv) -> PromptTemplates:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, model_validator
 
+from tollgate.errors import GatewayError
+from tollgate.gateway.exchange import ExchangeKey
+from tollgate.policies.attached import AttachedPolicy
 from tollgate.policies.env import BuildEnv
 from tollgate.policies.limits import Limiter, LimitScopeParams, LimitTicket, MeteredWindow
 from tollgate.policies.params import Duration, PolicyParams
 from tollgate.policies.view import ExchangeView
+
+if TYPE_CHECKING:
+    from tollgate.gateway.exchange import Exchange
 
 __all__ = ["NAME", "RateLimitParams", "RateLimitPolicy", "build"]
 
@@ -31,13 +39,18 @@ class RateLimitParams(LimitScopeParams):
         return self
 
 
-class RateLimitPolicy:
-    """Counts one per request before the upstream call; never settles (a request is a request)."""
+class RateLimitPolicy(AttachedPolicy):
+    """Counts one per request before the body is read; never settles (a request is a request).
+
+    Phases: REQUEST_HEADERS (charge or 429), RESPONSE_HEADERS (the `x-ratelimit-*-requests` headers).
+    """
 
     name = NAME
 
     def __init__(self, params: RateLimitParams, env: BuildEnv) -> None:
+        super().__init__()
         self.params = params
+        self._ticket: ExchangeKey[LimitTicket] = ExchangeKey(env.owner)
         windows = [MeteredWindow("requests", w.per, w.requests) for w in params.limits]
         self.limiter = Limiter(env.owner, params, windows, env.counters)
         self._ones = (1,) * len(windows)
@@ -50,6 +63,20 @@ class RateLimitPolicy:
         if scope is None:
             return None
         return await self.limiter.acquire(scope, self._ones, "request")
+
+    async def on_request_headers(self, ex: Exchange) -> GatewayError | None:
+        if not self.applies(ex):
+            return None
+        ticket = await self.admit(ex)
+        if ticket is not None:
+            ex.set(self._ticket, ticket)
+        return None
+
+    def on_response_headers(self, ex: Exchange) -> GatewayError | None:
+        ticket = ex.get(self._ticket)
+        if ticket is not None:
+            ex.response_headers.extend(ticket.headers())
+        return None
 
 
 def build(params: RateLimitParams, env: BuildEnv) -> RateLimitPolicy:

@@ -53,7 +53,7 @@ class RegexRule:
                 return f"the text matches pattern {i} ({pattern.pattern!r})"
         return None
 
-    async def evaluate(self, text: str) -> tuple[bool, str]:
+    def evaluate(self, text: str) -> tuple[bool, str]:
         found = self._search(text)
         return (True, "the text matches none of the patterns") if found is None else (False, found)
 

@@ -8,6 +8,8 @@ trailing frame. Malformed events are skipped.
 
 from __future__ import annotations
 
+import re
+
 import orjson
 
 from tollgate.policies.jsonpath import JSONPath, texts_of
@@ -36,19 +38,38 @@ def frame_json(frame: bytes) -> JSONValue | None:
 
 
 class StreamTextReader:
-    """Feeds on stream chunks; `feed` returns the text completed by this chunk (may be "")."""
+    """Feeds on stream chunks; `feed` returns the text completed by this chunk (may be "").
 
-    __slots__ = ("_paths", "_splitter")
+    With `fields` (the client API's default text fields) the text is found in the raw bytes of the
+    complete events by one compiled regex, without decoding each event's JSON: the default, and
+    several times cheaper. With a user's JSONPath, each event that carries data is decoded.
+    """
 
-    def __init__(self, paths: tuple[JSONPath, ...]) -> None:
+    __slots__ = ("_fields", "_paths", "_splitter", "_tail")
+
+    def __init__(self, paths: tuple[JSONPath, ...], fields: re.Pattern[bytes] | None = None) -> None:
         self._paths = paths
+        self._fields = fields
         self._splitter = SSEFrameSplitter()
+        self._tail = b""
 
     def feed(self, chunk: bytes) -> str:
+        if self._fields is not None:
+            buf = self._tail + chunk if self._tail else chunk
+            cut = max(buf.rfind(b"\n\n"), buf.rfind(b"\r\n\r\n"))
+            if cut < 0:
+                self._tail = buf
+                return ""
+            end = cut + (2 if buf[cut : cut + 2] == b"\n\n" else 4)
+            self._tail = buf[end:]
+            return _field_text(self._fields, buf[:end])
         frames = self._splitter.feed(chunk)
         return "".join(self._text(frame) for frame in frames) if frames else ""
 
     def close(self) -> str:
+        if self._fields is not None:
+            tail, self._tail = self._tail, b""
+            return _field_text(self._fields, tail) if tail else ""
         tail = self._splitter.close()
         return self._text(tail) if tail else ""
 
@@ -59,3 +80,17 @@ class StreamTextReader:
         if document is None:
             return ""
         return "".join(t for path in self._paths for t in texts_of(path.select(document)))
+
+
+def _field_text(fields: re.Pattern[bytes], data: bytes) -> str:
+    """The decoded string values of every text field in `data` (complete events), in order."""
+    out: list[str] = []
+    for raw in fields.findall(data):
+        if b"\\" in raw:
+            try:
+                out.append(orjson.loads(b'"' + raw + b'"'))
+            except orjson.JSONDecodeError:
+                continue
+        else:
+            out.append(raw.decode("utf-8", "replace"))
+    return "".join(out)

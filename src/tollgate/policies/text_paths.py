@@ -6,6 +6,7 @@ OpenAI's chat shape. `stream` paths apply to the JSON of one SSE event.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from tollgate.policies.jsonpath import JSONPath
@@ -15,9 +16,19 @@ __all__ = ["DEFAULT_API", "TextPaths", "text_paths"]
 
 @dataclass(frozen=True, slots=True)
 class TextPaths:
+    """`stream_fields`: the same text as `stream`, found in raw event bytes without decoding the event:
+    a JSON key followed by a string value (an unescaped `"key":"` cannot occur inside a JSON string,
+    so a match is always a real field). Group 1 is the string's raw contents."""
+
     request: tuple[JSONPath, ...]
     response: tuple[JSONPath, ...]
     stream: tuple[JSONPath, ...]
+    stream_fields: re.Pattern[bytes]
+
+
+def _fields(*keys: str) -> re.Pattern[bytes]:
+    names = "|".join(re.escape(k) for k in keys)
+    return re.compile(rb'"(?:' + names.encode() + rb')"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
 def _paths(*expressions: str) -> tuple[JSONPath, ...]:
@@ -28,16 +39,19 @@ _OPENAI = TextPaths(
     request=_paths("$.messages[*].content", "$.input", "$.instructions", "$.prompt"),
     response=_paths("$.choices[*].message.content", "$.output[*].content[*].text", "$.choices[*].text"),
     stream=_paths("$.choices[*].delta.content", "$.delta"),
+    stream_fields=_fields("content", "delta"),
 )
 _ANTHROPIC = TextPaths(
     request=_paths("$.system", "$.messages[*].content"),
     response=_paths("$.content[*].text"),
     stream=_paths("$.delta.text"),
+    stream_fields=_fields("text"),
 )
 _GEMINI = TextPaths(
     request=_paths("$.systemInstruction.parts[*].text", "$.contents[*].parts[*].text"),
     response=_paths("$.candidates[*].content.parts[*].text"),
     stream=_paths("$.candidates[*].content.parts[*].text"),
+    stream_fields=_fields("text"),
 )
 
 DEFAULT_API = "openai"

@@ -14,16 +14,22 @@ cap can overshoot by at most (its completion - `defaultMaxTokens`).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
+from tollgate.errors import GatewayError
+from tollgate.gateway.exchange import ExchangeKey
+from tollgate.policies.attached import AttachedPolicy
 from tollgate.policies.env import BuildEnv
 from tollgate.policies.estimate import DEFAULT_BYTES_PER_TOKEN, estimate_prompt_tokens, requested_max_tokens
 from tollgate.policies.limits import Limiter, LimitScopeParams, LimitTicket, MeteredWindow
 from tollgate.policies.params import Duration, PolicyParams
 from tollgate.policies.view import ExchangeView
 from tollgate.usage.record import TokenUsage
+
+if TYPE_CHECKING:
+    from tollgate.gateway.exchange import Exchange
 
 __all__ = ["NAME", "TokenLimitParams", "TokenLimitPolicy", "build"]
 
@@ -68,13 +74,20 @@ class TokenLimitParams(ReservationParams):
         return self
 
 
-class TokenLimitPolicy:
-    """Reserve in `admit`, correct in `settle`; one instance per attachment, shared by its requests."""
+class TokenLimitPolicy(AttachedPolicy):
+    """Reserve in `admit`, correct in `settle`; one instance per attachment, shared by its requests.
+
+    Phases: REQUEST_BODY (reserve or 429), RESPONSE_HEADERS (`x-ratelimit-*-tokens`), COMPLETION
+    (settle with the metered usage, off the request path).
+    """
 
     name = NAME
+    needs_request_body = True
 
     def __init__(self, params: TokenLimitParams, env: BuildEnv) -> None:
+        super().__init__()
         self.params = params
+        self._ticket: ExchangeKey[LimitTicket] = ExchangeKey(env.owner)
         self._counted = tuple(w.count for w in params.limits)
         windows = [MeteredWindow(_METRICS[w.count], w.per, w.tokens) for w in params.limits]
         self.limiter = Limiter(env.owner, params, windows, env.counters)
@@ -96,22 +109,51 @@ class TokenLimitPolicy:
         return await self.limiter.acquire(scope, self.amounts(prompt, completion), "token")
 
     def amounts(self, prompt: int, completion: int) -> list[int]:
-        by_kind = {"prompt": prompt, "completion": completion, "total": prompt + completion}
-        return [by_kind[kind] for kind in self._counted]
+        total = prompt + completion
+        return [total if k == "total" else prompt if k == "prompt" else completion for k in self._counted]
+
+    def metered(self, usage: TokenUsage | None) -> list[int] | None:
+        """Per window, what the metered usage counts; None when the usage is unknown (keep the reservation)."""
+        if usage is None or (usage.prompt_tokens is None and usage.completion_tokens is None):
+            return None
+        prompt = usage.prompt_tokens or 0
+        completion = usage.completion_tokens or 0
+        total = usage.total_tokens or prompt + completion
+        return [total if k == "total" else prompt if k == "prompt" else completion for k in self._counted]
 
     async def settle(self, ticket: LimitTicket, usage: TokenUsage | None) -> None:
         """Correct the reservation to the metered usage; unknown usage keeps the reservation."""
-        if usage is None or (usage.prompt_tokens is None and usage.completion_tokens is None):
-            return
-        final = usage.finalized()
-        prompt = final.prompt_tokens or 0
-        completion = final.completion_tokens or 0
-        by_kind = {"prompt": prompt, "completion": completion, "total": final.total_tokens or prompt + completion}
-        await ticket.settle([by_kind[kind] for kind in self._counted])
+        amounts = self.metered(usage)
+        if amounts is not None:
+            await ticket.settle(amounts)
 
     async def refund(self, ticket: LimitTicket) -> None:
         """The upstream never answered: nothing was used."""
         await ticket.settle([0] * len(self._counted))
+
+    async def on_request_body(self, ex: Exchange) -> GatewayError | None:
+        if not self.applies(ex):
+            return None
+        ticket = await self.admit(ex)
+        if ticket is not None:
+            ex.set(self._ticket, ticket)
+        return None
+
+    def on_response_headers(self, ex: Exchange) -> GatewayError | None:
+        ticket = ex.get(self._ticket)
+        if ticket is not None:
+            ex.response_headers.extend(ticket.headers())
+        return None
+
+    def on_completion(self, ex: Exchange) -> None:
+        ticket = ex.get(self._ticket)
+        if ticket is None:
+            return
+        result = ex.result
+        # no answer, or an error answer: nothing was generated
+        amounts = [0] * len(self._counted) if result is None else self.metered(result.usage)
+        if amounts is not None and not ticket.settle_nowait(amounts):
+            self.spawn(ticket.settle(amounts))
 
 
 def build(params: TokenLimitParams, env: BuildEnv) -> TokenLimitPolicy:

@@ -34,6 +34,8 @@ class URLGuardrailParams(GuardParams):
 
 
 class URLRule:
+    is_async = True
+
     def __init__(self, params: URLGuardrailParams) -> None:
         self._check = params.check
         self._timeout = params.timeout
@@ -56,7 +58,7 @@ class URLRule:
         except (OSError, TimeoutError, httpx.HTTPError, ValueError):
             return False
 
-    async def evaluate(self, text: str) -> tuple[bool, str]:
+    async def evaluate_async(self, text: str) -> tuple[bool, str]:
         urls = list(dict.fromkeys(m.group(0).rstrip(".,;:!?") for m in _URL.finditer(text)))[: self._max]
         if not urls:
             return True, "the text has no URL"
@@ -65,6 +67,9 @@ class URLRule:
         if broken:
             return False, f"{len(broken)} of {len(urls)} URL(s) do not work: {', '.join(broken[:3])}"
         return True, f"all {len(urls)} URL(s) work"
+
+    def evaluate(self, text: str) -> tuple[bool, str]:
+        raise NotImplementedError("network checks are asynchronous")
 
     def early(self, text: str, new_from: int) -> str | None:
         return None

@@ -40,6 +40,8 @@ def error_headers(err: GatewayError) -> HeaderList:
         headers.append((b"retry-after-ms", str(math.ceil(delay * 1000)).encode()))
     if 400 <= err.status < 500 and err.status not in _RETRYABLE_4XX:
         headers.append((b"x-should-retry", b"false"))
+    if err.headers:
+        headers.extend(err.headers)
     return headers
 
 

@@ -180,6 +180,48 @@ def _check_origin(url: str) -> None:
         raise ValueError(f"has a host name that cannot be used: {host!r}") from None
 
 
+class PolicyPath(Model):
+    """Limits a policy to some vendor paths (below the context) and methods."""
+
+    path: str = Field(min_length=1, max_length=512, description="Path below the context; '*' one segment, '**' any.")
+    methods: list[Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]] = Field(
+        default_factory=list, description="Methods it applies to; empty = all."
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+class PolicyRef(Model):
+    """One policy attached to a provider or proxy: a built-in policy name, its params, an optional path scope.
+
+    The params are validated against the policy's own model here, so `apply` names the document, the
+    policy's place in the list and the field of a bad parameter.
+    """
+
+    name: str = Field(min_length=1, max_length=64, description="A built-in policy, see `tollgate policies`.")
+    params: dict[str, object] = Field(default_factory=dict, description="The policy's parameters.")
+    paths: list[PolicyPath] = Field(
+        default_factory=list, description="Apply only to these paths (and methods); empty = every request."
+    )
+
+    @model_validator(mode="after")
+    def _params_valid(self) -> PolicyRef:
+        from tollgate.errors import ResourceValidationError
+        from tollgate.policies.registry import validate_params
+
+        try:
+            validate_params("", "", self.name, self.params)  # type: ignore[arg-type]
+        except ResourceValidationError as exc:
+            field = exc.field.lstrip(".")
+            raise ValueError(f"policy {self.name!r}: {field}: {exc.reason}") from None
+        return self
+
+
 def _check_context(value: str) -> str:
     value = value.rstrip("/") if len(value) > 1 else value
     if not _CONTEXT_RE.match(value):
@@ -232,6 +274,11 @@ class ProviderSpec(Model):
         description="Upstream connections at most (busy and idle); further requests wait up to timeouts.pool.",
     )
     client_api: ClientApiName | None = Field(default=None, alias="clientApi", description=_CLIENT_API)
+    policies: list[PolicyRef] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Policies in request order; the baseline under every proxy on this provider.",
+    )
     model_map: dict[str, str] = Field(
         default_factory=dict,
         alias="modelMap",
@@ -297,6 +344,11 @@ class ProxySpec(Model):
         default_factory=lambda: [429, 500, 502, 503, 504],
         alias="retryStatuses",
         description="Upstream statuses that send the request to the next fallback (only with fallbacks).",
+    )
+    policies: list[PolicyRef] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Policies in request order, run after the provider's (responses: before them).",
     )
 
     @field_validator("context")

@@ -78,11 +78,17 @@ class Counters(Protocol):
     #: how many times the backend was unreachable (for the metrics endpoint)
     unavailable_total: int
 
-    async def acquire(self, windows: Sequence[Window], amounts: Sequence[int]) -> Acquired:
+    async def acquire(self, windows: Sequence[Window], amounts: Sequence[int], scope: str = "") -> Acquired:
         """Charge `amounts[i]` to `windows[i]` for every i if all have room, else charge nothing.
 
-        Raises CountersUnavailableError when the backend is down and configured to fail closed.
+        Each counter's key is `scope + window.key`: windows are compiled once, the scope (who is
+        counted) is per request. Raises CountersUnavailableError when the backend is down and
+        configured to fail closed.
         """
+        ...
+
+    def adjust_nowait(self, slots: Sequence[str], deltas: Sequence[int]) -> bool:
+        """`adjust` done at once when it needs no I/O (in-process counters); False when it must be awaited."""
         ...
 
     async def adjust(self, slots: Sequence[str], deltas: Sequence[int]) -> None:

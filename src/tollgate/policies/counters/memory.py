@@ -35,10 +35,12 @@ class MemoryCounters:
         self._next_sweep = 0.0
         self.unavailable_total = 0
 
-    async def acquire(self, windows: Sequence[Window], amounts: Sequence[int]) -> Acquired:
+    async def acquire(self, windows: Sequence[Window], amounts: Sequence[int], scope: str = "") -> Acquired:
         now = self._clock()
         if now >= self._next_sweep:
             self._sweep(now)
+        if len(windows) == 1:
+            return self._acquire_one(windows[0], amounts[0], scope, now)
         counts = self._counts
         used_by: list[float] = []
         resets: list[float] = []
@@ -48,10 +50,11 @@ class MemoryCounters:
         for window, amount in zip(windows, amounts, strict=True):
             period = int(now // window.seconds)
             elapsed = now - period * window.seconds
-            slot = f"{window.key}:{period}"
+            key = scope + window.key
+            slot = f"{key}:{period}"
             current = counts.get(slot, 0)
             if window.sliding:
-                prev = counts.get(f"{window.key}:{period - 1}", 0)
+                prev = counts.get(f"{key}:{period - 1}", 0)
                 used = sliding_count(prev, current, elapsed, window.seconds)
                 wait = sliding_retry_after(prev, current, window.limit, amount, elapsed, window.seconds)
             else:
@@ -74,10 +77,43 @@ class MemoryCounters:
         )
         return Acquired(allowed, states, retry_after, tuple(slots))
 
+    def _acquire_one(self, window: Window, amount: int, scope: str, now: float) -> Acquired:
+        """`acquire` of a single window (the usual limit): the same arithmetic, fewer objects."""
+        counts = self._counts
+        seconds = window.seconds
+        period = int(now // seconds)
+        elapsed = now - period * seconds
+        key = scope + window.key
+        slot = f"{key}:{period}"
+        current = counts.get(slot, 0)
+        limit = window.limit
+        if window.sliding:
+            prev = counts.get(f"{key}:{period - 1}", 0)
+            used = sliding_count(prev, current, elapsed, seconds)
+        else:
+            prev = 0
+            used = current
+        reset = seconds - elapsed
+        if used + amount > limit:
+            if window.sliding:
+                wait = sliding_retry_after(prev, current, limit, amount, elapsed, seconds)
+            else:
+                wait = fixed_retry_after(limit, amount, elapsed, seconds)
+            return Acquired(False, (WindowState(limit, max(0, math.floor(limit - used)), reset),), wait, (slot,))
+        counts[slot] = current + amount
+        if slot not in self._expires:
+            self._expires[slot] = now + 2 * seconds
+        return Acquired(True, (WindowState(limit, math.floor(limit - used - amount), reset),), 0.0, (slot,))
+
     async def adjust(self, slots: Sequence[str], deltas: Sequence[int]) -> None:
+        self.adjust_nowait(slots, deltas)
+
+    def adjust_nowait(self, slots: Sequence[str], deltas: Sequence[int]) -> bool:
+        counts = self._counts
         for slot, delta in zip(slots, deltas, strict=True):
-            if delta and slot in self._counts:
-                self._counts[slot] += delta
+            if delta and slot in counts:
+                counts[slot] += delta
+        return True
 
     async def aclose(self) -> None:
         self._counts.clear()

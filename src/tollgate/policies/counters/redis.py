@@ -141,8 +141,9 @@ class RedisCounters:
         client = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         return cls(client, prefix=prefix, timeout=timeout, fail_open=fail_open)
 
-    async def acquire(self, windows: Sequence[Window], amounts: Sequence[int]) -> Acquired:
-        keys = [self._prefix + w.key for w in windows]
+    async def acquire(self, windows: Sequence[Window], amounts: Sequence[int], scope: str = "") -> Acquired:
+        base = self._prefix + scope
+        keys = [base + w.key for w in windows]
         args: list[int] = []
         for window, amount in zip(windows, amounts, strict=True):
             args += [window.seconds, window.limit, amount, 1 if window.sliding else 0]
@@ -174,6 +175,9 @@ class RedisCounters:
                 await self._adjust(keys=[s for s, _ in pairs], args=[d for _, d in pairs])
         except (RedisError, OSError, TimeoutError) as exc:
             self._unavailable(exc)
+
+    def adjust_nowait(self, slots: Sequence[str], deltas: Sequence[int]) -> bool:
+        return False
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -1,5 +1,9 @@
-"""A tiny bring-your-own guardrail service on loopback for the tests: refuses text containing 'bad',
-sleeps when the text contains 'slow', and records what it was asked."""
+"""A mock bring-your-own guardrail service (the `http-guardrail` policy's contract) on loopback.
+
+It refuses text containing 'bad', sleeps `delay` seconds when the text contains 'slow', and records
+what it was asked. Raw asyncio HTTP/1.1 (keep-alive, Content-Length bodies only): enough for the
+gateway's client and nothing else.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import json
 
 class GuardService:
     def __init__(self, delay: float = 3.0) -> None:
+        """`delay`: how long a 'slow' text takes to judge."""
         self.delay = delay
         self.seen: list[dict[str, object]] = []
         self.server: asyncio.Server | None = None

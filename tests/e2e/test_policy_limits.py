@@ -1,0 +1,229 @@
+"""Limits through the real SDKs against real gateway processes: decreasing remaining headers, 429s the
+SDKs raise with their retry headers, a token budget held by 20 concurrent streams, limits shared by
+two gateways through Redis, and Redis going away (fail open and fail closed)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import anthropic
+import openai
+import pytest
+from e2e_harness import free_port
+from policy_harness import PolicySite, gateways, redis_prefix
+
+from tollgate.mock import MockServer
+
+SHARED_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def oa(url: str, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
+
+
+def ask(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+def test_rate_limit_headers_decrease_then_openai_rate_limit_error(mock_server: MockServer, tmp_path: Path) -> None:
+    site = PolicySite(mock_server).provider("openai", "openai")
+    site.proxy(
+        "rl",
+        "openai",
+        [{"name": "rate-limit", "params": {"algorithm": "fixed", "limits": [{"requests": 3, "per": "minute"}]}}],
+    )
+    site.provider("anthropic", "anthropic")
+    site.proxy(
+        "rl-anthropic", "anthropic", [{"name": "rate-limit", "params": {"limits": [{"requests": 1, "per": "day"}]}}]
+    )
+    with gateways(site, tmp_path) as (gw,):
+        client = oa(gw.url + site.contexts["rl"], site.keys["rl"])
+        remaining = []
+        for i in range(3):
+            if i == 1:  # a stream counts like any request
+                with client.chat.completions.with_streaming_response.create(
+                    model="gpt-4o", messages=ask("hi"), stream=True
+                ) as raw:
+                    remaining.append(raw.headers["x-ratelimit-remaining-requests"])
+                    assert raw.headers["x-ratelimit-limit-requests"] == "3"
+                    assert "".join(raw.iter_lines())  # read to the end
+            else:
+                raw = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=ask("hi"))
+                remaining.append(raw.headers["x-ratelimit-remaining-requests"])
+        assert remaining == ["2", "1", "0"]
+        with pytest.raises(openai.RateLimitError) as info:
+            client.chat.completions.create(model="gpt-4o", messages=ask("hi"))
+        headers = info.value.response.headers
+        assert headers["x-ratelimit-remaining-requests"] == "0"
+        assert 1 <= int(headers["retry-after"]) <= 60
+        assert int(headers["retry-after-ms"]) <= 60_000
+        assert "x-should-retry" not in headers
+        assert info.value.body["code"] == "rate_limit_exceeded"  # type: ignore[index]
+        assert info.value.message.startswith("Error code: 429 - ")
+        # Anthropic: its own exception, and the day window says do not retry
+        ac = anthropic.Anthropic(base_url=gw.url + site.contexts["rl-anthropic"], api_key=site.keys["rl-anthropic"])
+        ac.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=ask("hi"))  # type: ignore[arg-type]
+        start = time.monotonic()
+        with pytest.raises(anthropic.RateLimitError) as ainfo:
+            ac.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=ask("hi"))  # type: ignore[arg-type]
+        assert time.monotonic() - start < 2  # x-should-retry: false: the SDK did not wait and retry
+        assert ainfo.value.response.headers["x-should-retry"] == "false"
+        assert ainfo.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+
+
+BUDGET = 1000
+MAX_TOKENS = 40
+
+
+def test_token_budget_held_by_20_concurrent_streams(mock_server: MockServer, tmp_path: Path) -> None:
+    site = PolicySite(mock_server).provider("openai", "openai")
+    site.proxy(
+        "tok",
+        "openai",
+        [
+            {
+                "name": "token-limit",
+                "params": {"scope": "proxy", "algorithm": "fixed", "limits": [{"tokens": BUDGET, "per": "hour"}]},
+            }
+        ],
+    )
+    with gateways(site, tmp_path) as (gw,):
+        url, key = gw.url + site.contexts["tok"], site.keys["tok"]
+        prompt = "please answer [mock:chunks=30] [mock:chunk-delay=20]"
+
+        def one(_: int) -> tuple[str, int]:
+            client = oa(url, key)
+            try:
+                stream = client.chat.completions.create(
+                    model="gpt-4o",
+                    messages=ask(prompt),
+                    max_tokens=MAX_TOKENS,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
+                usage = [c.usage for c in stream if c.usage is not None]
+                return "ok", usage[-1].total_tokens
+            except openai.RateLimitError:
+                return "429", 0
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            results = list(pool.map(one, range(20)))
+        admitted = [tokens for outcome, tokens in results if outcome == "ok"]
+        refused = [o for o, _ in results if o == "429"]
+        assert len(admitted) + len(refused) == 20 and refused
+        # the bound: what the admitted streams used stays within the budget
+        assert sum(admitted) <= BUDGET
+        assert len(set(admitted)) == 1 and admitted[0] == 34  # 4 prompt words + 30 completion words
+        time.sleep(0.3)  # settling runs after each answer, off the request path
+        with oa(url, key).chat.completions.with_streaming_response.create(
+            model="gpt-4o",
+            messages=ask(prompt),
+            max_tokens=MAX_TOKENS,
+            stream=True,
+            stream_options={"include_usage": True},
+        ) as raw:
+            reservation = -(-len(raw.http_request.content) // 3) + MAX_TOKENS
+            remaining = int(raw.headers["x-ratelimit-remaining-tokens"])
+            list(raw.iter_lines())
+        # every admitted stream had its whole reservation inside the budget, and they were settled
+        assert len(admitted) <= BUDGET // reservation
+        assert remaining == BUDGET - sum(admitted) - reservation
+
+
+def _redis_rate_site(mock_server: MockServer, limit: int) -> PolicySite:
+    site = PolicySite(mock_server).provider("openai", "openai")
+    site.proxy(
+        "shared",
+        "openai",
+        [
+            {
+                "name": "rate-limit",
+                "params": {"scope": "proxy", "algorithm": "fixed", "limits": [{"requests": limit, "per": "day"}]},
+            }
+        ],
+    )
+    return site
+
+
+def test_limits_hold_across_two_gateways_sharing_redis(mock_server: MockServer, tmp_path: Path) -> None:
+    site = _redis_rate_site(mock_server, 4)
+    env = {"TOLLGATE_REDIS_URL": SHARED_REDIS, "TOLLGATE_REDIS_PREFIX": redis_prefix()}
+    with gateways(site, tmp_path, count=2, env=env) as (gw1, gw2):
+        remaining = []
+        for gw in (gw1, gw2, gw1, gw2):
+            raw = oa(gw.url + "/p/shared", site.keys["shared"]).chat.completions.with_raw_response.create(
+                model="gpt-4o", messages=ask("hi")
+            )
+            remaining.append(raw.headers["x-ratelimit-remaining-requests"])
+        assert remaining == ["3", "2", "1", "0"]
+        for gw in (gw1, gw2):
+            with pytest.raises(openai.RateLimitError):
+                oa(gw.url + "/p/shared", site.keys["shared"]).chat.completions.create(
+                    model="gpt-4o", messages=ask("hi")
+                )
+
+
+class OwnRedis:
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def test_redis_gone_mid_test_fail_open_and_fail_closed(mock_server: MockServer, tmp_path: Path) -> None:
+    redis = OwnRedis(tmp_path)
+    site = _redis_rate_site(mock_server, 100)
+    try:
+        base = {"TOLLGATE_REDIS_URL": redis.url, "TOLLGATE_REDIS_TIMEOUT": "0.3"}
+        with (
+            gateways(site, tmp_path, env={**base, "TOLLGATE_REDIS_FAIL": "open"}) as (open_gw,),
+            gateways(site, tmp_path, env={**base, "TOLLGATE_REDIS_FAIL": "closed"}) as (closed_gw,),
+        ):
+            key = site.keys["shared"]
+            for gw, expected in ((open_gw, "99"), (closed_gw, "98")):
+                raw = oa(gw.url + "/p/shared", key).chat.completions.with_raw_response.create(
+                    model="gpt-4o", messages=ask("hi")
+                )
+                assert raw.headers["x-ratelimit-remaining-requests"] == expected
+            redis.stop()
+            raw = oa(open_gw.url + "/p/shared", key).chat.completions.with_raw_response.create(
+                model="gpt-4o", messages=ask("hi")
+            )
+            assert raw.status_code == 200 and "x-ratelimit-remaining-requests" not in raw.headers
+            with pytest.raises(openai.InternalServerError) as info:
+                oa(closed_gw.url + "/p/shared", key).chat.completions.create(model="gpt-4o", messages=ask("hi"))
+            assert info.value.status_code == 503
+            assert info.value.body["code"] == "limits_unavailable"  # type: ignore[index]
+            time.sleep(0.2)
+            assert (
+                "Redis unavailable" in open_gw.stderr_path.read_text()
+                and "failed open" in open_gw.stderr_path.read_text()
+            )
+            assert "failed closed" in closed_gw.stderr_path.read_text()
+    finally:
+        redis.stop()
