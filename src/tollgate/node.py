@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import signal
@@ -140,7 +141,9 @@ class Node:
         store = self.store = await asyncio.to_thread(Store.open, cfg.db_url)
         for path in cfg.config_paths:
             docs = await asyncio.to_thread(load_documents, path)
-            result = await asyncio.to_thread(store.apply_documents, docs, gateway=cfg.gateway_name)
+            result = await asyncio.to_thread(
+                functools.partial(store.apply_documents, docs, gateway=cfg.gateway_name, create_gateway=True)
+            )
             for line in result.summary_lines():
                 log.info("%s", line)
             if cfg.on_new_key is not None:

@@ -87,7 +87,9 @@ def test_keys_create_list_revoke(api: LiveAPI, resources: Path) -> None:
 
 def test_deploy_undeploy_history_restore(api: LiveAPI, resources: Path) -> None:
     assert run("apply", "-f", str(resources), "--no-deploy").exit_code == 0
-    deployed = run("deploy", "provider", "openai", "-g", "edge")
+    typo = run("deploy", "provider", "openai", "-g", "edge")
+    assert typo.exit_code == 5 and "no gateway named 'edge'" in typo.stderr
+    deployed = run("deploy", "provider", "openai", "-g", "edge", "--create-gateway")
     assert deployed.exit_code == 0 and "Invoke URL: http://127.0.0.1:8080/openai" in deployed.stdout
     assert run("undeploy", "provider", "openai", "-g", "nowhere").exit_code == 5
     assert run("deploy", "proxy", "team", "-g", "edge").exit_code == 0

@@ -88,7 +88,7 @@ async def test_a_body_under_the_cap_reaches_the_api(api: int) -> None:
     body = b'{"metadata": {"name": "p"}, "spec": {"template": "openai", "context": "/p"}}'
     status, response = await exchange(api, put_head(api, len(body), ADMIN_TOKEN), body)
     assert status == 200, response
-    assert response.endswith(b'{"kind":"LLMProvider","name":"p","outcome":"created"}')
+    assert response.endswith(b'{"kind":"LLMProvider","name":"p","outcome":"created","resourceVersion":"1"}')
     status, _ = await exchange(
         api, b"GET /api/v1/providers HTTP/1.1\r\nhost: x\r\nauthorization: Bearer %s\r\n\r\n" % ADMIN_TOKEN.encode()
     )

@@ -8,7 +8,7 @@ from tests.control.docs import api_key, provider, proxy, secret
 
 
 def _apply(client: TestClient, *docs: dict[str, object], gateway: str | None = "g1") -> list[dict[str, object]]:
-    response = client.post("/api/v1/apply", json={"documents": list(docs), "gateway": gateway})
+    response = client.post("/api/v1/apply", json={"documents": list(docs), "gateway": gateway, "createGateway": True})
     assert response.status_code == 200, response.text
     results: list[dict[str, object]] = response.json()["results"]
     return results
@@ -65,7 +65,9 @@ def test_deploy_undeploy_history_restore_and_invoke_url(client: TestClient) -> N
     deployed = client.post("/api/v1/deployments", json={"gateway": "g1", "kind": "LLMProvider", "name": "openai"})
     assert deployed.json()["outcome"] == "created"
     assert deployed.json()["deployment"]["invokeUrl"] == "http://gw.example:8080/openai"
-    early = client.post("/api/v1/deployments", json={"gateway": "g2", "kind": "LLMProxy", "name": "team"})
+    early = client.post(
+        "/api/v1/deployments", json={"gateway": "g2", "kind": "LLMProxy", "name": "team", "createGateway": True}
+    )
     assert early.status_code == 422 and "deploy it first" in early.json()["error"]["message"]
     client.put("/api/v1/providers/openai", json=provider(models=["gpt-4o"]))  # redeployed where live
     history = client.get("/api/v1/deployments/g1/LLMProvider/openai/history").json()

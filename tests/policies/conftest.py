@@ -65,7 +65,8 @@ def redis_prefix() -> str:
 
 @pytest.fixture
 async def redis_counters(redis_prefix: str) -> AsyncIterator[RedisCounters]:
-    counters = RedisCounters.from_url(SHARED_REDIS_URL, prefix=redis_prefix, timeout=1.0)
+    # fail closed and a generous timeout: on a loaded host a slow call must fail the test, never pass uncounted
+    counters = RedisCounters.from_url(SHARED_REDIS_URL, prefix=redis_prefix, timeout=10.0, fail_open=False)
     yield counters
     client = counters._client
     keys = [k async for k in client.scan_iter(match=redis_prefix + "*")]

@@ -11,7 +11,7 @@ from tollgate.store import Store
 
 
 def test_deploy_snapshots_and_history(store: Store) -> None:
-    store.apply_documents([provider()], gateway="g1")
+    store.apply_documents([provider()], gateway="g1", create_gateway=True)
     store.apply_resource(provider(models=["gpt-4o"]))  # edited, not yet deployed
     served = store.load_resource_set("g1").providers["openai"]
     assert served.spec.models == []
@@ -23,8 +23,8 @@ def test_deploy_snapshots_and_history(store: Store) -> None:
 
 
 def test_restore_an_earlier_revision(store: Store) -> None:
-    store.apply_documents([provider()], gateway="g1")
-    store.apply_documents([provider(models=["gpt-4o"])], gateway="g1")
+    store.apply_documents([provider()], gateway="g1", create_gateway=True)
+    store.apply_documents([provider(models=["gpt-4o"])], gateway="g1", create_gateway=True)
     restored = store.restore_deployment("g1", "LLMProvider", "openai", 1)
     assert restored.revision == 3 and restored.is_live
     current = store.get_resource("LLMProvider", "openai")
@@ -35,7 +35,7 @@ def test_restore_an_earlier_revision(store: Store) -> None:
 
 
 def test_undeploy_stops_serving_and_bumps(store: Store) -> None:
-    store.apply_documents([provider(), proxy()], gateway="g1")
+    store.apply_documents([provider(), proxy()], gateway="g1", create_gateway=True)
     revision = store.current_revision()
     with pytest.raises(ResourceConflictError, match="LLMProxy 'team'"):
         store.undeploy("g1", "LLMProvider", "openai")
@@ -50,14 +50,16 @@ def test_undeploy_stops_serving_and_bumps(store: Store) -> None:
 def test_proxy_needs_its_provider_on_the_gateway(store: Store) -> None:
     store.apply_documents([provider(), proxy()], deploy=False)
     with pytest.raises(ResourceValidationError, match="not deployed on gateway 'g2'"):
-        store.deploy("g2", "LLMProxy", "team")
-    store.deploy("g2", "LLMProvider", "openai")
-    assert store.deploy("g2", "LLMProxy", "team") == "created"
+        store.deploy("g2", "LLMProxy", "team", create_gateway=True)
+    store.deploy("g2", "LLMProvider", "openai", create_gateway=True)
+    assert store.deploy("g2", "LLMProxy", "team", create_gateway=True) == "created"
 
 
 def test_resource_sets_are_per_gateway(store: Store) -> None:
     store.apply_documents(
-        [secret(), provider(credential={"secret": "openai-key"}), secret("other", "v2"), proxy()], gateway="a"
+        [secret(), provider(credential={"secret": "openai-key"}), secret("other", "v2"), proxy()],
+        gateway="a",
+        create_gateway=True,
     )
     store.apply_documents(
         [
@@ -70,6 +72,7 @@ def test_resource_sets_are_per_gateway(store: Store) -> None:
             )
         ],
         gateway="b",
+        create_gateway=True,
     )
     store.create_key("LLMProxy", "team", "k")
     a, b = store.load_resource_set("a"), store.load_resource_set("b")

@@ -42,7 +42,9 @@ def test_revision_bumps_only_on_change(store: Store) -> None:
 
 
 def test_one_transaction_bumps_once(store: Store) -> None:
-    store.apply_documents([secret(), provider(credential={"secret": "openai-key"}), proxy()], gateway="g1")
+    store.apply_documents(
+        [secret(), provider(credential={"secret": "openai-key"}), proxy()], gateway="g1", create_gateway=True
+    )
     assert store.current_revision() == 1
 
 

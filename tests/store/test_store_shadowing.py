@@ -11,10 +11,10 @@ from tollgate.store import Store
 
 
 def test_a_nested_context_is_refused_on_the_same_gateway(store: Store) -> None:
-    store.apply_documents([provider("mockai", "/mockai")], gateway="g1")
+    store.apply_documents([provider("mockai", "/mockai")], gateway="g1", create_gateway=True)
     revision = store.current_revision()
     with pytest.raises(ResourceConflictError) as caught:
-        store.apply_documents([provider("sneaky", "/mockai/v1")], gateway="g1")
+        store.apply_documents([provider("sneaky", "/mockai/v1")], gateway="g1", create_gateway=True)
     assert str(caught.value) == (
         "LLMProvider 'sneaky': spec.context '/mockai/v1' of LLMProvider 'sneaky' is inside '/mockai' of "
         "LLMProvider 'mockai' on gateway 'g1' and would take part of its traffic; set spec.allowShadowing: "
@@ -25,27 +25,27 @@ def test_a_nested_context_is_refused_on_the_same_gateway(store: Store) -> None:
 
 
 def test_the_outer_one_deployed_later_is_refused_too(store: Store) -> None:
-    store.apply_documents([provider("inner", "/a/b")], gateway="g1")
+    store.apply_documents([provider("inner", "/a/b")], gateway="g1", create_gateway=True)
     with pytest.raises(ResourceConflictError, match=r"set spec\.allowShadowing: true on LLMProvider 'inner'"):
-        store.apply_documents([provider("outer", "/a")], gateway="g1")
+        store.apply_documents([provider("outer", "/a")], gateway="g1", create_gateway=True)
 
 
 def test_allow_shadowing_on_the_inner_one_permits_it(store: Store) -> None:
-    store.apply_documents([provider("mockai", "/mockai")], gateway="g1")
-    store.apply_documents([provider("v1", "/mockai/v1", allowShadowing=True)], gateway="g1")
+    store.apply_documents([provider("mockai", "/mockai")], gateway="g1", create_gateway=True)
+    store.apply_documents([provider("v1", "/mockai/v1", allowShadowing=True)], gateway="g1", create_gateway=True)
     assert set(store.load_resource_set("g1").providers) == {"mockai", "v1"}
     # the flag on the outer one does not count: the inner one is what takes the traffic
-    store.apply_documents([provider("outer", "/z", allowShadowing=True)], gateway="g2")
+    store.apply_documents([provider("outer", "/z", allowShadowing=True)], gateway="g2", create_gateway=True)
     with pytest.raises(ResourceConflictError):
-        store.apply_documents([provider("inner", "/z/v1")], gateway="g2")
+        store.apply_documents([provider("inner", "/z/v1")], gateway="g2", create_gateway=True)
 
 
 def test_other_gateways_and_lookalike_prefixes_do_not_conflict(store: Store) -> None:
-    store.apply_documents([provider("mockai", "/mockai")], gateway="g1")
-    store.apply_documents([provider("other", "/mockai/v1")], gateway="g2")
-    store.apply_documents([provider("two", "/mockai2")], gateway="g1")
+    store.apply_documents([provider("mockai", "/mockai")], gateway="g1", create_gateway=True)
+    store.apply_documents([provider("other", "/mockai/v1")], gateway="g2", create_gateway=True)
+    store.apply_documents([provider("two", "/mockai2")], gateway="g1", create_gateway=True)
     proxy = doc("LLMProxy", "team", provider="mockai", context="/mockai-team")
-    store.apply_documents([proxy], gateway="g1")
+    store.apply_documents([proxy], gateway="g1", create_gateway=True)
     assert set(store.load_resource_set("g1").providers) == {"mockai", "two"}
 
 
@@ -70,7 +70,7 @@ def test_nesting_inside_one_batch_is_refused_and_checked_once(store: Store, monk
         return real(new, others, gateway)
 
     monkeypatch.setattr(applying, "first_conflict", counting)
-    store.apply_documents([provider(f"p{i}", f"/p{i}") for i in range(20)], gateway="g1")
+    store.apply_documents([provider(f"p{i}", f"/p{i}") for i in range(20)], gateway="g1", create_gateway=True)
     assert batches == [20]  # one check for the whole batch, not one per document
     with pytest.raises(ResourceConflictError, match=r"'/x/y' of LLMProvider 'b' is inside '/x' of LLMProvider 'a'"):
         store.apply_documents([provider("a", "/x"), provider("b", "/x/y")], gateway="g1")

@@ -6,6 +6,7 @@ local default. Exit codes are stable, for scripts:
 
     0 ok · 1 the API refused the request (invalid, conflict) · 2 usage error · 3 cannot connect
     4 authentication failed · 5 not found · 6 permission denied (the token's role lacks it)
+    7 no answer in time (the request may still be running)
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from tollgate.control.client import (
     ManagementClient,
     ManagementError,
     NotFoundError,
+    TimedOutError,
 )
 
 EXIT_OK, EXIT_API_ERROR, EXIT_USAGE, EXIT_CONNECTION, EXIT_AUTH, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
 EXIT_FORBIDDEN = 6
+EXIT_TIMEOUT = 7
 CONFIG_ENV = "TOLLGATE_CLI_CONFIG"
 DEFAULT_CONFIG = Path("~/.tollgate/cli.yaml")
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -75,6 +78,8 @@ class Application:
             click.echo(f"  - {where}: {detail.get('reason', '')}", err=True)
         if isinstance(exc, ConnectionFailedError):
             raise SystemExit(EXIT_CONNECTION)
+        if isinstance(exc, TimedOutError):
+            raise SystemExit(EXIT_TIMEOUT)
         if isinstance(exc, AuthFailedError):
             raise SystemExit(EXIT_AUTH)
         if isinstance(exc, NotFoundError):

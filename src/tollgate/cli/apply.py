@@ -1,64 +1,69 @@
 """`tollgate apply -f FILE|DIR`: validate resource YAML locally, then apply it through the management API.
 
-Idempotent: says created / changed / unchanged per resource. A Secret's `fromEnv` is read from *this*
-shell's environment and sent as the value (over the API, never printed).
+Idempotent: says created / changed / unchanged per resource. `--dry-run` only reports what would
+happen; `--prune -l SELECTOR` also deletes what that labelled set no longer names. A large batch is
+written by the server in chunks; the CLI waits for it (`--timeout`), and a late answer is reported as
+such, never as "cannot reach".
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from tollgate.cli._app import EXIT_API_ERROR, Application, api_command
-from tollgate.errors import ResourceValidationError
-from tollgate.resources.loader import load_documents
-from tollgate.resources.models import Resource, Secret
+from tollgate.cli._app import Application, api_command
+from tollgate.cli._documents import filename_option, wire_documents
 
-
-def _wire(doc: Resource) -> dict[str, Any]:
-    data: dict[str, Any] = doc.model_dump(mode="json", by_alias=True, exclude_none=True)
-    if isinstance(doc, Secret) and doc.spec.from_env is not None:
-        import os
-
-        value = os.environ.get(doc.spec.from_env)
-        if not value:
-            raise ResourceValidationError(
-                f"Secret {doc.metadata.name!r}", "spec.fromEnv", f"environment variable {doc.spec.from_env} is not set"
-            )
-        data["spec"] = {"value": value}
-    return data
+#: Above this many documents the CLI says it is waiting for a long apply.
+LARGE_BATCH = 500
 
 
 @click.command()
-@click.option(
-    "-f",
-    "--filename",
-    "paths",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="A YAML file or a directory of them (repeatable).",
-)
+@filename_option
 @click.option("--gateway", "-g", default="default", show_default=True, help="Deploy providers and proxies here.")
 @click.option("--no-deploy", is_flag=True, help="Only store the resources; deploy later with `tollgate deploy`.")
+@click.option("--create-gateway", is_flag=True, help="Create the gateway if it does not exist (else refused).")
+@click.option("--dry-run", is_flag=True, help="Validate and say what would change; write nothing.")
+@click.option("--prune", is_flag=True, help="Delete resources matching --selector that the files no longer name.")
+@click.option("--selector", "-l", default=None, help="Label selector of the set to prune, e.g. team=a.")
+@click.option(
+    "--timeout", default=600.0, show_default=True, type=click.FloatRange(min=1), help="Seconds to wait for the answer."
+)
 @api_command
-def apply(app: Application, paths: tuple[Path, ...], gateway: str, no_deploy: bool) -> None:
+def apply(
+    app: Application,
+    paths: tuple[Path, ...],
+    gateway: str,
+    no_deploy: bool,
+    create_gateway: bool,
+    dry_run: bool,
+    prune: bool,
+    selector: str | None,
+    timeout: float,
+) -> None:
     """Create or update resources from YAML (idempotent) and deploy providers and proxies to a gateway."""
-    try:
-        documents = [_wire(doc) for path in paths for doc in load_documents(path)]
-    except ResourceValidationError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(EXIT_API_ERROR) from None
-    body = {"documents": documents, "gateway": None if no_deploy else gateway}
-    report = app.call(lambda c: c.post("/apply", body))
+    if prune and not selector:
+        raise click.UsageError("--prune needs --selector (-l): the labelled set the files describe")
+    documents = wire_documents(paths)
+    body = {
+        "documents": documents,
+        "gateway": None if no_deploy else gateway,
+        "createGateway": create_gateway,
+        "dryRun": dry_run,
+        "prune": prune,
+        "selector": selector,
+    }
+    if len(documents) > LARGE_BATCH and app.output == "table":
+        click.echo(f"Applying {len(documents)} documents (waiting up to {timeout:.0f} s)...", err=True)
+    report = app.call(lambda c: c.post("/apply", body, timeout=timeout))
     results = report["results"]
     if app.output != "table":
-        app.emit(results)
+        app.emit([{k: v for k, v in r.items() if k not in ("before", "after")} for r in results])
         return
+    suffix = " (dry run)" if dry_run else ""
     for result in results:
-        click.echo(f"{result['kind']} {result['name']}: {result['outcome']}")
+        click.echo(f"{result['kind']} {result['name']}: {result['outcome']}{suffix}")
     for result in results:
         if result.get("key"):
             click.echo(f"New API key {result['name']} for {result['target']} (shown once): {result['key']}")

@@ -28,13 +28,23 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 API_PREFIX = permissions.API_PREFIX
 _ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorResponse, "description": "The body is not valid JSON"},
     401: {"model": ErrorResponse, "description": "Missing, invalid, expired or revoked token"},
     403: {"model": ErrorResponse, "description": "The token's role lacks the permission (named in the error)"},
+    404: {"model": ErrorResponse, "description": "No such resource (or gateway, key, deployment)"},
+    409: {
+        "model": ErrorResponse,
+        "description": "Conflict: with another resource (in use, context taken), or a stale resourceVersion / "
+        "If-Match (someone changed the resource since you read it: read it again and reapply)",
+    },
     413: {"model": ErrorResponse, "description": "Request body over the configured limit"},
     429: {"model": ErrorResponse, "description": "Too many failed tokens from this client"},
-    404: {"model": ErrorResponse, "description": "No such resource"},
-    409: {"model": ErrorResponse, "description": "Conflict with another resource"},
-    422: {"model": ErrorResponse, "description": "Invalid input: names resource, field and reason"},
+    422: {
+        "model": ErrorResponse,
+        "description": "Invalid input: names resource, field and reason. Besides each field's schema: the name in "
+        "a body must match the URL's; references (template, secret, provider, key target) must exist; contexts "
+        "look like `/name` or `/a/b` and are unique; a proxy's provider is deployed on the gateway first",
+    },
 }
 
 

@@ -121,6 +121,8 @@ async def _document_kinds(request: Request) -> tuple[list[str], bool]:
         return [], False
     documents = body.get("documents")
     kinds = [str(d.get("kind")) for d in documents if isinstance(d, dict)] if isinstance(documents, list) else []
+    if body.get("prune"):  # a prune may delete templates, providers and proxies the documents do not name
+        kinds += ["ProviderTemplate", "LLMProvider", "LLMProxy"]
     return kinds, body.get("gateway") is not None
 
 

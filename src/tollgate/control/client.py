@@ -6,7 +6,9 @@ Every failure becomes one of four exceptions, so a caller maps them to exit code
     ├── AuthFailedError        401: missing, wrong, expired or revoked token
     ├── ForbiddenError         403: the token's role lacks the permission (named in the message)
     ├── NotFoundError          404
-    └── ConnectionFailedError  the API could not be reached at all (status 0)
+    ├── ConflictError          409: in use, or a stale resourceVersion (someone changed it meanwhile)
+    ├── ConnectionFailedError  the API could not be reached at all (status 0)
+    └── TimedOutError          connected, but no answer in time: the request may still be running
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import httpx
 DEFAULT_API_URL = "http://127.0.0.1:9090"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 API_PREFIX = "/api/v1"
+#: The pagination header of list answers (see `control.pagination`; not imported, to keep the CLI light).
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
 
 
 class ManagementError(Exception):
@@ -43,8 +47,16 @@ class NotFoundError(ManagementError):
     """404: no such resource, key, gateway or deployment."""
 
 
+class ConflictError(ManagementError):
+    """409: the resource is in use, or changed since it was read (stale resourceVersion)."""
+
+
 class ConnectionFailedError(ManagementError):
-    """The API did not answer (refused, DNS, timeout, TLS)."""
+    """The API could not be reached (refused, DNS, connect timeout, TLS)."""
+
+
+class TimedOutError(ManagementError):
+    """The request was sent but no answer came within the read timeout; the server may still be working."""
 
 
 class ManagementClient:
@@ -67,17 +79,35 @@ class ManagementClient:
     def get(self, path: str, **params: str | None) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
 
-    def post(self, path: str, body: object) -> Any:
-        return self.request("POST", path, json=body)
+    def get_all(self, path: str, **params: str | None) -> list[Any]:
+        """Every item of a paginated list, following the `X-Next-Cursor` header page by page."""
+        query = {k: v for k, v in params.items() if v is not None}
+        items: list[Any] = []
+        while True:
+            response = self.send("GET", path, params=query)
+            items += response.json()
+            cursor = response.headers.get(NEXT_CURSOR_HEADER)
+            if not cursor:
+                return items
+            query["after"] = cursor
 
-    def put(self, path: str, body: object) -> Any:
-        return self.request("PUT", path, json=body)
+    def get_versioned(self, path: str) -> tuple[Any, str | None]:
+        """A document and its ETag."""
+        response = self.send("GET", path)
+        return response.json(), response.headers.get("ETag")
+
+    def post(self, path: str, body: object, *, timeout: float | None = None) -> Any:
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout, connect=5.0)}
+        return self.request("POST", path, json=body, **extra)
+
+    def put(self, path: str, body: object, *, if_match: str | None = None) -> Any:
+        return self.request("PUT", path, json=body, headers={"If-Match": if_match} if if_match else None)
 
     def patch(self, path: str, body: object) -> Any:
         return self.request("PATCH", path, json=body)
 
-    def delete(self, path: str) -> Any:
-        return self.request("DELETE", path)
+    def delete(self, path: str, **params: str | None) -> Any:
+        return self.request("DELETE", path, params={k: v for k, v in params.items() if v is not None})
 
     def download(self, path: str, params: dict[str, str], write: Callable[[str], object]) -> None:
         """Stream a GET's text body to `write` chunk by chunk (exports); errors raise as `request` does."""
@@ -95,21 +125,26 @@ class ManagementClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The decoded JSON answer (None for 204); raises a `ManagementError` subclass otherwise."""
+        response = self.send(method, path, **kwargs)
+        return None if response.status_code == 204 else response.json()
+
+    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The successful response; raises a `ManagementError` subclass otherwise."""
         try:
             response = self._http.request(method, path, **kwargs)
+        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+            raise TimedOutError(
+                0,
+                f"the management API at {self.url} took too long to answer ({type(exc).__name__}); the request may "
+                "still be running there: check with `tollgate get` before retrying, or give more time with --timeout",
+            ) from None
         except httpx.TransportError as exc:
             raise ConnectionFailedError(
                 0, f"cannot reach the management API at {self.url} ({type(exc).__name__}): is `tollgate serve` running?"
             ) from None
-        if response.status_code == 204:
-            return None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
         if response.is_success:
-            return body
-        self._raise(response, body)
+            return response
+        self._raise(response)
 
     @staticmethod
     def _raise(response: httpx.Response, body: Any = None) -> NoReturn:
@@ -121,7 +156,9 @@ class ManagementClient:
         error = body.get("error") if isinstance(body, dict) else None
         message = str(error.get("message")) if isinstance(error, dict) else f"HTTP {response.status_code}"
         details = error.get("errors") if isinstance(error, dict) else None
-        cls = {401: AuthFailedError, 403: ForbiddenError, 404: NotFoundError}.get(response.status_code, ManagementError)
+        cls = {401: AuthFailedError, 403: ForbiddenError, 404: NotFoundError, 409: ConflictError}.get(
+            response.status_code, ManagementError
+        )
         if cls is AuthFailedError:
             message = f"{message} (set --token, TOLLGATE_TOKEN or TOLLGATE_ADMIN_TOKEN to a valid token)"
         raise cls(response.status_code, message, details if isinstance(details, list) else None)

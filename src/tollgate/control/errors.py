@@ -1,14 +1,16 @@
 """The management API's one mapping from exceptions to HTTP errors, all in one JSON shape.
 
 422 names resource, field and reason (the loader's own messages when a body is a resource document);
-404 for missing things, 409 for conflicts, 401 for a bad token, 403 (naming the permission) for a
-role that lacks one. An unexpected error is a bare
-500 whose body and log carry only the exception type: never a value from the request.
+400 for a body that is not JSON at all; 404 for missing things, 409 for conflicts (including a stale
+resourceVersion), 401 for a bad token, 403 (naming the permission) for a role that lacks one, 405 with
+`Allow` listing every method of the path. An unexpected error is a bare 500 whose body and log carry
+only the exception type: never a value from the request.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,6 +33,7 @@ log = logging.getLogger("tollgate.control")
 
 #: First path segment after /api/v1 -> the resource kind a PUT body there must be.
 KIND_BY_COLLECTION = {"templates": "ProviderTemplate", "providers": "LLMProvider", "proxies": "LLMProxy"}
+_HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"}
 _TYPES = {
     400: "bad_request",
     401: "unauthorized",
@@ -43,11 +46,38 @@ _TYPES = {
 
 
 def error_response(
-    status: int, message: str, *, kind: str | None = None, details: Sequence[Mapping[str, str]] = ()
+    status: int,
+    message: str,
+    *,
+    kind: str | None = None,
+    details: Sequence[Mapping[str, str]] = (),
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = {"status": status, "type": kind or _TYPES.get(status, "error"), "message": message, "errors": list(details)}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+    extra = dict(headers or {})
+    if status == 401:
+        extra["WWW-Authenticate"] = "Bearer"
+    return JSONResponse({"error": body}, status_code=status, headers=extra or None)
+
+
+def _method_table(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """(path regex, methods) of every operation in the app's OpenAPI document, built once per app."""
+    table: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(app.state, "method_table", None)
+    if table is None:
+        table = []
+        for path, operations in app.openapi().get("paths", {}).items():
+            regex = re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$")
+            methods = {m.upper() for m in operations if m.upper() in _HTTP_METHODS}
+            table.append((regex, frozenset(methods | ({"HEAD"} if "GET" in methods else set()))))
+        app.state.method_table = table
+    return table
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the API serves at this path (the router's own 405 names only one route's)."""
+    path = request.url.path
+    methods = {m for regex, ms in _method_table(request.app) if regex.match(path) for m in ms}
+    return ", ".join(sorted(methods))
 
 
 def validation_response(exc: ResourceValidationError) -> JSONResponse:
@@ -71,6 +101,8 @@ def _document_errors(request: Request, body: object) -> ResourceValidationError 
 
 
 def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    if any(err.get("type") == "json_invalid" for err in exc.errors()):
+        return error_response(400, "the request body is not valid JSON", details=[_detail(e) for e in exc.errors()])
     document_error = _document_errors(request, exc.body)
     if document_error is not None:
         return validation_response(document_error)
@@ -107,11 +139,12 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = {"resource": "permission", "field": exc.permission, "reason": f"not granted to role {exc.role!r}"}
         return error_response(403, str(exc), details=[detail])
 
-    async def on_http(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        response = error_response(exc.status_code, str(exc.detail))
-        response.headers.update(exc.headers or {})
-        return response
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return error_response(exc.status_code, str(exc.detail), headers=headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)

@@ -7,15 +7,17 @@ has a field for a secret value or key value except the write-only inputs and `Ke
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from tollgate.resources.models import NAME_PATTERN
+from tollgate.resources.models import NAME_PATTERN, check_base_url
 
 DeployableKind = Literal["LLMProvider", "LLMProxy"]
-Outcome = Literal["created", "changed", "unchanged"]
+Outcome = Literal["created", "changed", "unchanged", "deleted"]
+#: At most this many documents per bulk apply (about 10 MB of typical documents).
+MAX_APPLY_DOCUMENTS = 20_000
 
 
 class APIModel(BaseModel):
@@ -40,11 +42,34 @@ class ErrorResponse(APIModel):
 
 
 class ApplyRequest(APIModel):
-    documents: list[dict[str, Any]] = Field(description="Resource documents, as in the YAML files.", max_length=1000)
-    gateway: str | None = Field(
-        default=None, pattern=NAME_PATTERN, description="Deploy the providers and proxies to this gateway."
+    documents: list[dict[str, Any]] = Field(
+        description="Resource documents, as in the YAML files. Each must be valid (422 names document, field and "
+        "reason); references must resolve against the store plus this batch; a document with "
+        "`metadata.resourceVersion` is applied only over that version (409 otherwise).",
+        max_length=MAX_APPLY_DOCUMENTS,
     )
+    gateway: str | None = Field(
+        default=None,
+        pattern=NAME_PATTERN,
+        description="Deploy the providers and proxies to this gateway. It must exist (or be `default`) unless "
+        "`createGateway` (404 otherwise).",
+    )
+    create_gateway: bool = Field(default=False, description="Create `gateway` if it does not exist yet.")
     redeploy: bool = Field(default=True, description="Redeploy changed providers/proxies where they are live.")
+    dry_run: bool = Field(
+        default=False,
+        description="Validate and report what would happen, with `before`/`after` documents, writing nothing.",
+    )
+    prune: bool = Field(
+        default=False,
+        description="Afterwards delete stored templates, providers and proxies that `selector` matches and "
+        "`documents` do not name (outcome `deleted`).",
+    )
+    selector: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Label selector of the set to prune, e.g. `team=a` (required with prune, never empty).",
+    )
 
 
 class ApplyItem(APIModel):
@@ -53,6 +78,9 @@ class ApplyItem(APIModel):
     outcome: Outcome
     target: str = ""
     key: str | None = Field(default=None, description="A newly generated API key value: shown this once.")
+    resource_version: str | None = Field(default=None, description="Templates, providers, proxies: after the apply.")
+    before: dict[str, Any] | None = Field(default=None, description="Dry run: the stored document (secrets hidden).")
+    after: dict[str, Any] | None = Field(default=None, description="Dry run: the document applying would store.")
 
 
 class ApplyResponse(APIModel):
@@ -63,6 +91,7 @@ class OutcomeResponse(APIModel):
     kind: str
     name: str
     outcome: Outcome
+    resource_version: str | None = Field(default=None, description="Templates, providers, proxies: the new version.")
 
 
 class TemplateInfo(APIModel):
@@ -96,10 +125,29 @@ class KeyTargetRef(APIModel):
     name: str = Field(pattern=NAME_PATTERN)
 
 
+#: Owner-supplied string pairs on a key: at most 64, keys 1-63 characters, values up to 256 (no NUL).
+KeyMetadata = Annotated[
+    dict[
+        Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[^\x00]+$")],
+        Annotated[str, Field(max_length=256, pattern=r"^[^\x00]*$")],
+    ],
+    Field(max_length=64, json_schema_extra={"additionalProperties": False}),
+]
+
+
 class KeyCreate(APIModel):
     name: str = Field(pattern=NAME_PATTERN)
     target: KeyTargetRef
     expires_at: datetime | None = None
+    metadata: KeyMetadata | None = Field(default=None, description="Free-form string pairs (team, ticket, ...).")
+
+
+class KeyUpdate(APIModel):
+    """Fields to change; absent ones stay as they are (`expiresAt: null` removes the expiry)."""
+
+    name: str | None = Field(default=None, pattern=NAME_PATTERN, description="The display name.")
+    expires_at: datetime | None = Field(default=None, description="New expiry; null for none.")
+    metadata: KeyMetadata | None = Field(default=None, description="Replaces the whole metadata map.")
 
 
 class KeyInfo(APIModel):
@@ -112,6 +160,7 @@ class KeyInfo(APIModel):
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    metadata: KeyMetadata = Field(default_factory=dict)
 
 
 class KeyCreated(KeyInfo):
@@ -119,7 +168,14 @@ class KeyCreated(KeyInfo):
 
 
 class GatewayWrite(APIModel):
-    base_url: str = Field(pattern=r"^https?://[^/\s\x00]+[^\s\x00]*$", max_length=2048)
+    base_url: str = Field(
+        pattern=r"^https?://[^/\s\x00]+[^\s\x00]*$",
+        max_length=2048,
+        description="Public URL of the gateway's nodes: http(s), a real host (not 0, 0.0.0.0 or ::), a port "
+        "from 1 to 65535, no query or fragment.",
+    )
+
+    _url = field_validator("base_url")(check_base_url)
 
 
 class DeploymentProblemInfo(APIModel):
@@ -141,7 +197,10 @@ class GatewayInfo(APIModel):
 
 
 class DeployRequest(APIModel):
-    gateway: str = Field(default="default", pattern=NAME_PATTERN)
+    gateway: str = Field(
+        default="default", pattern=NAME_PATTERN, description="Must exist (or be `default`) unless createGateway."
+    )
+    create_gateway: bool = Field(default=False, description="Create the gateway if it does not exist yet.")
     kind: DeployableKind
     name: str = Field(pattern=NAME_PATTERN)
 

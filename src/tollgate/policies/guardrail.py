@@ -9,8 +9,8 @@ chunk back. A rule that can tell from a prefix that the whole answer fails (a ba
 appeared, a maximum was passed) ends the stream there with the client API's in-band error event,
 instead of that chunk; every other verdict (minimums, JSON Schema, inverted rules) is reached at
 the end of the stream, before its normal end is sent, so a refused answer still ends in an error
-the SDK raises. Network rules (URL, bring-your-own HTTP) judge the request before it goes upstream
-and whole JSON answers; on a streamed answer their verdict comes after the stream and is logged.
+the SDK raises. Network rules (URL, bring-your-own HTTP) judge the request before it goes upstream;
+on answers (the response hooks are synchronous) their verdict comes after the answer and is logged.
 """
 
 from __future__ import annotations

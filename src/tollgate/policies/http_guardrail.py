@@ -4,7 +4,8 @@ The gateway POSTs `{"side": "request"|"response", "text": "..."}` as JSON to `ur
 `{"allowed": true|false, "assessment": "why"}` back within `timeout`. `mode: enforce` refuses what
 the service refuses; `mode: monitor` only logs its verdict. When the service is down, slow or answers
 something else, `failOpen` decides (default true: the service's outage must not stop traffic), and a
-warning is logged. On streams the service is asked once, about the whole answer, at the end.
+warning is logged. Answers (JSON or streamed) are judged once, after they were sent, and a refusal
+is only logged: the pipeline's response hooks are synchronous.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """`url-guardrail`: refuse text with URLs that do not exist (a host that does not resolve, or a HEAD
 that fails), e.g. links a model made up. Invert: refuse text that contains any working URL.
 
-Network checks run at the end of the text (the whole answer on streams), each bounded by `timeout`,
-at most `maxUrls` of them, concurrently. A check that times out counts as a failure.
+Checks run on the whole text, each bounded by `timeout`, at most `maxUrls` of them, concurrently; a
+check that times out counts as a failure. Requests are refused before they go upstream; an answer is
+judged after it was sent and a refusal is logged (the pipeline's response hooks are synchronous).
 """
 
 from __future__ import annotations

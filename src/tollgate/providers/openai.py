@@ -97,10 +97,11 @@ class IncludeUsageTranslation(IdentityTranslation):
     Only the incomplete trailing frame is held back; complete frames leave at once, byte-exact.
     """
 
-    __slots__ = ("_splitter",)
+    __slots__ = ("_held", "_splitter")
 
     def __init__(self) -> None:
         self._splitter = SSEFrameSplitter()
+        self._held = False  # whether the splitter holds an incomplete frame
 
     def request(self, req: UpstreamRequest, body: JSONObject | None) -> None:
         if body is not None:
@@ -109,13 +110,17 @@ class IncludeUsageTranslation(IdentityTranslation):
                 req.body = new_body
 
     def stream_chunk(self, chunk: bytes) -> bytes:
+        if not self._held and chunk.endswith(b"\n\n") and _USAGE_CHUNK_NEEDLE not in chunk:
+            return chunk  # whole frames, none of them the usage chunk: the usual case, no framing work
         complete = self._splitter.feed_through(chunk)
+        self._held = self._splitter.pending > 0
         if _USAGE_CHUNK_NEEDLE not in complete:
             return complete
         spans = [(s, e) for s, e in event_spans(complete, _USAGE_CHUNK_NEEDLE) if _is_usage_frame(complete[s:e])]
         return without_spans(complete, spans)
 
     def stream_end(self) -> bytes:
+        self._held = False
         tail = self._splitter.close()  # a last event without its blank line
         return b"" if not tail or _is_usage_frame(tail) else tail
 

@@ -202,6 +202,7 @@ class SSEUsageTap:
         "_cumulative",
         "_error",
         "_fallback_model",
+        "_held",
         "_last",
         "_model",
         "_prev",
@@ -222,18 +223,23 @@ class SSEUsageTap:
         self._usage = TokenUsage()
         self._model: str | None = None
         self._error: str | None = None
+        self._held = False  # whether the splitter holds an incomplete frame (then `_tail_hot` may apply)
 
     @property
     def error(self) -> str | None:
         return self._error
 
     def feed(self, chunk: bytes) -> None:
+        if not self._held and chunk.endswith(b"\n\n") and not self._has_needle(chunk):
+            return  # whole frames with nothing to read: the usual chunk, no framing work at all
         splitter = self._splitter
         if not self._worth_reading(chunk):
             # No usage, model still to learn or error in this chunk: only keep the frame boundary.
             splitter.feed_through(chunk)
+            self._held = splitter.pending > 0
             return
         complete = splitter.feed_through(chunk)
+        self._held = splitter.pending > 0
         # An unfinished frame that already shows a needle must be read when it completes.
         self._tail_hot = splitter.pending > 0 and self._has_needle(splitter.tail_end(splitter.pending))
         if b"\r" not in complete:
@@ -304,6 +310,7 @@ class SSEUsageTap:
                     kept = True
 
     def close(self) -> None:
+        self._held = False
         tail = self._splitter.close()
         if tail:
             self._read(tail)  # a last event without its blank line still counts

@@ -41,8 +41,13 @@ def integrity_errors(
     *,
     known_templates: Mapping[str, str | None],
     secret_names: Iterable[str] = (),
+    existing: Mapping[str, Iterable[str]] | None = None,
 ) -> list[ResourceValidationError]:
-    """The errors `check_integrity` would raise, as a list (empty when the set is consistent)."""
+    """The errors `check_integrity` would raise, as a list (empty when the set is consistent).
+
+    `existing` names providers and proxies known to exist without their documents (kind -> names),
+    for references to resolve against (the store's apply passes what it found by index).
+    """
     items = list(resources)
     errors = _duplicate_errors(items)
     templates: dict[str, str | None] = dict(known_templates)
@@ -51,11 +56,12 @@ def integrity_errors(
             errors.append(_err(template, "metadata.name", "is the name of a built-in template; choose another"))
         else:
             templates[template.metadata.name] = template.spec.base_url
-    providers = {p.metadata.name: p for p in _of(items, LLMProvider)}
-    proxies = {p.metadata.name: p for p in _of(items, LLMProxy)}
+    known = existing or {}
+    providers = {p.metadata.name for p in _of(items, LLMProvider)} | set(known.get("LLMProvider", ()))
+    proxies = {p.metadata.name for p in _of(items, LLMProxy)} | set(known.get("LLMProxy", ()))
     secrets = {s.metadata.name for s in _of(items, Secret)} | set(secret_names)
 
-    for provider in providers.values():
+    for provider in _of(items, LLMProvider):
         spec = provider.spec
         if spec.template not in templates:
             errors.append(
@@ -72,12 +78,12 @@ def integrity_errors(
         secret = spec.credential.secret if spec.credential is not None else None
         if secret is not None and secret not in secrets:
             errors.append(_err(provider, "spec.credential.secret", f"no Secret named {secret!r} exists"))
-    for proxy in proxies.values():
+    for proxy in _of(items, LLMProxy):
         if proxy.spec.provider not in providers:
             errors.append(_err(proxy, "spec.provider", f"no LLMProvider named {proxy.spec.provider!r} exists"))
     for key in _of(items, APIKey):
         target = key.spec.target
-        pool: Mapping[str, object] = providers if target.kind == "LLMProvider" else proxies
+        pool = providers if target.kind == "LLMProvider" else proxies
         if target.name not in pool:
             errors.append(_err(key, "spec.target.name", f"no {target.kind} named {target.name!r} exists"))
     errors.extend(_context_errors([r for r in items if isinstance(r, LLMProvider | LLMProxy)]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 KEY_PREFIX = "tg_"
@@ -31,6 +31,8 @@ class KeyRecord:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+    #: Owner-supplied string pairs (team, ticket, ...): never secret.
+    metadata: dict[str, str] = field(default_factory=dict)
 
     @property
     def masked(self) -> str:
@@ -53,6 +55,12 @@ def hash_secret(secret: str) -> bytes:
 
 def generate_key() -> NewKey:
     key_id = secrets.token_hex(_ID_BYTES)
+    secret = secrets.token_urlsafe(_SECRET_BYTES)
+    return NewKey(id=key_id, value=f"{KEY_PREFIX}{key_id}_{secret}", secret_hash=hash_secret(secret))
+
+
+def regenerated_key(key_id: str) -> NewKey:
+    """A new secret for an existing key id: the old value stops matching the moment it is stored."""
     secret = secrets.token_urlsafe(_SECRET_BYTES)
     return NewKey(id=key_id, value=f"{KEY_PREFIX}{key_id}_{secret}", secret_hash=hash_secret(secret))
 

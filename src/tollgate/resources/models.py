@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 API_VERSION: Final = "tollgate.dev/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -30,10 +30,34 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+#: A label key: an optional DNS-style prefix and '/', then a name (Kubernetes' rule).
+LABEL_KEY_PATTERN = r"^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
+#: A label value: empty, or up to 63 letters, digits, '-', '_', '.' starting and ending alphanumeric.
+LABEL_VALUE_PATTERN = r"^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$"
+#: Typed so the JSON schema carries the rules (propertyNames / additionalProperties patterns).
+LabelKey = Annotated[str, Field(pattern=LABEL_KEY_PATTERN, max_length=317)]
+LabelValue = Annotated[str, Field(pattern=LABEL_VALUE_PATTERN, max_length=63)]
+
+
 class Metadata(Model):
     name: Annotated[str, Field(pattern=NAME_PATTERN, description="DNS-label style name, unique per kind.")]
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict,
+        description="Identifying pairs that selectors match (`tollgate get providers -l team=a`, `apply --prune`). "
+        "Keys: [prefix/]name (name up to 63 letters, digits, '-', '_', '.'); values: up to 63 of the same or empty.",
+        json_schema_extra={"additionalProperties": False},
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Free-form notes for people and tools (not matched by selectors)."
+    )
     description: str = ""
+    resource_version: str | None = Field(
+        default=None,
+        alias="resourceVersion",
+        pattern=r"^[0-9]{1,18}$",
+        description="Set by the server on every change. Send it back (or If-Match) to update only that version: "
+        "a stale one is refused with 409.",
+    )
 
 
 # --- provider templates ------------------------------------------------------------------------
@@ -180,6 +204,14 @@ def _check_origin(url: str) -> None:
         raise ValueError(f"has a host name that cannot be used: {host!r}") from None
 
 
+#: In the JSON schema only, so generated clients know the shape; the validator words the error for people.
+_CONTEXT_SCHEMA: dict[str, JsonValue] = {"pattern": r"^(/[A-Za-z0-9._~-]+)+/?$"}
+_CONTEXT_DOC = (
+    "Path prefix of the Invoke URL: '/name' or '/a/b' (letters, digits, '.', '_', '~', '-'); not '.' or '..' "
+    "segments, not under /_tollgate; unique among providers and proxies."
+)
+
+
 class PolicyPath(Model):
     """Limits a policy to some vendor paths (below the context) and methods."""
 
@@ -249,7 +281,7 @@ _CLIENT_API = (
 
 class ProviderSpec(Model):
     template: str = Field(pattern=NAME_PATTERN)
-    context: str
+    context: str = Field(description=_CONTEXT_DOC, json_schema_extra=_CONTEXT_SCHEMA)
     upstream_url: str | None = Field(
         default=None, alias="upstreamUrl", description="Defaults to the template's baseUrl."
     )
@@ -329,11 +361,21 @@ class LLMProvider(Model):
 
 class ProxySpec(Model):
     provider: str = Field(pattern=NAME_PATTERN)
-    context: str
+    context: str = Field(description=_CONTEXT_DOC, json_schema_extra=_CONTEXT_SCHEMA)
     security: InboundSecurity = Field(default_factory=InboundSecurity)
     allow_shadowing: bool = Field(default=False, alias="allowShadowing", description=_ALLOW_SHADOWING)
     client_api: ClientApiName | None = Field(
         default=None, alias="clientApi", description=_CLIENT_API + " Overrides the provider's."
+    )
+    fallbacks: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(
+        default_factory=list,
+        description="Providers tried in order when the provider fails before the first byte (connect error, "
+        "timeout, or an answer in retryStatuses); a target that fails to connect is passed over for a while.",
+    )
+    retry_statuses: list[int] = Field(
+        default_factory=lambda: [429, 500, 502, 503, 504],
+        alias="retryStatuses",
+        description="Upstream statuses that send the request to the next fallback (only with fallbacks).",
     )
     policies: list[PolicyRef] = Field(
         default_factory=list,
@@ -402,8 +444,38 @@ class APIKey(Model):
     spec: APIKeySpec
 
 
+#: Hosts that mean "every interface" to a server but nothing a client can connect to.
+_UNSPECIFIED_HOSTS = {"0", "0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0"}
+
+
+def check_base_url(value: str) -> str:
+    """A gateway's public base URL: http(s), a connectable host, a valid port, no query or fragment."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL with a host")
+    if parts.hostname in _UNSPECIFIED_HOSTS or parts.netloc.split("@")[-1].split(":")[0] in _UNSPECIFIED_HOSTS:
+        raise ValueError(f"host {parts.hostname!r} is not an address clients can reach; give the public host name")
+    if port == 0:
+        raise ValueError("port 0 is not a port clients can reach")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("must not have credentials, a query or a fragment")
+    if any(c.isspace() or c == "\x00" for c in value):
+        raise ValueError("must not contain spaces or NUL characters")
+    return value.rstrip("/")
+
+
 class GatewaySpec(Model):
-    base_url: str = Field(default="http://127.0.0.1:8080", alias="baseUrl", description="Public URL of the data plane.")
+    base_url: str = Field(
+        default="http://127.0.0.1:8080", alias="baseUrl", max_length=2048, description="Public URL of the data plane."
+    )
+
+    _url = field_validator("base_url")(check_base_url)
 
 
 class Gateway(Model):

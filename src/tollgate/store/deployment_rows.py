@@ -6,11 +6,13 @@ deployed again, and any earlier revision can be restored. Undeploying stamps `un
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from tollgate.errors import ResourceConflictError, ResourceNotFoundError
+from tollgate.resources.contexts import Placed, ancestors
 from tollgate.store.records import DeploymentRecord, GatewayRecord, Outcome
 from tollgate.store.resource_rows import canonical
 from tollgate.store.schema import deployments, gateways
@@ -18,6 +20,8 @@ from tollgate.store.tx import WriteTx, to_utc
 from tollgate.types import JSONObject
 
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:8080"
+#: The gateway a deployment goes to when none is named; the only one created on first use.
+DEFAULT_GATEWAY = "default"
 
 
 def _record(row: Any) -> DeploymentRecord:
@@ -78,7 +82,13 @@ def deploy(tx: WriteTx, gateway: str, kind: str, name: str, spec: JSONObject) ->
     last = tx.conn.execute(select(func.max(deployments.c.revision)).where(*_where(gateway, kind, name))).scalar()
     tx.conn.execute(
         insert(deployments).values(
-            gateway=gateway, kind=kind, name=name, revision=(last or 0) + 1, spec=spec, deployed_at=tx.now
+            gateway=gateway,
+            kind=kind,
+            name=name,
+            revision=(last or 0) + 1,
+            spec=spec,
+            deployed_at=tx.now,
+            context=context_of(spec),
         )
     )
     tx.bump()
@@ -113,6 +123,48 @@ def context_of(document: JSONObject) -> str | None:
     spec = document.get("spec")
     context = spec.get("context") if isinstance(spec, dict) else None
     return context if isinstance(context, str) else None
+
+
+def live_at_context(
+    conn: Connection, gateway: str, context: str | None, *, exclude: tuple[str, str]
+) -> tuple[str, str] | None:
+    """(kind, name) of another live deployment serving `context` on `gateway` (an index lookup)."""
+    if context is None:
+        return None
+    rows = conn.execute(
+        select(deployments.c.kind, deployments.c.name).where(
+            deployments.c.gateway == gateway,
+            deployments.c.context == context,
+            deployments.c.undeployed_at.is_(None),
+        )
+    )
+    return next(((r.kind, r.name) for r in rows if (r.kind, r.name) != exclude), None)
+
+
+def nested_live(conn: Connection, gateway: str, contexts: Iterable[str]) -> list[Placed]:
+    """Live deployments on `gateway` whose context is an ancestor of, or inside, one of `contexts`.
+
+    Index lookups on (gateway, context): ancestors by equality, descendants as the range
+    [context + "/", context + "0") ("0" follows "/" in every collation of ASCII).
+    """
+    wanted = sorted(set(contexts))
+    outer = sorted({a for context in wanted for a in ancestors(context)})
+    live = [deployments.c.gateway == gateway, deployments.c.undeployed_at.is_(None)]
+    columns = (deployments.c.kind, deployments.c.name, deployments.c.context, deployments.c.spec)
+    rows: list[Any] = []
+    for start in range(0, len(outer), 500):
+        rows += conn.execute(select(*columns).where(*live, deployments.c.context.in_(outer[start : start + 500])))
+    for start in range(0, len(wanted), 100):
+        ranges = [
+            and_(deployments.c.context >= f"{c}/", deployments.c.context < f"{c}0") for c in wanted[start : start + 100]
+        ]
+        rows += conn.execute(select(*columns).where(*live, or_(*ranges)))
+    placed: dict[tuple[str, str], Placed] = {}
+    for row in rows:
+        spec = row.spec.get("spec") if isinstance(row.spec, dict) else None
+        allow = isinstance(spec, dict) and spec.get("allowShadowing") is True
+        placed[(row.kind, row.name)] = Placed(row.kind, row.name, row.context, allow)
+    return list(placed.values())
 
 
 def live_everywhere(conn: Connection, kind: str, name: str) -> list[DeploymentRecord]:
@@ -152,6 +204,35 @@ def _gateway(row: Any) -> GatewayRecord:
         last_seen=to_utc(row.last_seen),
         created_at=to_utc(row.created_at) or row.created_at,
     )
+
+
+def gateway_exists(conn: Connection, name: str) -> bool:
+    return conn.execute(select(gateways.c.name).where(gateways.c.name == name)).first() is not None
+
+
+def delete_gateway(tx: WriteTx, name: str, *, force: bool) -> list[DeploymentRecord]:
+    """Remove a gateway; refused while something is live on it unless `force`, which undeploys it all.
+
+    Returns the deployments that were stopped. Past revisions stay in the history.
+    """
+    if not gateway_exists(tx.conn, name):
+        raise ResourceNotFoundError(f"no gateway named {name!r}")
+    running = live(tx.conn, name)
+    if running and not force:
+        listed = ", ".join(f"{d.kind} {d.name!r}" for d in running[:5]) + (" ..." if len(running) > 5 else "")
+        raise ResourceConflictError(
+            f"gateway {name!r} still serves {len(running)} deployment(s) ({listed}): "
+            "undeploy them first, or delete with force to undeploy them"
+        )
+    if running:
+        tx.conn.execute(
+            update(deployments)
+            .where(deployments.c.gateway == name, deployments.c.undeployed_at.is_(None))
+            .values(undeployed_at=tx.now)
+        )
+    tx.conn.execute(delete(gateways).where(gateways.c.name == name))
+    tx.bump()
+    return running
 
 
 def ensure_gateway(tx: WriteTx, name: str) -> None:

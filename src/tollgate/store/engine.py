@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
 
@@ -28,14 +29,23 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 DB_FILE_MODE = 0o600
 
 
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+#: JSON columns through orjson (several times faster than the json module): large applies and
+#: listings decode thousands of documents.
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
+
+
 def build_engine(url: URL) -> Engine:
     """An engine for `url` (already mapped by `urls.engine_url`); creates a SQLite file's parent dirs."""
     path = sqlite_path(url)
     if path is None:
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, **_JSON_CODEC)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _create_private(path)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **_JSON_CODEC)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine

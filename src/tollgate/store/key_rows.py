@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, or_, select, update
 
 from tollgate.errors import ResourceConflictError, ResourceNotFoundError
-from tollgate.resources.keys import KeyRecord, NewKey, generate_key, key_from_value
+from tollgate.resources.keys import KeyRecord, NewKey, generate_key, key_from_value, regenerated_key
 from tollgate.store.schema import api_keys
 from tollgate.store.tx import WriteTx, to_utc
 
@@ -29,6 +29,7 @@ def _record(row: Any) -> KeyRecord:
         expires_at=to_utc(row.expires_at),
         revoked_at=to_utc(row.revoked_at),
         last_used_at=to_utc(row.last_used_at),
+        metadata=dict(row.metadata or {}),
     )
 
 
@@ -40,6 +41,7 @@ def create(
     name: str,
     expires_at: datetime | None,
     value: str | None,
+    metadata: Mapping[str, str] | None = None,
 ) -> tuple[KeyRecord, str]:
     """Insert a key (generated, or from `value`, which must have the key format); returns it and its value."""
     new: NewKey = generate_key() if value is None else key_from_value(value)
@@ -54,6 +56,7 @@ def create(
             secret_hash=new.secret_hash,
             created_at=tx.now,
             expires_at=expires_at,
+            metadata=dict(metadata or {}),
         )
     )
     tx.bump()
@@ -120,6 +123,52 @@ def revoke_for_target(tx: WriteTx, target_kind: str, target_name: str) -> int:
     if result.rowcount:
         tx.bump()
     return int(result.rowcount)
+
+
+#: Sentinel for `update`: leave this field as it is.
+UNCHANGED: object = object()
+
+
+def update_key(
+    tx: WriteTx,
+    key_id: str,
+    *,
+    name: str | None = None,
+    expires_at: datetime | object | None = UNCHANGED,
+    metadata: Mapping[str, str] | None = None,
+) -> KeyRecord:
+    """Change a key's name, expiry (None clears it) or metadata; its value stays the same."""
+    record = fetch(tx.conn, key_id)
+    values: dict[str, object] = {}
+    if name is not None and name != record.name:
+        values["name"] = name
+    if expires_at is not UNCHANGED and expires_at != record.expires_at:
+        values["expires_at"] = expires_at
+    if metadata is not None and dict(metadata) != record.metadata:
+        values["metadata"] = dict(metadata)
+    if values:
+        tx.conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**values))
+        tx.bump()
+    return fetch(tx.conn, key_id)
+
+
+def regenerate(tx: WriteTx, key_id: str) -> tuple[KeyRecord, str]:
+    """A new secret for the same key id (refused for a revoked key); the old value stops working."""
+    record = fetch(tx.conn, key_id)
+    if record.revoked_at is not None:
+        raise ResourceConflictError(f"API key {key_id} is revoked: create a new key instead")
+    new = regenerated_key(key_id)
+    tx.conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(secret_hash=new.secret_hash))
+    tx.bump()
+    return fetch(tx.conn, key_id), new.value
+
+
+def remove(tx: WriteTx, key_id: str) -> None:
+    """Delete a key record for good (it stops working at once, like a revoked one)."""
+    result = tx.conn.execute(delete(api_keys).where(api_keys.c.id == key_id))
+    if result.rowcount == 0:
+        raise ResourceNotFoundError(f"no API key with id {key_id!r}")
+    tx.bump()
 
 
 def set_expiry(tx: WriteTx, key_id: str, expires_at: datetime | None) -> None:

@@ -3,7 +3,10 @@
 Idempotent (applied versions are skipped) and safe when several processes start at once: on
 PostgreSQL the whole run holds a transaction-scoped advisory lock and DDL is transactional; on
 SQLite the run is one `BEGIN IMMEDIATE` transaction. Step 1 creates the tables as `schema.py` declares
-them; a later schema change adds a step here (ALTER ...) and must freeze step 1's table shapes first.
+them today, so a fresh database already has every later column: each later step is additive and
+idempotent (it adds a column or index only where it is missing), which keeps old databases and new
+ones on one shape without freezing step 1. (Alembic would be the next step if a change ever needs
+more than adding columns, indexes and tables.)
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Connection, Engine, insert, inspect, select, text, update
+from sqlalchemy import Column, Connection, Engine, Index, Table, insert, inspect, select, text, update
 from sqlalchemy.schema import CreateIndex
 
 from tollgate.store import schema, user_rows
@@ -49,6 +52,46 @@ def _v3_usage_analytics(conn: Connection) -> None:
         schema.usage_rollup.create(conn)
         schema.usage_rollup_coarse.create(conn, checkfirst=True)  # rebuild fills both (step 5 then has nothing to do)
         usage_rollups.rebuild(conn)
+
+
+def add_column_if_missing(conn: Connection, table: Table, column: Column[object]) -> bool:
+    """ALTER TABLE ... ADD COLUMN, unless the column exists; True when it was added."""
+    if column.name in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+        return False
+    ddl = column.type.compile(dialect=conn.dialect)
+    default = f" DEFAULT {column.server_default.arg}" if column.server_default is not None else ""  # type: ignore[attr-defined]
+    not_null = " NOT NULL" if not column.nullable and default else ""
+    conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {ddl}{default}{not_null}'))
+    return True
+
+
+def create_index_if_missing(conn: Connection, index: Index) -> None:
+    table = index.table
+    assert table is not None
+    if index.name not in {i["name"] for i in inspect(conn).get_indexes(table.name)}:
+        index.create(conn)
+
+
+def _context(document: object) -> str | None:
+    spec = document.get("spec") if isinstance(document, dict) else None
+    context = spec.get("context") if isinstance(spec, dict) else None
+    return context if isinstance(context, str) else None
+
+
+def _v8_versions_contexts_key_metadata(conn: Connection) -> None:
+    """resourceVersion and context columns on resources, context on deployments, metadata on API keys."""
+    res, dep = schema.resources, schema.deployments
+    add_column_if_missing(conn, res, res.c.resource_version)
+    if add_column_if_missing(conn, res, res.c.context):
+        for row in conn.execute(select(res.c.id, res.c.spec)).all():
+            conn.execute(update(res).where(res.c.id == row.id).values(context=_context({"spec": row.spec})))
+    if add_column_if_missing(conn, dep, dep.c.context):
+        for row in conn.execute(select(dep.c.id, dep.c.spec)).all():
+            conn.execute(update(dep).where(dep.c.id == row.id).values(context=_context(row.spec)))
+    add_column_if_missing(conn, schema.api_keys, schema.api_keys.c.metadata)
+    for table in (res, dep):
+        for index in table.indexes:
+            create_index_if_missing(conn, index)
 
 
 def _gateway_problems(conn: Connection) -> None:
@@ -110,6 +153,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (5, _v5_coarse_rollup),
     (6, _v6_weekly_rollups),
     (7, _v7_users_and_audit),
+    (8, _v8_versions_contexts_key_metadata),
 ]
 
 

@@ -8,8 +8,9 @@ from typing import Literal
 
 from tollgate.types import JSONObject
 
-#: What applying a resource did: it was new, it differed from the stored one, or it was identical.
-Outcome = Literal["created", "changed", "unchanged"]
+#: What applying a resource did: it was new, it differed from the stored one, it was identical, or a
+#: prune removed it (a dry run says what would happen, with the same words).
+Outcome = Literal["created", "changed", "unchanged", "deleted"]
 
 #: Kinds kept in the generic `resources` table (secrets, keys and gateways have tables of their own).
 STORED_KINDS = ("ProviderTemplate", "LLMProvider", "LLMProxy")
@@ -27,6 +28,11 @@ class ApplyResult:
     key_value: str | None = field(default=None, repr=False)
     #: For APIKey documents, the key's target as "Kind/name"; empty otherwise.
     target: str = ""
+    #: Templates, providers and proxies: the resourceVersion they have after the apply.
+    resource_version: str | None = None
+    #: Dry runs only: the stored document and the one applying would store (secret values masked).
+    before: JSONObject | None = field(default=None, repr=False)
+    after: JSONObject | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,17 +1,19 @@
 """Rows of the `resources` and `secrets` tables: documents in and out, canonical comparison, encryption.
 
 A document is stored as its metadata and spec, dumped with aliases and defaults, so comparing two
-canonical JSON texts tells "changed" from "unchanged" whatever spelling the input used.
+canonical JSON texts tells "changed" from "unchanged" whatever spelling the input used. The
+resourceVersion is not part of the stored metadata: it lives in its own column and is put back on read.
 """
 
 from __future__ import annotations
 
-import json
-from typing import cast
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
+import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
-from tollgate.errors import ResourceNotFoundError
+from tollgate.errors import ResourceConflictError, ResourceNotFoundError
 from tollgate.resources.models import KINDS, Resource
 from tollgate.store.crypto import SecretCipher
 from tollgate.store.records import STORED_KINDS, Outcome
@@ -21,12 +23,32 @@ from tollgate.types import JSONObject
 
 
 def document(resource: Resource) -> JSONObject:
-    """The full document as JSON-ready data (aliases, defaults included): what snapshots keep."""
-    return cast(JSONObject, resource.model_dump(mode="json", by_alias=True))
+    """The full document as JSON-ready data (aliases, defaults included, no resourceVersion): what
+    the store and deployment snapshots keep."""
+    return cast(JSONObject, resource.model_dump(mode="json", by_alias=True, exclude={"metadata": {"resource_version"}}))
 
 
-def canonical(data: object) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def context_of(resource: Resource) -> str | None:
+    context = getattr(resource.spec, "context", None)
+    return context if isinstance(context, str) else None
+
+
+def check_version(label: str, current: int | None, expected: int | None) -> None:
+    """Optimistic concurrency: 409 unless the caller's resourceVersion is the stored one."""
+    if expected is None:
+        return
+    if current is None:
+        raise ResourceConflictError(f"{label} does not exist (any more): resourceVersion {expected} is stale")
+    if current != expected:
+        raise ResourceConflictError(
+            f"{label} was changed by someone else: resourceVersion {expected} is stale (now {current}); "
+            "read it again and reapply your change"
+        )
+
+
+def canonical(data: object) -> bytes:
+    """One spelling of a JSON value (sorted keys, no spaces), for telling changed from unchanged."""
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
 def from_document(data: JSONObject) -> Resource:
@@ -35,23 +57,33 @@ def from_document(data: JSONObject) -> Resource:
     return KINDS[str(kind)].model_validate(data)
 
 
-def _from_row(kind: str, metadata: JSONObject, spec: JSONObject) -> Resource:
-    return KINDS[kind].model_validate(
-        {"apiVersion": "tollgate.dev/v1", "kind": kind, "metadata": metadata, "spec": spec}
-    )
+def _from_row(kind: str, metadata: JSONObject, spec: JSONObject, version: int | None = None) -> Resource:
+    meta = metadata if version is None else {**metadata, "resourceVersion": str(version)}
+    return KINDS[kind].model_validate({"apiVersion": "tollgate.dev/v1", "kind": kind, "metadata": meta, "spec": spec})
 
 
-def upsert(tx: WriteTx, resource: Resource) -> Outcome:
-    """Create or replace a template, provider or proxy; bumps generation and revision only on a change."""
+def expected_version(resource: Resource) -> int | None:
+    """The resourceVersion a document carries (the caller's precondition), if any."""
+    version = resource.metadata.resource_version
+    return None if version is None else int(version)
+
+
+def upsert(tx: WriteTx, resource: Resource, *, expected: int | None = None) -> Outcome:
+    """Create or replace a template, provider or proxy; bumps generation and revision only on a change.
+
+    With `expected` (a resourceVersion), the stored row must have exactly that version, else 409.
+    """
     if resource.kind not in STORED_KINDS:
         raise ValueError(f"{resource.kind} is not stored in the resources table")
     data = document(resource)
     meta, spec = data["metadata"], data["spec"]
     row = tx.conn.execute(
-        select(resources.c.id, resources.c.metadata, resources.c.spec, resources.c.generation).where(
-            resources.c.kind == resource.kind, resources.c.name == resource.metadata.name
-        )
+        select(
+            resources.c.id, resources.c.metadata, resources.c.spec, resources.c.generation, resources.c.resource_version
+        ).where(resources.c.kind == resource.kind, resources.c.name == resource.metadata.name)
     ).first()
+    label = f"{resource.kind} {resource.metadata.name!r}"
+    check_version(label, None if row is None else int(row.resource_version), expected)
     if row is None:
         tx.conn.execute(
             insert(resources).values(
@@ -62,26 +94,111 @@ def upsert(tx: WriteTx, resource: Resource) -> Outcome:
                 generation=1,
                 created_at=tx.now,
                 updated_at=tx.now,
+                resource_version=tx.bump(),
+                context=context_of(resource),
             )
         )
-        tx.bump()
         return "created"
     if canonical({"m": row.metadata, "s": row.spec}) == canonical({"m": meta, "s": spec}):
         return "unchanged"
     tx.conn.execute(
         update(resources)
         .where(resources.c.id == row.id)
-        .values(metadata=meta, spec=spec, generation=row.generation + 1, updated_at=tx.now)
+        .values(
+            metadata=meta,
+            spec=spec,
+            generation=row.generation + 1,
+            updated_at=tx.now,
+            resource_version=tx.bump(),
+            context=context_of(resource),
+        )
     )
-    tx.bump()
     return "changed"
+
+
+def version_of(conn: Connection, kind: str, name: str) -> int | None:
+    row = conn.execute(
+        select(resources.c.resource_version).where(resources.c.kind == kind, resources.c.name == name)
+    ).first()
+    return None if row is None else int(row.resource_version)
 
 
 def fetch(conn: Connection, kind: str, name: str) -> Resource | None:
     row = conn.execute(
-        select(resources.c.metadata, resources.c.spec).where(resources.c.kind == kind, resources.c.name == name)
+        select(resources.c.metadata, resources.c.spec, resources.c.resource_version).where(
+            resources.c.kind == kind, resources.c.name == name
+        )
     ).first()
-    return None if row is None else _from_row(kind, row.metadata, row.spec)
+    return None if row is None else _from_row(kind, row.metadata, row.spec, row.resource_version)
+
+
+def fetch_named(conn: Connection, kind: str, names: Iterable[str]) -> list[Resource]:
+    """The stored resources of one kind among `names` (IN queries of at most 500 names each)."""
+    wanted = sorted(set(names))
+    found: list[Resource] = []
+    for start in range(0, len(wanted), 500):
+        query = select(resources.c.metadata, resources.c.spec, resources.c.resource_version).where(
+            resources.c.kind == kind, resources.c.name.in_(wanted[start : start + 500])
+        )
+        found += [_from_row(kind, r.metadata, r.spec, r.resource_version) for r in conn.execute(query)]
+    return found
+
+
+def existing_names(conn: Connection, kind: str, names: Iterable[str]) -> set[str]:
+    """Which of `names` exist as stored resources of `kind` (by index, no documents read)."""
+    wanted = sorted(set(names))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        query = select(resources.c.name).where(
+            resources.c.kind == kind, resources.c.name.in_(wanted[start : start + 500])
+        )
+        found |= set(conn.execute(query).scalars())
+    return found
+
+
+def context_owners(conn: Connection, contexts: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """context -> (kind, name) of the stored provider or proxy serving it, for `contexts` (by index)."""
+    wanted = sorted(set(contexts))
+    owners: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(wanted), 500):
+        query = select(resources.c.kind, resources.c.name, resources.c.context).where(
+            resources.c.context.in_(wanted[start : start + 500])
+        )
+        owners.update({row.context: (row.kind, row.name) for row in conn.execute(query)})
+    return owners
+
+
+def fetch_page(
+    conn: Connection,
+    kind: str,
+    *,
+    after: str | None,
+    limit: int,
+    matches: Callable[[JSONObject], bool] | None = None,
+) -> tuple[list[Resource], str | None]:
+    """Up to `limit` resources of `kind` named after `after`, by name, whose metadata `matches`;
+    and the cursor of the next page (None on the last one). Rows are read in name-ordered batches."""
+    found: list[Resource] = []
+    cursor = after
+    batch = max(limit, 100)
+    while True:
+        query = select(resources.c.name, resources.c.metadata, resources.c.spec, resources.c.resource_version).where(
+            resources.c.kind == kind
+        )
+        if cursor is not None:
+            query = query.where(resources.c.name > cursor)
+        rows: list[Any] = list(conn.execute(query.order_by(resources.c.name).limit(batch)))
+        for row in rows:
+            cursor = row.name
+            if matches is None or matches(row.metadata):
+                found.append(_from_row(kind, row.metadata, row.spec, row.resource_version))
+            if len(found) == limit:
+                more = conn.execute(
+                    select(resources.c.name).where(resources.c.kind == kind, resources.c.name > cursor).limit(1)
+                ).first()
+                return found, (cursor if more is not None else None)
+        if len(rows) < batch:
+            return found, None
 
 
 def fetch_required(conn: Connection, kind: str, name: str) -> Resource:
@@ -92,12 +209,20 @@ def fetch_required(conn: Connection, kind: str, name: str) -> Resource:
 
 
 def fetch_all(conn: Connection, kind: str | None = None) -> list[Resource]:
-    query = select(resources.c.kind, resources.c.metadata, resources.c.spec).order_by(
+    query = select(resources.c.kind, resources.c.metadata, resources.c.spec, resources.c.resource_version).order_by(
         resources.c.kind, resources.c.name
     )
     if kind is not None:
         query = query.where(resources.c.kind == kind)
-    return [_from_row(row.kind, row.metadata, row.spec) for row in conn.execute(query)]
+    return [_from_row(row.kind, row.metadata, row.spec, row.resource_version) for row in conn.execute(query)]
+
+
+def labelled(conn: Connection, matches: Callable[[JSONObject], bool]) -> list[tuple[str, str]]:
+    """(kind, name) of every stored resource whose metadata `matches` (a label selector)."""
+    query = select(resources.c.kind, resources.c.name, resources.c.metadata).order_by(
+        resources.c.kind, resources.c.name
+    )
+    return [(row.kind, row.name) for row in conn.execute(query) if matches(row.metadata)]
 
 
 def remove(tx: WriteTx, kind: str, name: str) -> None:
@@ -119,6 +244,16 @@ def put_secret(tx: WriteTx, cipher: SecretCipher, name: str, value: str) -> Outc
         tx.conn.execute(update(secrets).where(secrets.c.name == name).values(ciphertext=blob, updated_at=tx.now))
     tx.bump()
     return "created" if row is None else "changed"
+
+
+def existing_secrets(conn: Connection, names: Iterable[str]) -> set[str]:
+    """Which of `names` are stored secrets (by index)."""
+    wanted = sorted(set(names))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        query = select(secrets.c.name).where(secrets.c.name.in_(wanted[start : start + 500]))
+        found |= set(conn.execute(query).scalars())
+    return found
 
 
 def secret_names(conn: Connection) -> list[str]:

@@ -59,7 +59,12 @@ resources = Table(
     Column("generation", Integer, nullable=False),
     Column("created_at", _TS, nullable=False),
     Column("updated_at", _TS, nullable=False),
+    #: The revision (see `revision`) of the transaction that last changed the row: its resourceVersion.
+    Column("resource_version", BigInteger, nullable=False, server_default="0"),
+    #: A provider's or proxy's context, kept out of the JSON so context conflicts are an index lookup.
+    Column("context", String),
     UniqueConstraint("kind", "name", name="uq_resources_kind_name"),
+    Index("ix_resources_context", "context"),
 )
 
 secrets = Table(
@@ -83,6 +88,8 @@ api_keys = Table(
     Column("expires_at", _TS),
     Column("revoked_at", _TS),
     Column("last_used_at", _TS),
+    #: Free-form string pairs the owner attaches (team, ticket, ...); never secret.
+    Column("metadata", _JSON),
     Index("ix_api_keys_target", "target_kind", "target_name"),
     Index("ix_api_keys_name", "name"),
 )
@@ -109,8 +116,12 @@ deployments = Table(
     Column("spec", _JSON, nullable=False),
     Column("deployed_at", _TS, nullable=False),
     Column("undeployed_at", _TS),
+    #: The deployed document's context: "is this context served on this gateway" is an index lookup.
+    Column("context", String),
     UniqueConstraint("gateway", "kind", "name", "revision", name="uq_deployments_revision"),
     Index("ix_deployments_live", "gateway", "undeployed_at"),
+    Index("ix_deployments_context", "gateway", "context"),
+    Index("ix_deployments_resource", "kind", "name"),
 )
 
 #: Management API tokens: only the SHA-256 of each token is stored (tokens have 256 bits of entropy).

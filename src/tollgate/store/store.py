@@ -7,7 +7,7 @@ the `ResourceSet` that `load_resource_set` builds and follows `current_revision(
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +26,7 @@ from tollgate.resources.keys import KeyRecord
 from tollgate.resources.loader import parse_document
 from tollgate.resources.models import API_VERSION, LLMProvider, LLMProxy, ProviderTemplate, Resource
 from tollgate.resources.resource_set import ResourceSet
+from tollgate.resources.selectors import Selector
 from tollgate.store import apply as applying
 from tollgate.store import (
     deployment_rows,
@@ -41,6 +42,7 @@ from tollgate.store.access import AccessStore
 from tollgate.store.audit_log import AuditLog
 from tollgate.store.crypto import SecretCipher, append_key, retire_keys
 from tollgate.store.engine import build_engine
+from tollgate.store.plan import plan_documents
 from tollgate.store.problem_rows import DeploymentProblem
 from tollgate.store.records import (
     DEPLOYABLE_KINDS,
@@ -51,13 +53,15 @@ from tollgate.store.records import (
     GatewayRecord,
     Outcome,
 )
-from tollgate.store.tx import current_revision, read_tx, to_utc, write_tx
+from tollgate.store.tx import FairLock, WriteTx, current_revision, read_tx, to_utc, write_tx
 from tollgate.store.urls import engine_url, sqlite_path
 from tollgate.store.usage_query import StoredUsage, SummaryQuery, UsageAggregate, UsageFilter
 from tollgate.usage.pricing import PriceTable, default_table
 from tollgate.usage.record import UsageRecord
 
 DEFAULT_SECRET_KEY_FILE = Path("~/.tollgate/secret.key")
+#: Documents written per transaction by a large apply: other writers wait for one chunk at most.
+APPLY_CHUNK = 200
 
 __all__ = ["ApplyReport", "ApplyResult", "DeploymentProblem", "DeploymentRecord", "GatewayRecord", "Store"]
 
@@ -85,6 +89,7 @@ class Store:
         prices: PriceTable | None = None,
     ) -> None:
         self._engine = engine
+        self._gate = FairLock()
         self._cipher = cipher
         #: Users, their tokens and password logins of the management API.
         self.access = AccessStore(engine)
@@ -155,25 +160,72 @@ class Store:
         deploy: bool = True,
         known_templates: Mapping[str, str | None] | None = None,
         redeploy: bool = False,
+        create_gateway: bool = False,
+        prune: Selector | None = None,
+        dry_run: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> ApplyReport:
-        """Apply documents in one transaction, dependency order first, deploying providers/proxies if asked.
+        """Apply documents, dependency order first, deploying providers/proxies to `gateway` if asked.
 
         Integrity is checked against the store's contents plus `docs`. APIKey documents keep their
         key when re-applied; a generated key's value is in the report's `new_keys`, once. With
         `redeploy`, each provider or proxy is also redeployed on every gateway where it is live.
+        Deploying to a gateway that does not exist is refused (except `default`) unless
+        `create_gateway`. With `prune`, stored resources that selector matches and `docs` do not name
+        are deleted afterwards. With `dry_run`, nothing is written: the report says what would happen.
+
+        Up to `APPLY_CHUNK` documents are one transaction. A larger batch is validated as a whole
+        first, then written in transactions of `APPLY_CHUNK` documents each, in dependency order, so
+        other writers wait for one chunk at most, not for the batch; `progress(done, total)` is
+        called after each. If a chunk then fails (a concurrent change), the earlier chunks stay.
         """
         templates = self.known_templates if known_templates is None else known_templates
-        with write_tx(self._engine) as tx:
+        if dry_run:
+            with read_tx(self._engine) as conn:
+                return plan_documents(conn, self._cipher, docs, known_templates=templates, prune=prune)
+
+        def write(tx: WriteTx, batch: Sequence[Resource]) -> ApplyReport:
             return applying.apply_documents(
-                tx, self._cipher, docs, known_templates=templates, gateway=gateway, deploy=deploy, redeploy=redeploy
+                tx,
+                self._cipher,
+                batch,
+                known_templates=templates,
+                gateway=gateway,
+                deploy=deploy,
+                redeploy=redeploy,
+                create_gateway=create_gateway,
             )
+
+        if len(docs) <= APPLY_CHUNK:
+            with write_tx(self._engine, self._gate) as tx:
+                report = write(tx, docs)
+                pruned = applying.prune(tx, prune, docs) if prune is not None else []
+            if progress is not None:
+                progress(len(docs), len(docs))
+            return ApplyReport(report.results + pruned)
+        with read_tx(self._engine) as conn:
+            applying.check_against_store(conn, docs, templates)
+        raise_validation_errors(build_errors(docs))
+        applying.resolve_env(docs)
+        ordered = sorted(docs, key=lambda d: applying.APPLY_ORDER[d.kind])
+        results: list[ApplyResult] = []
+        for start in range(0, len(ordered), APPLY_CHUNK):
+            chunk = ordered[start : start + APPLY_CHUNK]
+            with write_tx(self._engine, self._gate) as tx:
+                results += write(tx, chunk).results
+            if progress is not None:
+                progress(start + len(chunk), len(ordered))
+        if prune is not None:
+            with write_tx(self._engine, self._gate) as tx:
+                results += applying.prune(tx, prune, docs)
+        return ApplyReport(results)
 
     def apply_resource(self, resource: Resource) -> Outcome:
         """Apply one document (no deployment): "created", "changed" or "unchanged" (idempotent)."""
         return self.apply_documents([resource], deploy=False).results[0].outcome
 
     def get_resource(self, kind: str, name: str) -> Resource:
-        """A template, provider or proxy by name (ResourceNotFoundError if absent)."""
+        """A template, provider or proxy by name, with its resourceVersion (ResourceNotFoundError if absent)."""
         with read_tx(self._engine) as conn:
             return resource_rows.fetch_required(conn, kind, name)
 
@@ -182,36 +234,24 @@ class Store:
         with read_tx(self._engine) as conn:
             return resource_rows.fetch_all(conn, kind)
 
-    def delete_resource(self, kind: str, name: str) -> None:
+    def page_resources(
+        self, kind: str, *, after: str | None = None, limit: int = 500, selector: Selector | None = None
+    ) -> tuple[list[Resource], str | None]:
+        """One page of a kind, by name after `after`, filtered by label selector; and the next cursor."""
+        matches = None if selector is None or selector.is_empty else selector.matches_metadata
+        with read_tx(self._engine) as conn:
+            return resource_rows.fetch_page(conn, kind, after=after, limit=limit, matches=matches)
+
+    def delete_resource(self, kind: str, name: str, *, expected_version: int | None = None) -> None:
         """Delete a template, provider or proxy; it is undeployed everywhere and its keys are revoked.
 
-        Refuses (ResourceConflictError) a provider some proxy uses, or a template some provider uses.
+        Refuses (ResourceConflictError) a provider some proxy uses, a template some provider uses, or
+        a stale `expected_version`.
         """
         if kind not in STORED_KINDS:
             raise ResourceNotFoundError(f"{kind} resources are not deleted this way")
-        with write_tx(self._engine) as tx:
-            resource_rows.fetch_required(tx.conn, kind, name)
-            users: list[str] = []
-            if kind == "LLMProvider":
-                proxies = resource_rows.fetch_all(tx.conn, "LLMProxy")
-                users = [
-                    f"LLMProxy {p.metadata.name!r}"
-                    for p in proxies
-                    if isinstance(p, LLMProxy) and p.spec.provider == name
-                ]
-            elif kind == "ProviderTemplate":
-                providers = resource_rows.fetch_all(tx.conn, "LLMProvider")
-                users = [
-                    f"LLMProvider {p.metadata.name!r}"
-                    for p in providers
-                    if isinstance(p, LLMProvider) and p.spec.template == name
-                ]
-            if users:
-                raise ResourceConflictError(f"cannot delete {kind} {name!r}: it is used by {', '.join(users)}")
-            if kind in DEPLOYABLE_KINDS:
-                deployment_rows.undeploy_everywhere(tx, kind, name)
-                key_rows.revoke_for_target(tx, kind, name)
-            resource_rows.remove(tx, kind, name)
+        with write_tx(self._engine, self._gate) as tx:
+            applying.delete_stored(tx, kind, name, expected=expected_version)
 
     # --- secrets ---------------------------------------------------------------------------------
 
@@ -221,7 +261,7 @@ class Store:
             {"apiVersion": API_VERSION, "kind": "Secret", "metadata": {"name": name}, "spec": {"value": value}},
             "Secret",
         )
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return resource_rows.put_secret(tx, self._cipher, name, value)
 
     def list_secrets(self) -> list[str]:
@@ -231,7 +271,7 @@ class Store:
 
     def delete_secret(self, name: str) -> None:
         """Delete a secret; refused while a provider's credential names it."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             providers = resource_rows.fetch_all(tx.conn, "LLMProvider")
             users = [
                 p.metadata.name
@@ -257,7 +297,7 @@ class Store:
         if new_key and key_file is not None:
             append_key(key_file)
             self._cipher = SecretCipher.load(key_file)
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             count = resource_rows.reencrypt_secrets(tx, self._cipher)
         if retire_old_keys and key_file is not None:
             retire_keys(key_file)
@@ -273,6 +313,7 @@ class Store:
         name: str,
         expires_at: datetime | None = None,
         value: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> tuple[KeyRecord, str]:
         """Issue a key for an existing provider or proxy; returns the record and the value, shown once.
 
@@ -280,7 +321,7 @@ class Store:
         """
         if target_kind not in DEPLOYABLE_KINDS:
             raise ResourceNotFoundError(f"API keys are for {' or '.join(DEPLOYABLE_KINDS)}, not {target_kind}")
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             resource_rows.fetch_required(tx.conn, target_kind, target_name)
             return key_rows.create(
                 tx,
@@ -289,6 +330,7 @@ class Store:
                 name=name,
                 expires_at=to_utc(expires_at),
                 value=value,
+                metadata=metadata,
             )
 
     def get_key(self, key_id: str) -> KeyRecord:
@@ -300,27 +342,55 @@ class Store:
         with read_tx(self._engine) as conn:
             return key_rows.fetch_all(conn, target_kind=target_kind, target_name=target_name)
 
+    def update_key(
+        self,
+        key_id: str,
+        *,
+        name: str | None = None,
+        expires_at: datetime | object | None = key_rows.UNCHANGED,
+        metadata: Mapping[str, str] | None = None,
+    ) -> KeyRecord:
+        """Change a key's display name, expiry (None clears it) or metadata; the value stays valid."""
+        if isinstance(expires_at, datetime):
+            expires_at = to_utc(expires_at)
+        with write_tx(self._engine, self._gate) as tx:
+            return key_rows.update_key(tx, key_id, name=name, expires_at=expires_at, metadata=metadata)
+
+    def regenerate_key(self, key_id: str) -> tuple[KeyRecord, str]:
+        """A new value for the same key id; the old value is refused from the next gateway reload."""
+        with write_tx(self._engine, self._gate) as tx:
+            return key_rows.regenerate(tx, key_id)
+
+    def delete_key(self, key_id: str) -> None:
+        """Remove a key record for good (gateways drop it at their next reload, as a revoked one)."""
+        with write_tx(self._engine, self._gate) as tx:
+            key_rows.remove(tx, key_id)
+
     def revoke_key(self, key_id: str) -> KeyRecord:
         """Revoke a key; gateways drop it at their next reload (the revision is bumped)."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return key_rows.revoke(tx, key_id)
 
     def record_key_use(self, last_used: Mapping[str, datetime]) -> None:
         """Store last-use times of many keys at once (key id -> time); not a configuration change."""
         stamps = {key_id: to_utc(at) or at for key_id, at in last_used.items()}
-        with self._engine.begin() as conn:
+        with self._gate.held(), self._engine.begin() as conn:
             key_rows.record_use(conn, stamps)
 
     # --- deployments and gateways ----------------------------------------------------------------
 
-    def deploy(self, gateway: str, kind: str, name: str) -> Outcome:
-        """Deploy the stored document of a provider or proxy to a gateway (a new revision if it changed)."""
-        with write_tx(self._engine) as tx:
+    def deploy(self, gateway: str, kind: str, name: str, *, create_gateway: bool = False) -> Outcome:
+        """Deploy the stored document of a provider or proxy to a gateway (a new revision if it changed).
+
+        The gateway must exist (or be `default`) unless `create_gateway`.
+        """
+        with write_tx(self._engine, self._gate) as tx:
+            applying.ensure_deployable_gateway(tx, gateway, create=create_gateway)
             return applying.deploy_current(tx, gateway, kind, name)
 
     def undeploy(self, gateway: str, kind: str, name: str) -> DeploymentRecord:
         """Stop serving a provider or proxy on a gateway (refused for a provider a live proxy uses there)."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return deployment_rows.undeploy(tx, gateway, kind, name)
 
     def list_deployments(self, gateway: str | None = None) -> list[DeploymentRecord]:
@@ -335,7 +405,7 @@ class Store:
 
     def restore_deployment(self, gateway: str, kind: str, name: str, revision: int) -> DeploymentRecord:
         """Make an earlier revision current again: the resource takes its document and it is redeployed."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             document = resource_rows.from_document(
                 deployment_rows.revision_spec(tx.conn, gateway, kind, name, revision)
             )
@@ -347,12 +417,17 @@ class Store:
 
     def register_gateway(self, name: str, base_url: str) -> Outcome:
         """Register a running gateway (or refresh it: also a heartbeat); a new base URL bumps the revision."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return deployment_rows.register(tx, name, base_url, seen=True)
+
+    def delete_gateway(self, name: str, *, force: bool = False) -> list[DeploymentRecord]:
+        """Remove a gateway; refused while it serves anything unless `force` (then all is undeployed)."""
+        with write_tx(self._engine, self._gate) as tx:
+            return deployment_rows.delete_gateway(tx, name, force=force)
 
     def heartbeat(self, name: str, status: str = "ready") -> None:
         """Record that a gateway is alive (not a configuration change: no revision bump)."""
-        with self._engine.begin() as conn:
+        with self._gate.held(), self._engine.begin() as conn:
             deployment_rows.heartbeat(conn, name, status, datetime.now(UTC))
 
     def list_gateways(self) -> list[GatewayRecord]:

@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from tollgate.control.deps import NameParam, StoreDep
+from tollgate.control.pagination import PAGE_HEADERS, AfterParam, LimitParam, page_of, set_next
 from tollgate.control.schemas import (
     DeployableKind,
     DeploymentInfo,
@@ -83,11 +84,18 @@ def deployment_info(
 # --- gateways ------------------------------------------------------------------------------------
 
 
-@router.get("/gateways", tags=["gateways"])
-def list_gateways(store: StoreDep) -> list[GatewayInfo]:
+_PAGED: dict[int | str, dict[str, object]] = {200: {"headers": PAGE_HEADERS}}
+
+
+@router.get("/gateways", tags=["gateways"], responses=_PAGED)
+def list_gateways(
+    store: StoreDep, request: Request, response: Response, after: AfterParam = None, limit: LimitParam = 500
+) -> list[GatewayInfo]:
     now = datetime.now(UTC)
     problems = store.list_problems()
-    return [_gateway_info(g, now, problems) for g in store.list_gateways()]
+    page, cursor = page_of(store.list_gateways(), lambda g: g.name, after, limit)
+    set_next(request, response, cursor, limit)
+    return [_gateway_info(g, now, problems) for g in page]
 
 
 @router.get("/gateways/{name}", tags=["gateways"])
@@ -106,25 +114,44 @@ def put_gateway(store: StoreDep, name: NameParam, body: GatewayWrite) -> Outcome
     return OutcomeResponse(kind="Gateway", name=name, outcome=outcome)
 
 
+@router.delete("/gateways/{name}", tags=["gateways"])
+def delete_gateway(
+    store: StoreDep,
+    name: NameParam,
+    force: Annotated[bool, Query(description="Undeploy everything live on it first (else 409).")] = False,
+) -> list[DeploymentInfo]:
+    """Remove a gateway: 409 while something is deployed on it, unless `force`, which undeploys it all
+    (returned). Its nodes, if any still run, serve nothing from then on."""
+    urls = _base_urls(store)
+    return [deployment_info(d, urls) for d in store.delete_gateway(name, force=force)]
+
+
 # --- deployments ---------------------------------------------------------------------------------
 
 
-@router.get("/deployments", tags=["deployments"])
+@router.get("/deployments", tags=["deployments"], responses=_PAGED)
 def list_deployments(
     store: StoreDep,
+    request: Request,
+    response: Response,
     gateway: Annotated[str | None, Query(pattern=NAME_PATTERN, description="Only this gateway's.")] = None,
+    after: AfterParam = None,
+    limit: LimitParam = 500,
 ) -> list[DeploymentInfo]:
-    """Live deployments with their Invoke URLs."""
+    """Live deployments with their Invoke URLs, by gateway, kind and name."""
     urls = _base_urls(store)
     problems = _problems(store, gateway)
-    return [deployment_info(d, urls, problems) for d in store.list_deployments(gateway)]
+    page, cursor = page_of(store.list_deployments(gateway), lambda d: f"{d.gateway}/{d.kind}/{d.name}", after, limit)
+    set_next(request, response, cursor, limit)
+    return [deployment_info(d, urls, problems) for d in page]
 
 
 @router.post("/deployments", tags=["deployments"])
 def deploy(store: StoreDep, body: DeployRequest) -> DeployResponse:
     """Deploy the stored document to a gateway: 409 if its context is taken there, 422 if a proxy's
-    provider is not deployed there first, 404 if the resource does not exist."""
-    outcome = store.deploy(body.gateway, body.kind, body.name)
+    provider is not deployed there first, 404 if the resource or the gateway does not exist (unless
+    createGateway)."""
+    outcome = store.deploy(body.gateway, body.kind, body.name, create_gateway=body.create_gateway)
     live = store.deployment_history(body.gateway, body.kind, body.name)[-1]
     return DeployResponse(outcome=outcome, deployment=deployment_info(live, _base_urls(store)))
 

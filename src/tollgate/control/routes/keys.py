@@ -1,16 +1,19 @@
-"""Gateway API keys: create (the value is returned once), list (masked), read, revoke."""
+"""Gateway API keys: create and regenerate (the value is returned once), list (masked), read, update,
+revoke and delete."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from tollgate.control.deps import StoreDep
-from tollgate.control.schemas import DeployableKind, KeyCreate, KeyCreated, KeyInfo, KeyTargetRef
+from tollgate.control.pagination import PAGE_HEADERS, AfterParam, LimitParam, page_of, set_next
+from tollgate.control.schemas import DeployableKind, KeyCreate, KeyCreated, KeyInfo, KeyTargetRef, KeyUpdate
 from tollgate.resources.keys import KeyRecord
 from tollgate.resources.models import NAME_PATTERN
+from tollgate.store.key_rows import UNCHANGED
 
 router = APIRouter(tags=["keys"])
 KeyIdParam = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$", description="The 12-hex id of a key (tg_<id>_...).")]
@@ -34,29 +37,64 @@ def key_info(record: KeyRecord) -> KeyInfo:
         expires_at=record.expires_at,
         last_used_at=record.last_used_at,
         revoked_at=record.revoked_at,
+        metadata=record.metadata,
     )
 
 
 @router.post("/keys", status_code=201)
 def create_key(store: StoreDep, body: KeyCreate) -> KeyCreated:
     """Issue a key for an existing provider or proxy (404 if it does not exist). The value is shown once."""
-    record, value = store.create_key(body.target.kind, body.target.name, body.name, body.expires_at)
+    record, value = store.create_key(
+        body.target.kind, body.target.name, body.name, body.expires_at, metadata=body.metadata
+    )
     return KeyCreated(**key_info(record).model_dump(), value=value)
 
 
-@router.get("/keys")
+def _sort_key(record: KeyRecord) -> str:
+    return f"{record.created_at.isoformat()}|{record.id}"
+
+
+@router.get("/keys", responses={200: {"headers": PAGE_HEADERS}})
 def list_keys(
     store: StoreDep,
+    request: Request,
+    response: Response,
     kind: Annotated[DeployableKind | None, Query(description="Only keys of this target kind.")] = None,
     target: Annotated[str | None, Query(pattern=NAME_PATTERN, description="Only keys of this target name.")] = None,
+    after: AfterParam = None,
+    limit: LimitParam = 500,
 ) -> list[KeyInfo]:
     """Every key, revoked and expired included, oldest first; masked, never the value."""
-    return [key_info(record) for record in store.list_keys(kind, target)]
+    page, cursor = page_of(store.list_keys(kind, target), _sort_key, after, limit)
+    set_next(request, response, cursor, limit)
+    return [key_info(record) for record in page]
 
 
 @router.get("/keys/{key_id}")
 def get_key(store: StoreDep, key_id: KeyIdParam) -> KeyInfo:
     return key_info(store.get_key(key_id))
+
+
+@router.patch("/keys/{key_id}")
+def update_key(store: StoreDep, key_id: KeyIdParam, body: KeyUpdate) -> KeyInfo:
+    """Change the display name, expiry or metadata; the key's value keeps working (until a new expiry)."""
+    expires = body.expires_at if "expires_at" in body.model_fields_set else UNCHANGED
+    return key_info(store.update_key(key_id, name=body.name, expires_at=expires, metadata=body.metadata))
+
+
+@router.post("/keys/{key_id}/regenerate")
+def regenerate_key(store: StoreDep, key_id: KeyIdParam) -> KeyCreated:
+    """A new value for the same key (id, name, target, expiry and metadata kept); the old value is refused
+    by every gateway within a second. Shown once. 409 for a revoked key."""
+    record, value = store.regenerate_key(key_id)
+    return KeyCreated(**key_info(record).model_dump(), value=value)
+
+
+@router.delete("/keys/{key_id}", status_code=204)
+def delete_key(store: StoreDep, key_id: KeyIdParam) -> Response:
+    """Remove the key for good: refused at once like a revoked key, and gone from lists."""
+    store.delete_key(key_id)
+    return Response(status_code=204)
 
 
 @router.post("/keys/{key_id}/revoke")

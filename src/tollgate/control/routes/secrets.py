@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from tollgate.control.deps import NameParam, StoreDep
+from tollgate.control.pagination import PAGE_HEADERS, AfterParam, LimitParam, page_of, set_next
 from tollgate.control.schemas import (
     OutcomeResponse,
     SecretInfo,
@@ -27,10 +28,15 @@ def _users(store: Store) -> dict[str, list[str]]:
     return users
 
 
-@router.get("/secrets", response_model=list[SecretInfo])
-def list_secrets(store: StoreDep) -> list[SecretInfo]:
-    users = _users(store)
-    return [SecretInfo(name=name, used_by=users.get(name, [])) for name in store.list_secrets()]
+@router.get("/secrets", response_model=list[SecretInfo], responses={200: {"headers": PAGE_HEADERS}})
+def list_secrets(
+    store: StoreDep, request: Request, response: Response, after: AfterParam = None, limit: LimitParam = 500
+) -> list[SecretInfo]:
+    """Secret names (a page at a time) and who uses each; never a value."""
+    page, cursor = page_of(store.list_secrets(), lambda name: name, after, limit)
+    set_next(request, response, cursor, limit)
+    users = _users(store) if page else {}
+    return [SecretInfo(name=name, used_by=users.get(name, [])) for name in page]
 
 
 @router.post("/secrets/rotate", response_model=SecretRotationResult)
