@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -44,3 +45,22 @@ def test_a_printed_snippet_runs_as_pasted(tmp_path: Path) -> None:
             demo.wait(30)
         except subprocess.TimeoutExpired:
             demo.kill()
+
+
+def test_a_busy_port_ends_the_demo_with_one_line_naming_the_options(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = ["demo", "--port", str(port), "--admin-port", "0", "--dir", str(tmp_path)]
+        run = subprocess.run(
+            [sys.executable, "-m", "tollgate", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 1
+    assert run.stderr == (
+        f"Error: cannot listen on 127.0.0.1:{port} (data plane, port {port}): the port is already in use; "
+        "choose other ports with --port and --admin-port (0 = any free port)\n"
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import openai
 import pytest
 import yaml
 from e2e_clients import TIMEOUT_S, Result, anthropic_client, chat_anthropic, chat_openai, lc, openai_client
-from e2e_harness import GatewayProcess, env_name, timed, wait_usage
+from e2e_harness import GatewayProcess, closed_port, env_name, timed, wait_usage
 
 from tollgate.mock import MockServer
 from tollgate.mock.text import count_words
@@ -107,6 +108,25 @@ def gw(mock_server: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Ite
     key_for("LLMProvider", "mapped")
     docs.append(_doc("LLMProxy", PROXY, {"provider": "claude", "context": f"/t/{PROXY}", "clientApi": "openai"}))
     key_for("LLMProxy", PROXY)
+    openai_spec = {"template": "openai", "credential": {"secret": "openai-upstream"}}
+    closed = closed_port()
+    docs.append(
+        _doc(
+            "LLMProvider",
+            "down-openai",
+            {**openai_spec, "context": "/t/down-openai", "upstreamUrl": f"http://127.0.0.1:{closed}/openai"},
+        )
+    )
+    slow = {
+        **openai_spec,
+        "context": "/t/slow-openai",
+        "upstreamUrl": f"{mock_server.base_url}/openai",
+        "timeouts": {"firstByte": 1.0},
+    }
+    docs.append(_doc("LLMProvider", "slow-openai", slow))
+    for name, primary in (("fo-connect", "down-openai"), ("fo-slow", "slow-openai")):
+        docs.append(_doc("LLMProxy", name, {"provider": primary, "context": f"/t/{name}", "fallbacks": ["claude"]}))
+        key_for("LLMProxy", name)
     config = workdir / "config"
     config.mkdir()
     (config / "resources.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
@@ -373,3 +393,30 @@ def test_model_map_keeps_a_retired_model_name_working(gw: Gateway) -> None:
     ) as stream:
         assert "".join(stream.text_stream) == "1 2 3"
         assert stream.get_final_message().model == "claude-sonnet-4-6"
+
+
+def test_failover_after_connection_refused_to_another_vendor(gw: Gateway) -> None:
+    with timed() as window:
+        response = oai(gw, "fo-connect").chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "Hi"}]
+        )
+    assert response.choices[0].message.content == "Hello from the mock Anthropic API."
+    rows = wait_usage(gw.process.db_path, window[0], window[1], provider="claude", proxy="fo-connect")
+    assert len(rows) == 1 and rows[0]["status"] == 200
+
+
+def test_failover_after_a_500_and_after_a_timeout_then_the_suspended_target_comes_back(gw: Gateway) -> None:
+    api = oai(gw, "fo-slow")
+    ask = lambda: api.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}])  # noqa: E731
+    assert ask().choices[0].message.content == "Hello from the mock OpenAI API."
+    try:
+        gw.mock.configure(error=500, vendors=["openai"])
+        assert ask().choices[0].message.content == "Hello from the mock Anthropic API."  # a 500: next target
+        gw.mock.configure(delay=1500, vendors=["openai"])
+        assert ask().choices[0].message.content == "Hello from the mock Anthropic API."  # a timeout: next target
+    finally:
+        gw.mock.reset()
+    # the timed-out target is suspended for a while: the fallback keeps serving, then it is brought back
+    assert ask().choices[0].message.content == "Hello from the mock Anthropic API."
+    time.sleep(5.2)
+    assert ask().choices[0].message.content == "Hello from the mock OpenAI API."

@@ -43,3 +43,26 @@ def test_a_pair_without_translator_is_not_routed(tmpl: str, api: str) -> None:
     )
     snap = compile_snapshot(rs, PoolRegistry())
     assert ("/c" in snap.routes) is (tmpl == "anthropic")
+
+
+def test_proxy_fallbacks_become_further_targets_with_their_own_translators() -> None:
+    rs = resource_set(
+        [
+            provider("oai", "openai", "/oai", UP),
+            provider("claude", "anthropic", "/claude", UP, modelMap={"gpt-4o": "claude-sonnet-4-6"}),
+            provider("custom", "my-llm", "/custom", UP),
+        ],
+        [proxy("app", "oai", "/app", fallbacks=["claude", "custom", "missing"], retryStatuses=[429, 503])],
+        templates=[template("my-llm", {"baseUrl": UP})],
+    )
+    route = compile_snapshot(rs, PoolRegistry()).routes["/app"]
+    assert [(t.name, t.translator.name) for t in route.targets] == [
+        ("oai", "openai->openai"),
+        ("claude", "openai->anthropic"),
+    ]
+    assert route.chain.retry_statuses == frozenset({429, 503})
+    assert route.targets[1].health is not route.targets[0].health
+    plain = compile_snapshot(
+        resource_set([provider("oai", "openai", "/oai", UP)], [proxy("p", "oai", "/p")]), PoolRegistry()
+    )
+    assert len(plain.routes["/p"].targets) == 1 and plain.routes["/p"].chain.retry_statuses == frozenset()

@@ -168,7 +168,11 @@ def test_responses_api_stream_usage_from_response_completed() -> None:
         (b'data: {"error": {"message": "overloaded", "type": "server_error", "code": null}}\n\n', "server_error"),
         (b'data: {"error": {"message": "x", "type": "invalid_request_error", "code": "bad"}}\n\n', "bad"),
         (b'data: {"type": "error", "code": "rate_limit_exceeded", "message": "slow down"}\n\n', "rate_limit_exceeded"),
-        (b'event: response.failed\ndata: {"type": "response.failed", "response": {}}\n\n', "stream_error"),
+        (
+            b'event: response.failed\ndata: {"type": "response.failed", "response": {"status": "failed", '
+            b'"error": {"code": "server_error", "message": "x"}}}\n\n',
+            "stream_error",
+        ),
     ],
 )
 def test_tap_notices_an_in_band_error_event(frame: bytes, code: str) -> None:

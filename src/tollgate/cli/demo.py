@@ -18,6 +18,7 @@ import uvloop
 
 from tollgate.demo.deployment import VENDORS, demo_documents, proxy_name
 from tollgate.demo.snippets import Snippet, snippets
+from tollgate.errors import ListenError
 from tollgate.mock.server import MockServer
 from tollgate.node import Node, NodeConfig
 from tollgate.store import Store
@@ -126,6 +127,10 @@ def demo(port: int, host: str, admin_port: int, workdir: Path | None, self_test:
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     work = workdir or Path(tempfile.mkdtemp(prefix="tollgate-demo-"))
     (work / "tollgate.db").unlink(missing_ok=True)  # keys are shown once: every demo run starts fresh
-    ok = uvloop.run(_run(port, host, admin_port, work, self_test))
+    try:
+        ok = uvloop.run(_run(port, host, admin_port, work, self_test))
+    except ListenError as exc:  # one line a newcomer can act on, not a traceback
+        hint = "choose other ports with --port and --admin-port (0 = any free port)"
+        raise click.ClickException(f"{exc}; {hint}") from None
     if not ok:
         raise SystemExit(1)

@@ -103,7 +103,7 @@ def document_permissions(kinds: Iterable[str], deploys: bool) -> list[str]:
 def describe(permission: str) -> str:
     """One sentence for the OpenAPI document: what an operation needs and which roles have it."""
     if permission == SELF:
-        return "Any authenticated user (for their own account; other users' need admin)."
+        return "Any authenticated user (account operations act on the caller's own account; others' need admin)."
     if permission == BY_DOCUMENTS:
         return (
             "Needs the write permission of each document's kind (templates/providers/proxies:write: admin, "

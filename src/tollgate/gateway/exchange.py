@@ -148,7 +148,7 @@ def record(ex: Exchange, gateway: str, latency_ms: float, path_limit: int | None
         ex.started,
         ex.request_id,
         gateway,
-        route.provider,
+        ex.target.name if ex.target is not None else route.provider,  # the provider that served (failover)
         route.proxy,
         ex.key_id,
         ex.method,

@@ -8,6 +8,7 @@ requests in flight keep the one they started with.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass
@@ -270,6 +271,8 @@ def compile_snapshot(
             proxy.spec.client_api or base.spec.client_api,
             baselines[provider_name] + own,  # THE policy order: the provider's baseline, then the proxy's
         )
+        if route is not None and proxy.spec.fallbacks:
+            route = _with_fallbacks(route, proxy.spec.fallbacks, proxy.spec.retry_statuses, upstreams, resources)
         if route is not None:
             routes[proxy.spec.context] = route
     return Snapshot(routes, resources.revision)
@@ -342,6 +345,58 @@ def _route(
         models=frozenset(spec.models) if spec.models else None,
         max_body=spec.max_request_bytes,
     )
+
+
+def _with_fallbacks(
+    route: Route,
+    fallbacks: list[str],
+    retry_statuses: list[int],
+    upstreams: dict[str, _Upstream],
+    resources: ResourceSet,
+) -> Route:
+    """The proxy's route with its fallback providers as further targets, tried in order before the
+    first byte: each with the translator from the route's client API to its backend (a provider that
+    cannot be paired or is not deployed is left out, logged), its credential and its health."""
+    targets = list(route.targets)
+    strip = set(route.strip_headers)
+    for name in fallbacks:
+        upstream, provider = upstreams.get(name), resources.providers.get(name)
+        if upstream is None or provider is None or any(t.name == name for t in targets):
+            log.error("%s: fallback provider %s is not deployed (or repeated); left out", route.context, name)
+            continue
+        backend = upstream.template.backend
+        translator = translator_for(route.client_api, backend)
+        if translator is None:
+            log.error(
+                "%s: no translation from the %s API to fallback %s; left out",
+                route.context,
+                route.client_api.name,
+                name,
+            )
+            continue
+        if provider.spec.model_map:
+            translator = ModelMapTranslator(translator, provider.spec.model_map)
+        strip |= upstream.credential_names
+        targets.append(
+            Target(
+                name=name,
+                backend=backend,
+                translator=translator,
+                pool=upstream.pool,
+                base_path=upstream.base_path,
+                fixed_headers=upstream.fixed_headers,
+                default_headers=list(backend.default_headers),
+                credential_query=upstream.credential_query,
+                strip_query=route.targets[0].strip_query,
+                timeout=upstream.timeout,
+                health=upstream.health,
+                unavailable=upstream.unavailable,
+            )
+        )
+    if len(targets) == 1:
+        return route
+    chain = dataclasses.replace(route.chain, retry_statuses=route.chain.retry_statuses | frozenset(retry_statuses))
+    return dataclasses.replace(route, targets=tuple(targets), chain=chain, strip_headers=frozenset(strip))
 
 
 __all__ = ["FORWARDING_HEADERS", "UPSTREAM_SETUP_FAILED", "Origin", "Route", "Snapshot", "compile_snapshot"]

@@ -155,10 +155,9 @@ class UsageReader:
 #: Bytes of the held-back tail searched with a new chunk, so a needle split across two chunks is found.
 _NEEDLE_WINDOW = 32
 #: Every vendor's in-band error event holds this word (OpenAI/Gemini `{"error": ...}`, Anthropic
-#: `event: error`, the Responses API `response.failed`/`"type":"error"`); text that merely mentions
-#: it costs one parse of that event.
+#: `event: error`, the Responses API's `"type":"error"` and `response.failed`, whose response
+#: carries its `"error"` object); text that merely mentions it costs one parse of that event.
 _ERROR_NEEDLE = b"error"
-_FAILED_NEEDLE = b"response.failed"
 _ERROR_TYPES = frozenset({"error", "response.failed"})
 
 
@@ -203,6 +202,7 @@ class SSEUsageTap:
         "_error",
         "_fallback_model",
         "_held",
+        "_hot",
         "_last",
         "_model",
         "_prev",
@@ -224,14 +224,20 @@ class SSEUsageTap:
         self._model: str | None = None
         self._error: str | None = None
         self._held = False  # whether the splitter holds an incomplete frame (then `_tail_hot` may apply)
+        #: the needles a chunk of whole frames is checked for: usage, errors, and the model until known
+        self._hot: tuple[bytes, ...] = (*reader.usage_needles, _ERROR_NEEDLE, *reader.model_needles)
 
     @property
     def error(self) -> str | None:
         return self._error
 
     def feed(self, chunk: bytes) -> None:
-        if not self._held and chunk.endswith(b"\n\n") and not self._has_needle(chunk):
-            return  # whole frames with nothing to read: the usual chunk, no framing work at all
+        if not self._held and chunk.endswith(b"\n\n"):
+            for needle in self._hot:
+                if needle in chunk:
+                    break
+            else:
+                return  # whole frames with nothing to read: the usual chunk, no framing work at all
         splitter = self._splitter
         if not self._worth_reading(chunk):
             # No usage, model still to learn or error in this chunk: only keep the frame boundary.
@@ -261,9 +267,8 @@ class SSEUsageTap:
         spans: set[tuple[int, int]] = set()
         for needle in reader.usage_needles:
             spans.update(event_spans(buf, needle))
-        for needle in (_ERROR_NEEDLE, _FAILED_NEEDLE):
-            if needle in buf:
-                spans.update(event_spans(buf, needle))
+        if _ERROR_NEEDLE in buf:
+            spans.update(event_spans(buf, _ERROR_NEEDLE))
         if self._model is None:
             for needle in reader.model_needles:
                 found = event_spans(buf, needle)
@@ -288,7 +293,7 @@ class SSEUsageTap:
         for needle in reader.usage_needles:
             if needle in window:
                 return True
-        if _ERROR_NEEDLE in window or _FAILED_NEEDLE in window:
+        if _ERROR_NEEDLE in window:
             return True
         if self._model is None:
             for needle in reader.model_needles:
@@ -301,7 +306,7 @@ class SSEUsageTap:
         needles = self._reader.usage_needles
         kept = False
         for frame in reversed(frames):
-            if _ERROR_NEEDLE in frame or _FAILED_NEEDLE in frame:
+            if _ERROR_NEEDLE in frame:
                 self._read_error(frame)
             if not kept and any(needle in frame for needle in needles):
                 data = parse_frame(frame)[1]
@@ -332,6 +337,8 @@ class SSEUsageTap:
             self._usage.merge(usage)
         model = reader.model(obj)
         if model is not None:
+            if self._model is None:  # known now: chunks need no longer be searched for it
+                self._hot = (*reader.usage_needles, _ERROR_NEEDLE)
             self._model = model
         if self._error is None:
             self._error = event_error(event, obj)
@@ -349,7 +356,7 @@ class SSEUsageTap:
             if needle in frame:
                 has_usage = True
                 break
-        has_error = _ERROR_NEEDLE in frame or _FAILED_NEEDLE in frame
+        has_error = _ERROR_NEEDLE in frame
         if not has_usage and not has_error:
             if self._model is not None:
                 return

@@ -367,6 +367,16 @@ class ProxySpec(Model):
     client_api: ClientApiName | None = Field(
         default=None, alias="clientApi", description=_CLIENT_API + " Overrides the provider's."
     )
+    fallbacks: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(
+        default_factory=list,
+        description="Providers tried in order when the provider fails before the first byte (connect error, "
+        "timeout, or an answer in retryStatuses); a target that fails to connect is passed over for a while.",
+    )
+    retry_statuses: list[int] = Field(
+        default_factory=lambda: [429, 500, 502, 503, 504],
+        alias="retryStatuses",
+        description="Upstream statuses that send the request to the next fallback (only with fallbacks).",
+    )
     policies: list[PolicyRef] = Field(
         default_factory=list,
         max_length=64,

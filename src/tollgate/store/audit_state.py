@@ -64,6 +64,7 @@ def key_document(key: KeyRecord) -> JSONObject:
         "target": f"{key.target_kind}/{key.target_name}",
         "masked": key.masked,
         "valueFingerprint": value_fingerprint(key.secret_hash),
+        "metadata": dict(key.metadata),
         "expiresAt": _time(key.expires_at),
         "revokedAt": _time(key.revoked_at),
     }
