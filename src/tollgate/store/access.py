@@ -7,6 +7,7 @@ user remains, service accounts have no password, a verified token is live and it
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +16,7 @@ from sqlalchemy import Connection, Engine
 from tollgate.errors import ResourceConflictError, ResourceValidationError
 from tollgate.store import passwords, token_rows, user_rows
 from tollgate.store.token_rows import TokenRecord
-from tollgate.store.tx import read_tx, to_utc, write_tx
+from tollgate.store.tx import FairLock, read_tx, to_utc, write_tx
 from tollgate.store.user_rows import UserRecord
 
 #: How long a login's session token lives unless a shorter time is asked for.
@@ -33,8 +34,10 @@ class Identity:
 class AccessStore:
     """Accounts and tokens over the store's engine; each method is one transaction. Shared, thread-safe."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, gate: FairLock | None = None) -> None:
         self._engine = engine
+        #: The store's write gate: writers of one process take turns in arrival order (see `tx.FairLock`).
+        self._gate = gate
 
     # --- users -----------------------------------------------------------------------------------
 
@@ -43,7 +46,7 @@ class AccessStore:
         if password is not None and kind != "user":
             raise ResourceValidationError(f"user {name!r}", "password", "service accounts log in with tokens only")
         digest = passwords.hash_password(password) if password is not None else None
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return user_rows.insert_user(tx.conn, tx.now, name, kind, role, digest)
 
     def get_user(self, name: str) -> UserRecord:
@@ -56,7 +59,7 @@ class AccessStore:
 
     def update_user(self, name: str, *, role: str | None = None, disabled: bool | None = None) -> UserRecord:
         """Change a role or enable/disable a user (a disabled user's tokens are refused at once)."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             user = user_rows.fetch(tx.conn, name)
             changes: dict[str, object] = {}
             if role is not None and role != user.role:
@@ -70,14 +73,14 @@ class AccessStore:
             return updated
 
     def set_password(self, name: str, password: str) -> UserRecord:
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             if user_rows.fetch(tx.conn, name).kind != "user":
                 raise ResourceValidationError(f"user {name!r}", "password", "service accounts log in with tokens only")
             return user_rows.change(tx.conn, tx.now, name, password_hash=passwords.hash_password(password))
 
     def delete_user(self, name: str) -> None:
         """Delete a user and its tokens (the audit log keeps its name)."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             user = user_rows.fetch(tx.conn, name)
             token_rows.delete_all_of(tx.conn, user.id)
             user_rows.remove(tx.conn, name)
@@ -94,7 +97,7 @@ class AccessStore:
 
     def ensure_initial_token(self) -> str | None:
         """On first start (no token at all): a token "initial" for the admin user "admin"; its value, once."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             if token_rows.count(tx.conn) > 0:
                 return None
             owner = user_rows.find_or_create_admin(tx.conn, tx.now)
@@ -104,7 +107,7 @@ class AccessStore:
         self, user: str, name: str, *, expires_at: datetime | None = None, kind: str = "api"
     ) -> tuple[TokenRecord, str]:
         """Issue a token for `user`; the value is returned once and stored only hashed."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             owner = user_rows.fetch(tx.conn, user)
             if not owner.is_active:
                 raise ResourceConflictError(f"user {user!r} is disabled")
@@ -120,12 +123,12 @@ class AccessStore:
             return token_rows.fetch_all(conn, user_id)
 
     def revoke_token(self, token_id: str) -> TokenRecord:
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return token_rows.revoke(tx.conn, tx.now, token_id)
 
     def rotate_token(self, token_id: str, expires_at: datetime | None = None) -> tuple[TokenRecord, str]:
         """A new value for the same token id; the old value is refused from now on."""
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             return token_rows.rotate(tx.conn, tx.now, token_id, to_utc(expires_at))
 
     def authenticate(self, value: str) -> Identity | None:
@@ -137,7 +140,7 @@ class AccessStore:
             return None
         token, user = found
         if token.last_used_at is None or now - token.last_used_at >= token_rows.LAST_USED_RESOLUTION:
-            with self._engine.begin() as conn:
+            with self._gate.held() if self._gate is not None else nullcontext(), self._engine.begin() as conn:
                 token_rows.touch(conn, token, now)
         return Identity(token=token, user=user)
 
@@ -156,7 +159,7 @@ class AccessStore:
             return None
         if not user.is_active or user.kind != "user":
             return None
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             if passwords.needs_rehash(digest):
                 user_rows.change(tx.conn, tx.now, name, password_hash=passwords.hash_password(password))
             expires = tx.now + min(ttl, DEFAULT_SESSION_TTL)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, Select, insert, select
 from tollgate.store import audit_state
 from tollgate.store.audit_state import Selector
 from tollgate.store.schema import audit_log
-from tollgate.store.tx import read_tx, to_utc, write_tx
+from tollgate.store.tx import FairLock, read_tx, to_utc, write_tx
 from tollgate.types import JSONObject
 
 MAX_PAGE = 1000
@@ -89,8 +89,10 @@ def _query(where: AuditFilter, before_id: int | None) -> Select[tuple[object, ..
 class AuditLog:
     """Append and read audit entries over the store's engine. Shared, thread-safe."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, gate: FairLock | None = None) -> None:
         self._engine = engine
+        #: The store's write gate: writers of one process take turns in arrival order (see `tx.FairLock`).
+        self._gate = gate
 
     def snapshot(self, selectors: Sequence[Selector]) -> dict[tuple[str, str], JSONObject]:
         """The current documents of what `selectors` name, read in one transaction (see `audit_state`)."""
@@ -101,7 +103,7 @@ class AuditLog:
         """Record `changes` in one transaction, all stamped with the same time."""
         if not changes:
             return
-        with write_tx(self._engine) as tx:
+        with write_tx(self._engine, self._gate) as tx:
             rows = [
                 {
                     "ts": tx.now,

@@ -92,9 +92,9 @@ class Store:
         self._gate = FairLock()
         self._cipher = cipher
         #: Users, their tokens and password logins of the management API.
-        self.access = AccessStore(engine)
+        self.access = AccessStore(engine, self._gate)
         #: The record of every change made through the management API.
-        self.audit = AuditLog(engine)
+        self.audit = AuditLog(engine, self._gate)
         self.known_templates: dict[str, str | None] = dict(known_templates)
         #: Prices usage records are costed with when written (the shipped table + TOLLGATE_PRICES).
         self.prices = prices or default_table()
