@@ -75,7 +75,9 @@ class Application:
         click.echo(f"Error: {exc.message}", err=True)
         for detail in exc.details:
             where = ": ".join(p for p in (detail.get("resource", ""), detail.get("field", "")) if p)
-            click.echo(f"  - {where}: {detail.get('reason', '')}", err=True)
+            line = f"{where}: {detail.get('reason', '')}"
+            if line not in exc.message:  # the API's message often lists its details already: say each once
+                click.echo(f"  - {line}", err=True)
         if isinstance(exc, ConnectionFailedError):
             raise SystemExit(EXIT_CONNECTION)
         if isinstance(exc, TimedOutError):

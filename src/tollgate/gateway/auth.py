@@ -46,7 +46,7 @@ class AuthCheck:
             return None
         presented = self.presented(headers, query)
         if presented is None:
-            raise AuthenticationError(f"Missing API key: send it in the '{self._where()}'.")
+            raise AuthenticationError(f"Missing API key: send it in the {self._where()}.")
         parsed = split_key(presented)
         entry = self.keys.get(parsed[0]) if parsed is not None else None
         if parsed is None or entry is None:
@@ -64,8 +64,8 @@ class AuthCheck:
 
     def _where(self) -> str:
         if self.location == "query":
-            return f"{self.query_name} query parameter"
-        return f"{self.name.decode()} header"
+            return f"'{self.query_name}' query parameter"
+        return f"'{self.name.decode()}' header"
 
     def _configured_value(self, headers: HeaderList, query: str) -> str | None:
         if self.location == "header":
