@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.cli.conftest import LiveAPI
+from tests.usage_records import usage_record
 from tollgate.cli import main
 from tollgate.cli.usage import parse_period
 from tollgate.usage.record import UsageRecord
@@ -21,26 +22,8 @@ def run(*args: str) -> Result:
 
 
 def record(age: float, request_id: str, **changes: object) -> UsageRecord:
-    base = UsageRecord(
-        ts=time.time() - age,
-        request_id=request_id,
-        gateway="default",
-        provider="openai",
-        proxy="team",
-        key_id="0123456789ab",
-        method="POST",
-        path="/team/v1/chat/completions",
-        request_model="gpt-4o",
-        response_model="gpt-4o-2024-08-06",
-        prompt_tokens=1000,
-        completion_tokens=500,
-        total_tokens=1500,
-        status=200,
-        latency_ms=100.0,
-        ttfb_ms=None,
-        is_streaming=False,
-    )
-    return base._replace(**changes)
+    base = {"latency_ms": 100.0, "ttfb_ms": None, "is_streaming": False}
+    return usage_record(ts=time.time() - age, request_id=request_id, **{**base, **changes})
 
 
 @pytest.fixture

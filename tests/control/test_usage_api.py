@@ -9,6 +9,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.usage_records import usage_record
 from tollgate.control.usage_schemas import UsageSummary
 from tollgate.store import Store
 from tollgate.usage.record import UsageRecord
@@ -19,26 +20,7 @@ SONNET_COST = 0.0105  # the same at 3 / 15
 
 
 def record(ts: float, request_id: str, **changes: object) -> UsageRecord:
-    base = UsageRecord(
-        ts=ts,
-        request_id=request_id,
-        gateway="default",
-        provider="openai",
-        proxy="team",
-        key_id="0123456789ab",
-        method="POST",
-        path="/team/v1/chat/completions",
-        request_model="gpt-4o",
-        response_model="gpt-4o-2024-08-06",
-        prompt_tokens=1000,
-        completion_tokens=500,
-        total_tokens=1500,
-        status=200,
-        latency_ms=120.5,
-        ttfb_ms=30.25,
-        is_streaming=True,
-    )
-    return base._replace(**changes)
+    return usage_record(ts=ts, request_id=request_id, **changes)
 
 
 @pytest.fixture

@@ -8,30 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.usage_records import usage_record
 from tollgate.store import Store
 from tollgate.usage.access_log import ACCESS_LOG_ENV, ACCESS_LOG_FORMAT_ENV, AccessLog, json_line, plain_line
-from tollgate.usage.record import UsageRecord
 from tollgate.usage.writer_process import UsageWriterProcess
 
-RECORD = UsageRecord(
-    ts=1_793_577_660.25,
-    request_id="req-1",
-    gateway="default",
-    provider="openai",
-    proxy="team",
-    key_id="0123456789ab",
-    method="POST",
-    path="/team/v1/chat/completions",
-    request_model="gpt-4o",
-    response_model="gpt-4o-2024-08-06",
-    prompt_tokens=1000,
-    completion_tokens=500,
-    total_tokens=1500,
-    status=200,
-    latency_ms=120.5,
-    ttfb_ms=30.25,
-    is_streaming=True,
-)
+RECORD = usage_record(ts=1_793_577_660.25, request_id="req-1")
 REFUSED = RECORD._replace(
     request_id="req-2", proxy=None, key_id=None, response_model=None, request_model=None, prompt_tokens=None,
     completion_tokens=None, total_tokens=None, status=401, ttfb_ms=None, is_streaming=False,

@@ -16,30 +16,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.usage_records import usage_record
 from tollgate.mock.server import MockServer
 from tollgate.resources.keys import generate_key
 from tollgate.usage.metrics import UsageMetrics
-from tollgate.usage.record import UsageRecord
 
-RECORD = UsageRecord(
-    ts=1_793_577_660.0,
-    request_id="r1",
-    gateway="default",
-    provider="openai",
-    proxy="team",
-    key_id="0123456789ab",
-    method="POST",
-    path="/team/v1/chat/completions",
-    request_model="gpt-4o",
-    response_model="gpt-4o-2024-08-06",
-    prompt_tokens=1000,
-    completion_tokens=500,
-    total_tokens=1500,
-    status=200,
-    latency_ms=250.0,
-    ttfb_ms=30.0,
-    is_streaming=True,
-)
+RECORD = usage_record(ts=1_793_577_660.0, request_id="r1", latency_ms=250.0, ttfb_ms=30.0)
 
 
 def samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
