@@ -36,6 +36,5 @@ def bind_listener(host: str, port: int, role: str) -> socket.socket:
         else:
             reason = exc.strerror or type(exc).__name__
         raise ListenError(f"cannot listen on {where} ({role}, port {port}): {reason}") from exc
-    sock.setblocking(False)
-    sock.set_inheritable(True)
+    sock.setblocking(False)  # not inheritable (Python's default): the usage writer child must not hold the port
     return sock
