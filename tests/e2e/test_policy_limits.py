@@ -4,7 +4,6 @@ two gateways through Redis, and Redis going away (fail open and fail closed)."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,12 +11,10 @@ from pathlib import Path
 import anthropic
 import openai
 import pytest
-from e2e_harness import free_port
 from policy_harness import PolicySite, gateways, redis_prefix
+from tests.redis_support import OwnRedis, require_shared_redis
 
 from tollgate.mock import MockServer
-
-SHARED_REDIS = "redis://127.0.0.1:6379/0"
 
 
 def oa(url: str, key: str) -> openai.OpenAI:
@@ -153,7 +150,7 @@ def _redis_rate_site(mock_server: MockServer, limit: int) -> PolicySite:
 
 def test_limits_hold_across_two_gateways_sharing_redis(mock_server: MockServer, tmp_path: Path) -> None:
     site = _redis_rate_site(mock_server, 4)
-    env = {"TOLLGATE_REDIS_URL": SHARED_REDIS, "TOLLGATE_REDIS_PREFIX": redis_prefix()}
+    env = {"TOLLGATE_REDIS_URL": require_shared_redis(), "TOLLGATE_REDIS_PREFIX": redis_prefix()}
     with gateways(site, tmp_path, count=2, env=env) as (gw1, gw2):
         remaining = []
         for gw in (gw1, gw2, gw1, gw2):
@@ -167,35 +164,6 @@ def test_limits_hold_across_two_gateways_sharing_redis(mock_server: MockServer, 
                 oa(gw.url + "/p/shared", site.keys["shared"]).chat.completions.create(
                     model="gpt-4o", messages=ask("hi")
                 )
-
-
-class OwnRedis:
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(tmp),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 def test_redis_gone_mid_test_fail_open_and_fail_closed(mock_server: MockServer, tmp_path: Path) -> None:

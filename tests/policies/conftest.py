@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
+from tests.redis_support import OwnRedis, free_port, require_shared_redis
+
+__all__ = ["OwnRedis", "free_port"]
 from tollgate.policies.counters.redis import RedisCounters
 from tollgate.types import HeaderList, JSONObject
-
-SHARED_REDIS_URL = os.environ.get("TOLLGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass
@@ -66,7 +62,7 @@ def redis_prefix() -> str:
 @pytest.fixture
 async def redis_counters(redis_prefix: str) -> AsyncIterator[RedisCounters]:
     # fail closed and a generous timeout: on a loaded host a slow call must fail the test, never pass uncounted
-    counters = RedisCounters.from_url(SHARED_REDIS_URL, prefix=redis_prefix, timeout=10.0, fail_open=False)
+    counters = RedisCounters.from_url(require_shared_redis(), prefix=redis_prefix, timeout=10.0, fail_open=False)
     yield counters
     client = counters._client
     keys = [k async for k in client.scan_iter(match=redis_prefix + "*")]
@@ -75,54 +71,8 @@ async def redis_counters(redis_prefix: str) -> AsyncIterator[RedisCounters]:
     await counters.aclose()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class OwnRedis:
-    """A redis-server of the test's own on a free port, which the test may stop (never the shared one)."""
-
-    def __init__(self, tmp: str) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                tmp,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
 @pytest.fixture
 def own_redis(tmp_path: object) -> Iterator[OwnRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
     server = OwnRedis(str(tmp_path))
     yield server
     server.stop()

@@ -8,7 +8,8 @@ import math
 
 import pytest
 
-from tests.policies.conftest import Clock, OwnRedis
+from tests.policies.conftest import Clock
+from tests.redis_support import OwnRedis
 from tollgate.policies.counters.base import CountersUnavailableError, Window, sliding_retry_after
 from tollgate.policies.counters.memory import MemoryCounters
 from tollgate.policies.counters.redis import RedisCounters
