@@ -1,6 +1,7 @@
 """Schemathesis against the served OpenAPI document: never a 5xx, every answer as documented.
 
-Bounded to stay fast on a shared machine: few examples per operation, a per-example deadline, SQLite.
+Bounded to stay fast on a shared machine: few examples per operation, SQLite; no per-example
+deadline (a loaded host made it flaky).
 A second pass seeds real resources so the generated calls also reach the found-it code paths.
 """
 
@@ -57,7 +58,7 @@ def test_no_server_errors(api_schema: schemathesis.BaseSchema) -> None:
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=6, deadline=2000, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+            max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
         )
         def check(case: schemathesis.Case) -> None:
             response = case.call_and_validate(headers=headers, checks=[not_a_server_error])
