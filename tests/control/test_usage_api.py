@@ -171,6 +171,7 @@ def test_summary_grouped_by_two_dimensions_without_a_range(client: TestClient, s
             "44640 minutes in the range; at most 10080 per summary",
         ),
         ({"status": "tea"}, "status", "'tea' is not a status, a class such as 4xx, 'error' or 'ok'"),
+        ({"status": "2²²"}, "status", "'2²²' is not a status, a class such as 4xx, 'error' or 'ok'"),
     ],
 )
 def test_summary_refuses_bad_parameters(

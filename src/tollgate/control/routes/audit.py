@@ -73,7 +73,7 @@ def list_audit(
     ] = None,
 ) -> AuditPage:
     """Entries newest first, `limit` a page; follow `nextCursor` for older ones."""
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):  # "²" is a digit
         raise ResourceValidationError("request query", "cursor", "is not a cursor this API gave out")
     entries = store.audit.page(where, after_id=int(cursor) if cursor else None, limit=limit)
     next_cursor = str(entries[-1].id) if len(entries) == limit else None

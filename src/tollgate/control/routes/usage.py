@@ -55,7 +55,7 @@ def _status_range(text: str | None) -> tuple[int | None, int | None]:
     if len(value) == 3 and value[0] in "12345" and value[1:] == "xx":
         low = int(value[0]) * 100
         return low, low + 99
-    if value.isdigit() and 100 <= int(value) <= 599:
+    if value.isascii() and value.isdigit() and 100 <= int(value) <= 599:  # "²" is a digit to str.isdigit
         return int(value), int(value)
     raise _invalid("status", f"{text!r} is not a status, a class such as 4xx, 'error' or 'ok'")
 
