@@ -63,7 +63,14 @@ def list_audit(
     store: StoreDep,
     where: FilterDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-    cursor: Annotated[str | None, Query(max_length=20, description="`nextCursor` of the previous page.")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="`nextCursor` of the previous page (an entry id).",
+            json_schema_extra={"pattern": "^[0-9]+$"},
+        ),
+    ] = None,
 ) -> AuditPage:
     """Entries newest first, `limit` a page; follow `nextCursor` for older ones."""
     if cursor is not None and not cursor.isdigit():

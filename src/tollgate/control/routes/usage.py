@@ -35,6 +35,7 @@ router = APIRouter(tags=["usage"])
 MAX_BUCKETS = 10_080
 MAX_PAGE = 1000
 
+_STATUS_PATTERN = "^([1-5][0-9][0-9]|[1-5]xx|error|ok)$"
 _STATUS_HELP = "An exact status (429), a class (2xx, 4xx, 5xx), `error` (>= 400) or `ok` (< 400)."
 
 
@@ -67,7 +68,11 @@ def usage_filter(
     key: Annotated[str | None, Query(max_length=12, description="An API key id (tg_<id>_...).")] = None,
     model: Annotated[str | None, Query(max_length=256, description="Response model, else request model.")] = None,
     gateway: Annotated[str | None, Query(max_length=63)] = None,
-    status: Annotated[str | None, Query(max_length=5, description=_STATUS_HELP)] = None,
+    status: Annotated[
+        str | None,
+        # Documented, not enforced here: `_status_range` is the rule (and also takes case and spaces).
+        Query(max_length=5, description=_STATUS_HELP, json_schema_extra={"pattern": _STATUS_PATTERN}),
+    ] = None,
 ) -> UsageFilter:
     """The filter every usage endpoint takes, from query parameters (times without a zone are UTC)."""
     status_min, status_max = _status_range(status)
@@ -110,7 +115,10 @@ def list_records(
     store: StoreDep,
     flt: FilterDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-    cursor: Annotated[str | None, Query(max_length=200, description="`nextCursor` of the previous page.")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="`nextCursor` of the previous page (opaque: any other text is a 422)."),
+    ] = None,
 ) -> UsageRecordPage:
     """Metered requests, newest first, one page at a time (follow `nextCursor`)."""
     before = decode_cursor(cursor) if cursor else None
@@ -154,11 +162,19 @@ def summary(
     flt: FilterDep,
     group_by: Annotated[
         list[str],
-        Query(alias="groupBy", description=f"Dimensions to group by, repeated or comma-separated: {DIMENSIONS}."),
+        Query(
+            alias="groupBy",
+            description=f"Dimensions to group by, repeated or comma-separated: {DIMENSIONS}.",
+            # Documents the repeated form (the handler's check below is the rule): each a dimension, once.
+            json_schema_extra={"items": {"type": "string", "enum": list(DIMENSIONS)}, "uniqueItems": True},
+        ),
     ] = [],  # noqa: B006 (FastAPI copies defaults)
     bucket: Annotated[Bucket | None, Query(description="Also split by time: minute, hour or day (UTC).")] = None,
 ) -> Response:
     """Requests, errors, tokens, cost and latency per group (and time bucket) over the filtered records.
+
+    Rules across parameters (a 422 otherwise): `bucket=minute` needs `from`, and the range holds at most
+    MAX_BUCKETS buckets.
 
     The body is built as plain data and serialised once (orjson), not through a model per row: a
     month of daily buckets per model is hundreds of rows, and validating each cost more than the query.

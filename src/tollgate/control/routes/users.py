@@ -88,7 +88,10 @@ def list_users(store: StoreDep) -> list[UserInfo]:
 
 @router.post("/users", tags=["users"], status_code=201)
 def create_user(store: StoreDep, body: UserCreate) -> UserInfo:
-    """A person (kind user, optional password for `login`) or a service account (kind service, tokens only)."""
+    """A person (kind user, optional password for `login`) or a service account (kind service, tokens only).
+
+    A `password` with kind `service` is a 422: service accounts log in with tokens only.
+    """
     return user_info(store.access.create_user(body.name, body.kind, body.role, body.password))
 
 
@@ -148,7 +151,10 @@ def list_tokens(
 
 @router.post("/tokens", tags=["tokens"], status_code=201)
 def create_token(store: StoreDep, principal: PrincipalDep, body: TokenCreate) -> TokenCreated:
-    """A new token for the caller (or, for admins, any user); the value is shown this once."""
+    """A new token for the caller (or, for admins, any user); the value is shown this once.
+
+    `user` is required when the caller is `TOLLGATE_ADMIN_TOKEN`, which has no user of its own (else a 422).
+    """
     owner = body.user or principal.name
     if principal.user_id is None and body.user is None:
         raise ResourceValidationError("token", "user", "TOLLGATE_ADMIN_TOKEN has no user: name one")
@@ -173,7 +179,10 @@ def revoke_token(store: StoreDep, principal: PrincipalDep, token_id: TokenIdPara
 
 @router.post("/tokens/{token_id}/rotate", tags=["tokens"])
 def rotate_token(store: StoreDep, principal: PrincipalDep, token_id: TokenIdParam, body: TokenRotate) -> TokenCreated:
-    """A new value for the same token id (the old value is refused at once); optionally a new expiry."""
+    """A new value for the same token id (the old value is refused at once); optionally a new expiry.
+
+    `expiresAt`, when given, must be in the future (else a 422).
+    """
     _own_or_admin(principal, store.access.get_token(token_id).user, "write")
     record, value = store.access.rotate_token(token_id, body.expires_at)
     return TokenCreated(**token_info(record).model_dump(), value=value)
