@@ -16,7 +16,7 @@ from tollgate.gateway.exchange import ExchangeKey
 from tollgate.policies.attached import AttachedPolicy
 from tollgate.policies.env import BuildEnv, CostFunction
 from tollgate.policies.estimate import estimate_prompt_tokens, requested_max_tokens
-from tollgate.policies.limits import Limiter, LimitTicket, MeteredWindow
+from tollgate.policies.limits import Limiter, LimitTicket, MeteredWindow, require_distinct_lengths
 from tollgate.policies.params import Duration, PolicyParams
 from tollgate.policies.token_limit import ReservationParams
 from tollgate.policies.view import ExchangeView
@@ -43,9 +43,7 @@ class CostLimitParams(ReservationParams):
 
     @model_validator(mode="after")
     def _distinct_windows(self) -> CostLimitParams:
-        lengths = [w.per for w in self.limits]
-        if len(set(lengths)) != len(lengths):
-            raise ValueError("limits: two windows have the same length; merge them")
+        require_distinct_lengths([w.per for w in self.limits])
         return self
 
 

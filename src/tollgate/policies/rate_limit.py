@@ -10,7 +10,7 @@ from tollgate.errors import GatewayError
 from tollgate.gateway.exchange import ExchangeKey
 from tollgate.policies.attached import AttachedPolicy
 from tollgate.policies.env import BuildEnv
-from tollgate.policies.limits import Limiter, LimitScopeParams, LimitTicket, MeteredWindow
+from tollgate.policies.limits import Limiter, LimitScopeParams, LimitTicket, MeteredWindow, require_distinct_lengths
 from tollgate.policies.params import Duration, PolicyParams
 from tollgate.policies.view import ExchangeView
 
@@ -33,9 +33,7 @@ class RateLimitParams(LimitScopeParams):
 
     @model_validator(mode="after")
     def _distinct_windows(self) -> RateLimitParams:
-        lengths = [w.per for w in self.limits]
-        if len(set(lengths)) != len(lengths):
-            raise ValueError("limits: two windows have the same length; merge them")
+        require_distinct_lengths([w.per for w in self.limits])
         return self
 
 
