@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from tollgate.policies.windows import KeyLimits
+
 API_VERSION: Final = "tollgate.dev/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _CONTEXT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
@@ -434,6 +436,11 @@ class APIKeySpec(Model):
         alias="valueFromEnv",
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="Take the key value from env.",
+    )
+    limits: KeyLimits | None = Field(
+        default=None,
+        description="The key's own limits, counted per key: requests, tokens and cost per window, and the "
+        "models it may use (docs/policies.md, 'Limits on an API key').",
     )
 
 

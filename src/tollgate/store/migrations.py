@@ -145,6 +145,11 @@ def _v7_users_and_audit(conn: Connection) -> None:
     conn.execute(update(tokens).where(tokens.c.user_id.is_(None)).values(user_id=owner, kind="api"))
 
 
+def _v9_key_limits(conn: Connection) -> None:
+    """The `limits` column of API keys (an APIKey's own rate, token and cost limits and model list)."""
+    add_column_if_missing(conn, schema.api_keys, schema.api_keys.c.limits)
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, _v1_initial),
     (2, _v2_admin_tokens),
@@ -154,6 +159,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (6, _v6_weekly_rollups),
     (7, _v7_users_and_audit),
     (8, _v8_versions_contexts_key_metadata),
+    (9, _v9_key_limits),
 ]
 
 

@@ -56,6 +56,18 @@ class NodeCollector(Collector):
                 "Store revision of the routing snapshot in use.",
                 value=node.applied_revision,
             )
+            counters = state.policy_services.counters
+            if counters.failures:
+                family = CounterMetricFamily(
+                    "tollgate_limit_counter_failures",
+                    "Calls to the limit counters that failed (backend down or slower than its timeout), by "
+                    "operation (acquire: the request went through uncounted or was refused, per the fail switch; "
+                    "adjust: a settle was lost).",
+                    labels=["backend", "operation", "fail"],
+                )
+                for operation, count in counters.failures.items():
+                    family.add_metric([counters.backend, operation, counters.fail_mode], count)
+                yield family
         if recorder is not None:
             stats = recorder.stats()
             yield GaugeMetricFamily(
