@@ -78,19 +78,51 @@ def run_once(py: str, args: argparse.Namespace, mock_port: int) -> dict[str, flo
     port = _free_port()
     env = {**os.environ, "TOLLGATE_BENCH_KEY": KEY, **dict(kv.split("=", 1) for kv in args.env)}
     gw = subprocess.Popen(
-        ["taskset", "-c", "0", py, "-m", "tollgate", "serve", "--role", "gateway", "--config", str(work / "gateway.yaml"),
-         "--db", f"sqlite:///{work}/bench.db", "--port", str(port), "--admin-port", str(_free_port()),
-         "--log-level", "warning"],
+        [
+            "taskset",
+            "-c",
+            "0",
+            py,
+            "-m",
+            "tollgate",
+            "serve",
+            "--role",
+            "gateway",
+            "--config",
+            str(work / "gateway.yaml"),
+            "--db",
+            f"sqlite:///{work}/bench.db",
+            "--port",
+            str(port),
+            "--admin-port",
+            str(_free_port()),
+            "--log-level",
+            "warning",
+        ],
         env=env,
     )
     try:
         _wait_port(port)
         time.sleep(1.0)
         url = f"http://127.0.0.1:{port}/bench/v1/chat/completions"
-        body = '{"model":"mock-gpt","messages":[{"role":"user","content":"hello"}]' + (',"stream":true}' if args.stream else "}")
+        body = '{"model":"mock-gpt","messages":[{"role":"user","content":"hello"}]' + (
+            ',"stream":true}' if args.stream else "}"
+        )
         (work / "body.json").write_text(body)
-        wrk = ["taskset", "-c", "1", shutil.which("wrk") or "wrk", "-t1", f"-c{args.connections}", "-d2s",
-               "-s", str(ROOT / "bench/harness/wrk_chat.lua"), "-H", f"X-API-Key: {KEY}", url]
+        wrk = [
+            "taskset",
+            "-c",
+            "1",
+            shutil.which("wrk") or "wrk",
+            "-t1",
+            f"-c{args.connections}",
+            "-d2s",
+            "-s",
+            str(ROOT / "bench/harness/wrk_chat.lua"),
+            "-H",
+            f"X-API-Key: {KEY}",
+            url,
+        ]
         wenv = {**os.environ, "WRK_BODY_FILE": str(work / "body.json")}
         subprocess.run(wrk, env=wenv, capture_output=True, check=True)  # warm up (and start the writer child)
         time.sleep(1.0)
@@ -102,8 +134,10 @@ def run_once(py: str, args: argparse.Namespace, mock_port: int) -> dict[str, flo
         after = {p: _cpu(p) for p in pids if Path(f"/proc/{p}").exists()}
         summary = json.loads(out.split("WRK_JSON ", 1)[1].splitlines()[0])
         n = summary["requests"]
-        split = {("gateway" if p == gw.pid else _cmdline(p).split(" -m ")[-1].split()[0]): (after[p] - before[p]) * 1e6 / n
-                 for p in after}
+        split = {
+            ("gateway" if p == gw.pid else _cmdline(p).split(" -m ")[-1].split()[0]): (after[p] - before[p]) * 1e6 / n
+            for p in after
+        }
         split["requests"] = n
         split["errors"] = sum(summary["errors"].values())
         return split
@@ -124,13 +158,35 @@ def main() -> None:
     args = parser.parse_args()
     mock_port = _free_port()
     bench_py = "/opt/bench-venv/bin/python" if Path("/opt/bench-venv/bin/python").exists() else sys.executable
-    mock = subprocess.Popen(["taskset", "-c", "1", bench_py, str(ROOT / "bench/harness/mock_llm.py"), "--port", str(mock_port),
-                             "--latency-ms", "0", "--stream-chunks", "20", "--chunk-delay-ms", "0"],
-                            stdout=subprocess.DEVNULL)
+    mock = subprocess.Popen(
+        [
+            "taskset",
+            "-c",
+            "1",
+            bench_py,
+            str(ROOT / "bench/harness/mock_llm.py"),
+            "--port",
+            str(mock_port),
+            "--latency-ms",
+            "0",
+            "--stream-chunks",
+            "20",
+            "--chunk-delay-ms",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         _wait_port(mock_port)
         for _ in range(args.runs):
-            print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in run_once(args.python, args, mock_port).items()}))
+            print(
+                json.dumps(
+                    {
+                        k: round(v, 1) if isinstance(v, float) else v
+                        for k, v in run_once(args.python, args, mock_port).items()
+                    }
+                )
+            )
     finally:
         mock.terminate()
 
