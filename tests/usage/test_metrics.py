@@ -184,6 +184,7 @@ def test_the_grafana_dashboard_uses_only_metrics_that_exist() -> None:
     import re
     from types import SimpleNamespace
 
+    from tollgate.policies.services import PolicyServices
     from tollgate.usage.metrics_export import NodeCollector
     from tollgate.usage.recorder import UsageRecorderStats
 
@@ -191,7 +192,9 @@ def test_the_grafana_dashboard_uses_only_metrics_that_exist() -> None:
     UsageMetrics(registry).observe([RECORD, RECORD._replace(status=500, error_code="upstream_error")])
     stats = UsageRecorderStats(0, 0, 0, 0, 0)
     node = SimpleNamespace(
-        state=SimpleNamespace(inflight=0), applied_revision=3, recorder=SimpleNamespace(stats=lambda: stats)
+        state=SimpleNamespace(inflight=0, policy_services=PolicyServices()),
+        applied_revision=3,
+        recorder=SimpleNamespace(stats=lambda: stats),
     )
     registry.register(NodeCollector(node))  # type: ignore[arg-type]
     exposed = {s.name for family in registry.collect() for s in family.samples}
