@@ -8,7 +8,7 @@ document at apply time without importing the gateway. Nothing here runs per requ
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -74,7 +74,7 @@ class KeyLimits(PolicyParams):
     cost: list[CostWindow] = Field(
         default_factory=list, max_length=MAX_WINDOWS, description="US dollars per window at list prices."
     )
-    models: list[str] = Field(
+    models: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
         default_factory=list,
         max_length=1000,
         description="Models the key may use (exact names or patterns like 'gpt-4o*'); empty = any.",
@@ -87,6 +87,4 @@ class KeyLimits(PolicyParams):
         require_distinct_lengths([w.per for w in self.requests])
         require_distinct_token_windows(self.tokens)
         require_distinct_lengths([w.per for w in self.cost])
-        if any(not m or len(m) > 256 for m in self.models):
-            raise ValueError("models: each name is 1 to 256 characters")
         return self

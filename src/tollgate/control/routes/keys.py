@@ -50,7 +50,10 @@ def key_info(record: KeyRecord) -> KeyInfo:
 
 @router.post("/keys", status_code=201)
 def create_key(store: StoreDep, body: KeyCreate) -> KeyCreated:
-    """Issue a key for an existing provider or proxy (404 if it does not exist). The value is shown once."""
+    """Issue a key for an existing provider or proxy (404 if it does not exist). The value is shown once.
+
+    `limits` (optional) are the key's own limits; 422 when they set nothing, repeat a window length, or
+    give a `per` that is not a duration (`minute`, `90s`, `5m`, `1d`, seconds)."""
     record, value = store.create_key(
         body.target.kind,
         body.target.name,
@@ -90,7 +93,8 @@ def get_key(store: StoreDep, key_id: KeyIdParam) -> KeyInfo:
 @router.patch("/keys/{key_id}")
 def update_key(store: StoreDep, key_id: KeyIdParam, body: KeyUpdate) -> KeyInfo:
     """Change the display name, expiry, metadata or limits (`limits: null` removes them); the key's value
-    keeps working (until a new expiry). Gateways apply new limits within a second."""
+    keeps working (until a new expiry). Gateways apply new limits within a second. `limits` are checked
+    as on create (422 when they set nothing, repeat a window length, or give an unknown duration)."""
     expires = body.expires_at if "expires_at" in body.model_fields_set else UNCHANGED
     limits = _limits(body.limits) if "limits" in body.model_fields_set else UNCHANGED
     return key_info(store.update_key(key_id, name=body.name, expires_at=expires, metadata=body.metadata, limits=limits))
