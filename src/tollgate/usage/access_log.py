@@ -52,6 +52,7 @@ def json_line(r: UsageRecord) -> bytes:
             "ttfb_ms": None if r.ttfb_ms is None else round(r.ttfb_ms, 3),
             "stream": r.is_streaming,
             "error": r.error_code,
+            "cache": r.cache_result,
         }
     )
 
@@ -81,6 +82,8 @@ def plain_line(r: UsageRecord) -> bytes:
         f"stream={int(r.is_streaming)}",
         f"error={value(r.error_code)}",
     ]
+    if r.cache_result is not None:
+        parts.append(f"cache={r.cache_result}")
     return " ".join(parts).encode()
 
 

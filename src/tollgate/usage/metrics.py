@@ -54,6 +54,18 @@ class UsageMetrics:
         self.cost = Counter(
             "tollgate_cost_usd", "Cost at the price table's prices, in USD.", list(_ROUTE), registry=registry
         )
+        self.cache = Counter(
+            "tollgate_cache",
+            "Requests on routes with a response cache, by result: hit, semantic_hit, miss, bypass, unavailable.",
+            [*_ROUTE, "result"],
+            registry=registry,
+        )
+        self.saved_tokens = Counter(
+            "tollgate_cache_saved_tokens",
+            "Tokens that cache hits did not spend upstream (the cached answers' metered tokens).",
+            list(_ROUTE),
+            registry=registry,
+        )
         self.token_usage = Histogram(
             "gen_ai_client_token_usage",
             "Tokens per request (OTel gen_ai.client.token.usage), by gen_ai_token_type input or output.",
@@ -90,6 +102,10 @@ class UsageMetrics:
                 self.errors.labels(*route, r.error_code or f"http_{klass}").inc()
             if r.is_streaming and r.ttfb_ms is not None:
                 self.ttft.labels(*route).observe(r.ttfb_ms / 1000.0)
+            if r.cache_result is not None:
+                self.cache.labels(*route, r.cache_result).inc()
+                if r.saved_tokens:
+                    self.saved_tokens.labels(*route).inc(r.saved_tokens)
             cached = getattr(r, "cached_tokens", None)
             for kind, count in (("input", r.prompt_tokens), ("output", r.completion_tokens), ("cached", cached)):
                 if count:
