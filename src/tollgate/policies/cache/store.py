@@ -83,21 +83,28 @@ class MemoryAnswers:
         self.bytes -= answer.size
 
 
-# KEYS[1] answer key, KEYS[2] the recency set of this attachment. ARGV: now ms.
+# Recency is Redis's own clock in microseconds (one clock for every node, no ties between calls).
+_NOW = "local t = redis.call('TIME')\nlocal now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+# KEYS[1] answer key, KEYS[2] the recency set of this attachment.
 # The answer, and its recency refreshed (so the size bound evicts the least recently used).
-_GET = """
+_GET = (
+    _NOW
+    + """
 local v = redis.call('GET', KEYS[1])
-if v then redis.call('ZADD', KEYS[2], 'XX', ARGV[1], KEYS[1]) end
+if v then redis.call('ZADD', KEYS[2], 'XX', now, KEYS[1]) end
 return v
 """
-# KEYS[1] answer key, KEYS[2] recency set. ARGV: value, ttl ms, now ms, max entries.
+)
+# KEYS[1] answer key, KEYS[2] recency set. ARGV: value, ttl ms, max entries.
 # Keys unused for longer than the TTL have expired already: dropped from the set first; then the
 # least recently used go until the set holds `max entries`.
-_PUT = """
+_PUT = (
+    _NOW
+    + """
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[2]))
-local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+redis.call('ZADD', KEYS[2], now, KEYS[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]) * 1000)
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
 if over > 0 then
   local old = redis.call('ZPOPMIN', KEYS[2], over)
   for i = 1, #old, 2 do redis.call('DEL', old[i]) end
@@ -105,6 +112,7 @@ end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
 """
+)
 
 
 class UnavailableLog:
@@ -148,12 +156,11 @@ class RedisAnswers:
         self.unavailable = UnavailableLog("response cache: Redis")
 
     async def get(self, key: str) -> CachedAnswer | None:
-        raw: Any = await self._call(self._get, [self._prefix + key, self._lru], [int(time.time() * 1000)])
+        raw: Any = await self._call(self._get, [self._prefix + key, self._lru], [])
         return CachedAnswer.decode(raw) if isinstance(raw, bytes) else None
 
     async def put(self, key: str, answer: CachedAnswer, ttl: float) -> None:
-        now = int(time.time() * 1000)
-        args = [answer.encode(), max(1, int(ttl * 1000)), now, self.max_entries]
+        args = [answer.encode(), max(1, int(ttl * 1000)), self.max_entries]
         await self._call(self._put, [self._prefix + key, self._lru], args)
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
