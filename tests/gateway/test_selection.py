@@ -215,6 +215,21 @@ def test_failover_and_breaker_values_are_checked_too() -> None:
     ]
 
 
+def test_rotation_and_budget_survive_a_new_snapshot_by_proxy_name() -> None:
+    from tollgate.gateway.failover import RoutingCounters
+
+    counters: dict[str, RoutingCounters] = {}
+    rs = resource_set(
+        [provider(n, "openai", f"/{n}", UP) for n in NAMES],
+        [proxy("app", "a", "/app", fallbacks=["b", "c"], routing={"strategy": "round-robin"})],
+    )
+    one = selector(compile_snapshot(rs, PoolRegistry(), {}, None, counters).routes["/app"])
+    assert firsts(one, 2) == ["a", "b"]
+    two = compile_snapshot(rs, PoolRegistry(), {}, None, counters).routes["/app"]
+    assert firsts(selector(two), 2) == ["c", "a"], "a configuration change does not restart the rotation"
+    assert two.routing is not None and two.routing.budget is counters["app"].budget
+
+
 def test_health_is_shared_by_provider_name_across_routes() -> None:
     health: dict[str, TargetHealth] = {}
     rs = resource_set(

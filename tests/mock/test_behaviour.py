@@ -76,6 +76,20 @@ def test_retry_after_setting_replaces_or_adds_the_header(mock: MockServer) -> No
     assert "retry-after" not in plain.value.response.headers
 
 
+def test_times_limits_the_config_to_the_next_requests_of_its_vendors(mock: MockServer) -> None:
+    mock.configure(error=500, times=2, vendors=["openai"])
+    ant = anthropic.Anthropic(api_key=mock.keys["anthropic"], base_url=mock.url("anthropic"), max_retries=0)
+    ant.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+    assert mock.state.config() == {"error": 500, "times": 2, "vendors": ["openai"]}  # another vendor: not counted
+    for left in (1, None):
+        with pytest.raises(openai.InternalServerError):
+            oa(mock).chat.completions.create(model="gpt-4o", messages=ask("hi"))
+        assert mock.state.config().get("times") == left
+    assert mock.state.config() == {}
+    answer = oa(mock).chat.completions.create(model="gpt-4o", messages=ask("hi"))
+    assert answer.choices[0].message.content == "Hello from the mock OpenAI API."
+
+
 def test_error_500_and_529(mock: MockServer) -> None:
     with pytest.raises(openai.InternalServerError):
         oa(mock).chat.completions.create(model="gpt-4o", messages=ask("[mock:error=500]"))

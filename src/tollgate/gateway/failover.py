@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from tollgate.gateway.upstream import UpstreamResponse
     from tollgate.providers.base import Translation
 
-__all__ = ["RETRIED", "FailoverSettings", "RetryBudget", "Routing", "Send", "parse_retry_after"]
+__all__ = ["RETRIED", "FailoverSettings", "RetryBudget", "Routing", "RoutingCounters", "Send", "parse_retry_after"]
 
 log = logging.getLogger("tollgate.gateway")
 
@@ -69,14 +69,18 @@ class RetryBudget:
 
     __slots__ = ("_ratio", "_requests", "_reserve", "_retries", "_second", "_total_requests", "_total_retries")
 
-    def __init__(self, ratio: float, min_per_second: float) -> None:
-        self._ratio = ratio
-        self._reserve = min_per_second * BUDGET_WINDOW
+    def __init__(self, ratio: float = 0.2, min_per_second: float = 3.0) -> None:
+        self.configure(ratio, min_per_second)
         self._requests = [0] * BUDGET_WINDOW
         self._retries = [0] * BUDGET_WINDOW
         self._total_requests = 0
         self._total_retries = 0
         self._second = -BUDGET_WINDOW
+
+    def configure(self, ratio: float, min_per_second: float) -> None:
+        """Set the allowance (a new snapshot may change it); the counts so far are kept."""
+        self._ratio = ratio
+        self._reserve = min_per_second * BUDGET_WINDOW
 
     def _slot(self, now: float) -> int:
         second = int(now)
@@ -123,6 +127,17 @@ def parse_retry_after(resp: UpstreamResponse) -> float | None:
             if math.isfinite(value) and value >= 0:
                 return value
     return None
+
+
+class RoutingCounters:
+    """What a multi-provider proxy counts at run time, kept by proxy name across snapshots: the
+    rotation position of round robin and weighted strategies, and the retry budget."""
+
+    __slots__ = ("budget", "rotation")
+
+    def __init__(self) -> None:
+        self.rotation = 0
+        self.budget = RetryBudget()
 
 
 class Routing:

@@ -3,8 +3,8 @@
 Each strategy is compiled once per snapshot from the proxy's `routing` block into a `Selector`
 whose `order` returns a prebuilt tuple (ordered, round robin, weighted, header) or sorts a handful
 of targets (lowest latency, hash). The first target of the order serves when it is up; the failover
-loop (`gateway/failover.py`) walks on from there. Counters live on the selector (one per route and
-node; a new snapshot starts them again). No selector waits, logs or touches the store.
+loop (`gateway/failover.py`) walks on from there. Rotation positions live in the proxy's
+`RoutingCounters` (per node, kept across snapshots). No selector waits, logs or touches the store.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tollgate.resources.routing import RoutingSpec
 
 if TYPE_CHECKING:
     from tollgate.gateway.exchange import Exchange
+    from tollgate.gateway.failover import RoutingCounters
 
 __all__ = ["Selector", "build_selector", "smooth_weighted_schedule"]
 
@@ -50,17 +51,19 @@ class Ordered:
 
 class Rotation:
     """A cyclic schedule of prebuilt orders: round robin (each target first in turn) and weighted round
-    robin (each target first as often as its weight, interleaved). One counter per route and node."""
+    robin (each target first as often as its weight, interleaved). One position per proxy and node,
+    kept across snapshots (`RoutingCounters`)."""
 
     observes_latency = False
 
-    def __init__(self, orders: tuple[tuple[Target, ...], ...]) -> None:
+    def __init__(self, orders: tuple[tuple[Target, ...], ...], counters: RoutingCounters) -> None:
         self._orders = orders
-        self._next = 0
+        self._counters = counters
 
     def order(self, ex: Exchange, now: float) -> tuple[Target, ...]:
-        index = self._next
-        self._next = index + 1 if index + 1 < len(self._orders) else 0
+        counters = self._counters
+        index = counters.rotation % len(self._orders)  # the schedule may have changed with the snapshot
+        counters.rotation = index + 1
         return self._orders[index]
 
 
@@ -163,17 +166,17 @@ def _rotation_orders(targets: tuple[Target, ...], schedule: list[int]) -> tuple[
     return tuple((*(targets[i] for i in sorted(named, key=lambda i: distance[i][slot])), *rest) for slot in range(size))
 
 
-def build_selector(spec: RoutingSpec | None, targets: tuple[Target, ...]) -> Selector:
+def build_selector(spec: RoutingSpec | None, targets: tuple[Target, ...], counters: RoutingCounters) -> Selector:
     """The compiled strategy of `spec` over `targets` (the provider first, then the fallbacks)."""
     if spec is None or spec.strategy == "ordered":
         return Ordered(targets)
     if spec.strategy == "round-robin":
-        return Rotation(_rotation_orders(targets, list(range(len(targets)))))
+        return Rotation(_rotation_orders(targets, list(range(len(targets)))), counters)
     if spec.strategy == "weighted":
         weights = [spec.weights.get(t.name, 1) for t in targets]
         if not any(weights):  # every weighted target was left out (not deployed): spread evenly
             weights = [1] * len(targets)
-        return Rotation(_rotation_orders(targets, smooth_weighted_schedule(weights)))
+        return Rotation(_rotation_orders(targets, smooth_weighted_schedule(weights)), counters)
     if spec.strategy == "lowest-latency":
         return LowestLatency(targets, spec.decay)
     if spec.strategy == "header":

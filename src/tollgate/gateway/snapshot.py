@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from tollgate.errors import ResourceValidationError
 from tollgate.gateway.auth import AuthCheck, KeyEntry
-from tollgate.gateway.failover import FailoverSettings, RetryBudget, Routing
+from tollgate.gateway.failover import FailoverSettings, Routing, RoutingCounters
 from tollgate.gateway.selection import build_selector
 from tollgate.gateway.targets import Target, TargetHealth
 from tollgate.gateway.upstream import Origin, PoolRegistry, Timeout, UpstreamPool, split_base_url
@@ -222,15 +222,19 @@ def compile_snapshot(
     pools: PoolRegistry,
     health: dict[str, TargetHealth] | None = None,
     services: PolicyServices | None = None,
+    counters: dict[str, RoutingCounters] | None = None,
 ) -> Snapshot:
     """Build every route of the deployed providers and proxies. Never raises for one bad resource:
     it is left out (or answers 503) and logged, so one mistake cannot take the gateway down.
 
-    `health` carries targets' passive health from one snapshot to the next (by provider name).
+    `health` carries targets' passive health from one snapshot to the next (by provider name), and
+    `counters` the rotation positions and retry budgets of multi-provider proxies (by proxy name), so
+    a configuration change elsewhere neither restarts a rotation nor refills a budget.
     """
     services = PolicyServices() if services is None else services
     baselines: dict[str, tuple[Policy, ...]] = {}
     health = {} if health is None else health
+    counters = {} if counters is None else counters
     tables = _key_tables(resources)
     upstreams: dict[str, _Upstream] = {}
     routes: dict[str, Route] = {}
@@ -280,7 +284,8 @@ def compile_snapshot(
         if route is not None and proxy.spec.fallbacks:
             route = _with_fallbacks(route, proxy.spec.fallbacks, upstreams, resources)
         if route is not None and _routes_several(proxy.spec):
-            route = dataclasses.replace(route, routing=_routing(proxy.spec, route.targets))
+            carried = counters.setdefault(name, RoutingCounters())
+            route = dataclasses.replace(route, routing=_routing(proxy.spec, route.targets, carried))
         if route is not None:
             routes[proxy.spec.context] = route
     return Snapshot(routes, resources.revision)
@@ -409,7 +414,7 @@ def _routes_several(spec: ProxySpec) -> bool:
     )
 
 
-def _routing(spec: ProxySpec, targets: tuple[Target, ...]) -> Routing:
+def _routing(spec: ProxySpec, targets: tuple[Target, ...], counters: RoutingCounters) -> Routing:
     """The proxy's compiled selection strategy, failover settings, breaker settings and retry budget."""
     failover = spec.failover or FailoverSpec()
     breaker = spec.circuit_breaker or CircuitBreakerSpec()
@@ -426,8 +431,8 @@ def _routing(spec: ProxySpec, targets: tuple[Target, ...]) -> Routing:
         smoothing=routing.smoothing,
         decay=routing.decay,
     )
-    budget = RetryBudget(failover.budget.ratio, failover.budget.min_per_second)
-    return Routing(targets, build_selector(spec.routing, targets), settings, budget)
+    counters.budget.configure(failover.budget.ratio, failover.budget.min_per_second)
+    return Routing(targets, build_selector(spec.routing, targets, counters), settings, counters.budget)
 
 
 __all__ = ["FORWARDING_HEADERS", "UPSTREAM_SETUP_FAILED", "Origin", "Route", "Snapshot", "compile_snapshot"]

@@ -31,6 +31,8 @@ SETTINGS: dict[str, bool] = {
     "tool-calls": True,
     # seconds in the `retry-after` header of a forced error (vendors send it on 429 and some 5xx)
     "retry-after": True,
+    # config only: the config applies to the next N requests (of its vendors), then is dropped
+    "times": True,
 }
 _DISCONNECT_POLL_S = 0.05
 
