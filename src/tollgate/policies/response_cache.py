@@ -24,7 +24,14 @@ from tollgate.policies.attached import AttachedPolicy
 from tollgate.policies.base import BodyVerdict, ChunkTap, Reply
 from tollgate.policies.cache.answer import CachedAnswer
 from tollgate.policies.cache.embedder import Embedder
-from tollgate.policies.cache.keys import DEFAULT_IGNORED_FIELDS, partition_key, prompt_text, request_key
+from tollgate.policies.cache.keys import (
+    DEFAULT_IGNORED_FIELDS,
+    DEFAULT_KEY_HEADERS,
+    KeySpec,
+    partition_key,
+    prompt_text,
+    request_key,
+)
 from tollgate.policies.cache.recorder import Recording
 from tollgate.policies.cache.store import AnswerStore, CacheUnavailableError, MemoryAnswers, RedisAnswers
 from tollgate.policies.cache.vectors import MemoryVectors, RedisVectors, VectorIndex
@@ -99,6 +106,11 @@ class ResponseCacheParams(PolicyParams):
         max_length=64,
         description="Top-level body fields left out of the key (they do not change the answer).",
     )
+    key_headers: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_KEY_HEADERS),
+        max_length=32,
+        description="Request headers whose values are part of the key (API versions, beta features).",
+    )
     semantic: SemanticParams | None = Field(
         default=None, description="Also answer prompts similar to a cached one (embeddings, cosine similarity)."
     )
@@ -119,6 +131,8 @@ class ResponseCache(AttachedPolicy):
         self._state: ExchangeKey[Recording] = ExchangeKey(env.owner)
         self._endpoints = frozenset(params.endpoints)
         self._ignored = frozenset(params.ignore_fields)
+        headers = frozenset(h.strip().lower().encode("latin-1") for h in params.key_headers if h.strip())
+        self._spec = KeySpec(self._ignored, params.per_key, headers)
         redis = env.redis if params.store != "memory" else None
         if params.store == "redis" and redis is None:
             log.warning("%s: response-cache store 'redis' without TOLLGATE_REDIS_URL: caching in memory", env.owner)
@@ -147,8 +161,7 @@ class ResponseCache(AttachedPolicy):
         route = ex.route
         assert route is not None
         opt_out = _opt_out(ex)
-        strip = route.targets[0].strip_query if route.targets else frozenset()
-        key = request_key(ex, body, self._ignored, self.params.per_key, strip)
+        key = request_key(ex, body, self._spec)
         if opt_out is not None:
             ex.cache_result = "bypass"
             if opt_out == b"no-cache":  # HTTP's no-cache: do not answer from the cache, do keep the fresh answer
@@ -172,15 +185,14 @@ class ResponseCache(AttachedPolicy):
 
     async def _semantic(self, ex: Exchange, body: JSONObject, recording: Recording) -> Reply | None:
         """Look for a similar prompt's answer; on a miss, keep the vector to index the fresh answer."""
-        assert self.embedder is not None and self.vectors is not None and ex.route is not None
-        strip = ex.route.targets[0].strip_query if ex.route.targets else frozenset()
+        assert self.embedder is not None and self.vectors is not None
         text = prompt_text(body, self._ignored)
         if not text:
             return None
         vector = await self.embedder.embed(text)
         if vector is None:
             return None
-        partition = partition_key(ex, body, self._ignored, self.params.per_key, strip)
+        partition = partition_key(ex, body, self._spec)
         recording.partition, recording.vector = partition, vector
         try:
             found = await self.vectors.nearest(partition, vector)
