@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -60,6 +61,8 @@ _HEADER_VALUES = {
     "bypass": b"bypass",
 }
 _NO_CACHE = (b"no-cache", b"no-store")
+#: Prompt characters embedded at most (the end of the conversation): embedding models take ~8k tokens.
+MAX_EMBEDDED_CHARS = 16_000
 _ZERO = TokenUsage(0, 0, 0)
 _EVENT_STREAM = b"text/event-stream"
 _JSON = b"application/json"
@@ -133,24 +136,15 @@ class ResponseCache(AttachedPolicy):
         self._ignored = frozenset(params.ignore_fields)
         headers = frozenset(h.strip().lower().encode("latin-1") for h in params.key_headers if h.strip())
         self._spec = KeySpec(self._ignored, params.per_key, headers)
-        redis = env.redis if params.store != "memory" else None
-        if params.store == "redis" and redis is None:
-            log.warning("%s: response-cache store 'redis' without TOLLGATE_REDIS_URL: caching in memory", env.owner)
-        self.store: AnswerStore = (
-            RedisAnswers(redis, env.owner, params.max_entries)
-            if redis is not None
-            else MemoryAnswers(params.max_entries, params.max_bytes)
-        )
+        stores = _stores(params, env)
+        self.store = stores.answers
+        self.vectors = stores.vectors
         semantic = params.semantic
         self.embedder: Embedder | None = None
-        self.vectors: VectorIndex | None = None
         self.threshold = 1.0
         if semantic is not None:
             self.embedder = Embedder(
                 env.targets, semantic.provider, semantic.model, semantic.dimensions, semantic.timeout
-            )
-            self.vectors = (
-                RedisVectors(redis, semantic.max_entries) if redis is not None else MemoryVectors(semantic.max_entries)
             )
             self.threshold = semantic.threshold
 
@@ -186,7 +180,7 @@ class ResponseCache(AttachedPolicy):
     async def _semantic(self, ex: Exchange, body: JSONObject, recording: Recording) -> Reply | None:
         """Look for a similar prompt's answer; on a miss, keep the vector to index the fresh answer."""
         assert self.embedder is not None and self.vectors is not None
-        text = prompt_text(body, self._ignored)
+        text = prompt_text(body, self._ignored)[-MAX_EMBEDDED_CHARS:]  # the latest turns, within model limits
         if not text:
             return None
         vector = await self.embedder.embed(text)
@@ -256,6 +250,38 @@ class ResponseCache(AttachedPolicy):
                 await self.vectors.add(recording.partition, recording.key, recording.vector, self.ttl)
         except CacheUnavailableError:
             pass  # counted and logged by the store
+
+
+@dataclass(frozen=True, slots=True)
+class _Stores:
+    """An attachment's answers and vectors, kept across snapshot compiles while its params stay the same."""
+
+    params: ResponseCacheParams
+    answers: AnswerStore
+    vectors: VectorIndex | None
+
+
+def _stores(params: ResponseCacheParams, env: BuildEnv) -> _Stores:
+    """The stores of the attachment `env.owner`: the ones the previous snapshot built when the params
+    are unchanged (a config change elsewhere, a new key, must not empty a memory cache), else new ones."""
+    slot = f"{NAME}:{env.owner}"
+    kept = env.kept.get(slot)
+    if isinstance(kept, _Stores) and kept.params == params:
+        return kept
+    redis = env.redis if params.store != "memory" else None
+    if params.store == "redis" and redis is None:
+        log.warning("%s: response-cache store 'redis' without TOLLGATE_REDIS_URL: caching in memory", env.owner)
+    answers: AnswerStore = (
+        RedisAnswers(redis, env.owner, params.max_entries)
+        if redis is not None
+        else MemoryAnswers(params.max_entries, params.max_bytes)
+    )
+    vectors: VectorIndex | None = None
+    if params.semantic is not None:
+        size = params.semantic.max_entries
+        vectors = RedisVectors(redis, size) if redis is not None else MemoryVectors(size)
+    stores = env.kept[slot] = _Stores(params, answers, vectors)
+    return stores
 
 
 #: Set once the cache header is on the response (a route may carry two cache attachments).
