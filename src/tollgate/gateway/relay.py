@@ -172,8 +172,7 @@ class Relay:
                 if verdict is not None:
                     raise verdict
             is_sse = (resp.header(b"content-type") or b"").startswith(_EVENT_STREAM)
-            no_length = resp.header(b"content-length") is None
-            if is_sse or (ex.facts.is_streaming and (no_length or _array_stream(ex, resp))):
+            if is_sse or (ex.facts.is_streaming and _relayed_as_stream(ex, resp)):
                 ex.is_stream = True  # metered as what the upstream sent, whatever the client asked
                 await self._stream(conn, ex, resp, translation, client, is_sse)
             else:
@@ -434,9 +433,12 @@ class Relay:
         state.usage.submit(record(ex, state.name, (time.time() - ex.started) * 1000.0))
 
 
-def _array_stream(ex: Exchange, resp: UpstreamResponse) -> bool:
-    """A 2xx with a length to a streaming request is still a stream where the backend streams JSON arrays
-    (Gemini without `alt=sse`): relayed as it arrives and metered by the stream tap, not as one object."""
+def _relayed_as_stream(ex: Exchange, resp: UpstreamResponse) -> bool:
+    """Whether a non-SSE answer to a streaming request is a stream: one without a length, or a 2xx of a
+    backend that streams JSON arrays (Gemini without `alt=sse`, even sent whole with a Content-Length),
+    which is then relayed as it arrives and metered by the stream tap, not read as one object."""
+    if resp.header(b"content-length") is None:
+        return True
     assert ex.target is not None
     return ex.target.backend.array_streams and 200 <= resp.status < 300
 
