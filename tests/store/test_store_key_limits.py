@@ -1,5 +1,5 @@
 """An APIKey's own limits in the store: validated at apply naming the field, kept as JSON, changed in
-place on re-apply (same key), through the management calls, and added to an older database by step 9."""
+place on re-apply (same key), through the management calls, and added to an older database by step 10."""
 
 from __future__ import annotations
 
@@ -85,21 +85,21 @@ def test_bad_limits_are_refused_naming_the_field(limits: dict[str, object], fiel
     assert reason in caught.value.reason
 
 
-def test_v9_adds_the_limits_column_to_an_older_database(db_url: str, key_file: Path) -> None:
+def test_v10_adds_the_limits_column_to_an_older_database(db_url: str, key_file: Path) -> None:
     with Store.open(db_url, secret_key_file=key_file) as store:
         store.apply_documents([provider(), proxy()])
         old, _ = store.create_key("LLMProxy", "team", "old")
     engine = create_engine(engine_url(db_url))
-    with engine.begin() as conn:  # the schema as version 8 left it
+    with engine.begin() as conn:  # the schema as version 9 left it
         conn.execute(text('ALTER TABLE "api_keys" DROP COLUMN "limits"'))
-        conn.execute(text("DELETE FROM schema_version WHERE version = 9"))
+        conn.execute(text("DELETE FROM schema_version WHERE version = 10"))
     with Store.open(db_url, secret_key_file=key_file) as store:
-        assert store.schema_version() == MIGRATIONS[-1][0] == 9
+        assert store.schema_version() == MIGRATIONS[-1][0] == 10
         with engine.connect() as conn:
             assert "limits" in {c["name"] for c in inspect(conn).get_columns("api_keys")}
         assert store.get_key(old.id).limits is None
         new, _ = store.create_key("LLMProxy", "team", "new", limits=STORED)
         assert store.get_key(new.id).limits == STORED
     with Store.open(db_url, secret_key_file=key_file) as store:  # re-running is a no-op
-        assert store.schema_version() == 9
+        assert store.schema_version() == 10
     engine.dispose()

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from tollgate.errors import GatewayError, KeyModelDeniedError, ResourceValidationError
 from tollgate.policies.attached import AttachedPolicy
-from tollgate.policies.base import Policy, PolicyChain
+from tollgate.policies.base import BodyVerdict, Policy, PolicyChain
 from tollgate.policies.cost_limit import CostLimitParams, CostLimitPolicy
 from tollgate.policies.env import BuildEnv
 from tollgate.policies.rate_limit import RateLimitParams, RateLimitPolicy
@@ -136,7 +136,7 @@ class KeyBudgetsPolicy(KeyLimitsPolicy):
 
     needs_request_body = True
 
-    async def on_request_body(self, ex: Exchange) -> GatewayError | None:
+    async def on_request_body(self, ex: Exchange) -> BodyVerdict:
         chain = self._chains.get(ex.key_id)
         if chain is not None:
             for hook in chain.request_body:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from tollgate.policies.windows import KeyLimits
+from tollgate.resources.routing import CircuitBreakerSpec, FailoverSpec, RoutingSpec
 
 API_VERSION: Final = "tollgate.dev/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -374,10 +375,20 @@ class ProxySpec(Model):
         description="Providers tried in order when the provider fails before the first byte (connect error, "
         "timeout, or an answer in retryStatuses); a target that fails to connect is passed over for a while.",
     )
-    retry_statuses: list[int] = Field(
-        default_factory=lambda: [429, 500, 502, 503, 504],
+    retry_statuses: list[Annotated[int, Field(ge=400, le=599)]] = Field(
+        default_factory=lambda: [429, 500, 502, 503, 504, 529],
         alias="retryStatuses",
-        description="Upstream statuses that send the request to the next fallback (only with fallbacks).",
+        description="Upstream statuses that send the request to the next attempt (with fallbacks, routing, "
+        "failover or circuitBreaker set).",
+    )
+    routing: RoutingSpec | None = Field(
+        default=None, description="How the first target is chosen among the provider and its fallbacks."
+    )
+    failover: FailoverSpec | None = Field(
+        default=None, description="Attempts, retry budget and backoff when a target fails before the first byte."
+    )
+    circuit_breaker: CircuitBreakerSpec | None = Field(
+        default=None, alias="circuitBreaker", description="When a failing target is suspended and how it comes back."
     )
     policies: list[PolicyRef] = Field(
         default_factory=list,
@@ -389,6 +400,28 @@ class ProxySpec(Model):
     @classmethod
     def _context(cls, value: str) -> str:
         return _check_context(value)
+
+    @model_validator(mode="after")
+    def _routing_names(self) -> ProxySpec:
+        """Routing may name only this proxy's own providers (the provider and its fallbacks)."""
+        names = [self.provider, *self.fallbacks]
+        if len(set(names)) != len(names):
+            raise ValueError("fallbacks: a provider appears twice (the provider or a fallback repeated)")
+        routing = self.routing
+        if routing is None:
+            return self
+        for alias, target in routing.aliases.items():
+            if alias in names:
+                raise ValueError(f"routing.aliases.{alias}: {alias!r} is already a provider's name")
+            if target not in names:
+                raise ValueError(
+                    f"routing.aliases.{alias}: {target!r} is not one of this proxy's providers ({', '.join(names)})"
+                )
+        known = set(names) | set(routing.aliases)
+        for field, name in routing.names_used().items():
+            if name not in known:
+                raise ValueError(f"{field}: {name!r} is not one of this proxy's providers ({', '.join(names)})")
+        return self
 
 
 class LLMProxy(Model):

@@ -145,7 +145,13 @@ def _v7_users_and_audit(conn: Connection) -> None:
     conn.execute(update(tokens).where(tokens.c.user_id.is_(None)).values(user_id=owner, kind="api"))
 
 
-def _v9_key_limits(conn: Connection) -> None:
+def _v9_cache_columns(conn: Connection) -> None:
+    """The response cache's result and the tokens a hit saved, on usage rows (additive, re-runnable)."""
+    add_column_if_missing(conn, schema.usage, schema.usage.c.cache_result)
+    add_column_if_missing(conn, schema.usage, schema.usage.c.saved_tokens)
+
+
+def _v10_key_limits(conn: Connection) -> None:
     """The `limits` column of API keys (an APIKey's own rate, token and cost limits and model list)."""
     add_column_if_missing(conn, schema.api_keys, schema.api_keys.c.limits)
 
@@ -159,7 +165,8 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (6, _v6_weekly_rollups),
     (7, _v7_users_and_audit),
     (8, _v8_versions_contexts_key_metadata),
-    (9, _v9_key_limits),
+    (9, _v9_cache_columns),
+    (10, _v10_key_limits),
 ]
 
 
