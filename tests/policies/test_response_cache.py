@@ -6,6 +6,7 @@ the SDKs, opt-outs, TTL, the LRU bound, errors never cached, metering of hits, t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 from google import genai
@@ -282,6 +284,23 @@ async def test_errors_are_never_cached(site: Site, mock: MockServer) -> None:
         await settled(site, done)
     assert chat_calls(mock) == 2
     assert [r.status for r in site.records] == [500, 500]
+    anthropic_client = site.anthropic()
+    for directive, done in (
+        ("[mock:break]", 3),
+        ("[mock:break]", 4),
+        ("[mock:stream-error]", 5),
+        ("[mock:stream-error]", 6),
+    ):
+        with contextlib.suppress(anthropic.APIError, httpx.HTTPError):
+            async with anthropic_client.messages.stream(
+                model="claude-sonnet-4-5", max_tokens=64, messages=ask(f"a cut story {directive}")
+            ) as s:
+                async for _ in s.text_stream:
+                    pass
+        await settled(site, done)
+    assert chat_calls(mock, "anthropic") == 4  # a cut stream and a stream ending in an error event: never cached
+    assert [r.cache_result for r in site.records[2:]] == ["miss"] * 4
+    assert all(r.error_code is not None for r in site.records[2:])
 
 
 async def test_a_hit_settles_a_token_limit_to_nothing(mock: MockServer) -> None:
