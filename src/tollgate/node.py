@@ -163,6 +163,9 @@ class Node:
         cfg = self.config
         self.metrics_dir = make_metrics_dir()  # the writer child keeps its metrics here; /metrics reads them
         self.usage_writer = UsageWriterProcess(cfg.db_url, env={METRICS_DIR_ENV: self.metrics_dir})
+        # Started now, not on the first batch: its imports (the store) cost a second or more of CPU,
+        # which must not compete with the first requests on a small machine.
+        await self.usage_writer.start()
         if cfg.role == "gateway":
             serve_metrics_port(self, self.metrics_dir, cfg.admin_host)
         recorder = self.recorder = UsageRecorder(self.usage_writer)
