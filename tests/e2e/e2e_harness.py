@@ -189,7 +189,8 @@ def compiled_module_file(module: str) -> str:
     if COMPILED_BUILD:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (COMPILED_BUILD, os.environ.get("PYTHONPATH"))))
     code = f"import {module} as m; print(m.__file__)"
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
 
 
 class GatewayProcess:
