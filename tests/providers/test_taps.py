@@ -30,12 +30,12 @@ CASES: list[tuple[Template, bytes, UsageResult]] = [
     (
         openai_template(),
         _inflate(fixture("openai_chat.json"), ["choices", 0, "message", "content"], 3 * BODY_EDGE),
-        UsageResult(TokenUsage(1117, 46, 1163), "gpt-4o-2024-08-06"),
+        UsageResult(TokenUsage(1117, 46, 1163, 0), "gpt-4o-2024-08-06", ("stop",)),
     ),
     (
         anthropic_template(),
         _inflate(fixture("anthropic_message.json"), ["content", 0, "text"], 3 * BODY_EDGE),
-        UsageResult(TokenUsage(2095 + 1800, 503, 2095 + 1800 + 503), "claude-sonnet-4-5-20250929"),
+        UsageResult(TokenUsage(2095 + 1800, 503, 2095 + 1800 + 503, 1800), "claude-sonnet-4-5-20250929", ("end_turn",)),
     ),
     (
         gemini_template(),

@@ -21,7 +21,15 @@ from tollgate.mock.server import MockServer
 from tollgate.resources.keys import generate_key
 from tollgate.usage.metrics import UsageMetrics
 
-RECORD = usage_record(ts=1_793_577_660.0, request_id="r1", latency_ms=250.0, ttfb_ms=30.0)
+RECORD = usage_record(
+    ts=1_793_577_660.0,
+    request_id="r1",
+    latency_ms=250.0,
+    ttfb_ms=30.0,
+    cached_tokens=400,
+    client_api="openai",
+    upstream_ms=200.0,
+)
 
 
 def samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -44,12 +52,20 @@ def test_records_become_metrics_with_bounded_labels() -> None:
     got = samples(registry)
     route = (("model", "gpt-4o"), ("provider", "openai"), ("proxy", "team"))
     other = (("model", "other"), ("provider", "openai"), ("proxy", "team"))
-    assert got[("tollgate_requests_total", (*route, ("status_class", "2xx"), ("stream", "true")))] == 2
-    assert got[("tollgate_requests_total", (*other, ("status_class", "4xx"), ("stream", "false")))] == 1
+    api = ("client_api", "openai")
+    assert got[("tollgate_requests_total", (api, *route, ("status_class", "2xx"), ("stream", "true")))] == 2
+    assert got[("tollgate_requests_total", (api, *other, ("status_class", "4xx"), ("stream", "false")))] == 1
     assert got[("tollgate_errors_total", (("code", "rate_limited"), *other))] == 1
     assert got[("tollgate_tokens_total", (*route, ("type", "input")))] == 2000
     assert got[("tollgate_tokens_total", (*route, ("type", "output")))] == 1000
-    assert got[("tollgate_cost_usd_total", route)] == pytest.approx(2 * 0.0075)
+    assert got[("tollgate_tokens_total", (*route, ("type", "cached")))] == 800
+    # 600 uncached input at $2.50/M, 400 cached at $1.25/M, 500 output at $10/M: $0.007 a request
+    assert got[("tollgate_cost_usd_total", route)] == pytest.approx(2 * 0.007)
+    upstream = (*route, ("status_class", "2xx"))
+    assert got[("gen_ai_client_operation_duration_seconds_count", upstream)] == 2
+    assert got[("gen_ai_client_operation_duration_seconds_sum", upstream)] == pytest.approx(0.4)
+    assert got[("gen_ai_client_operation_duration_seconds_bucket", (("le", "0.16"), *upstream))] == 0
+    assert got[("gen_ai_client_operation_duration_seconds_bucket", (("le", "0.32"), *upstream))] == 2
     assert got[("gen_ai_client_token_usage_count", (("gen_ai_token_type", "input"), *route))] == 2
     assert got[("gen_ai_client_token_usage_sum", (("gen_ai_token_type", "input"), *route))] == 2000
     assert got[("gen_ai_client_token_usage_bucket", (("gen_ai_token_type", "input"), ("le", "1024.0"), *route))] == 2
@@ -57,7 +73,9 @@ def test_records_become_metrics_with_bounded_labels() -> None:
     assert got[("gen_ai_server_time_to_first_token_seconds_bucket", (("le", "0.04"), *route))] == 2
     assert got[("gen_ai_server_request_duration_seconds_sum", (*route, ("status_class", "2xx")))] == 0.5
     labels = {name for (_, pairs) in got for name, _ in pairs}
-    assert labels == {"provider", "proxy", "model", "status_class", "stream", "code", "type", "gen_ai_token_type", "le"}
+    assert labels == {
+        "provider", "proxy", "model", "client_api", "status_class", "stream", "code", "type", "gen_ai_token_type", "le"
+    }  # fmt: skip
     assert not any("0123456789ab" in value for (_, pairs) in got for _, value in pairs)  # never a key id
 
 
@@ -158,14 +176,17 @@ def test_the_grafana_dashboard_uses_only_metrics_that_exist() -> None:
     import re
     from types import SimpleNamespace
 
+    from tollgate.gateway.app import GatewayState
     from tollgate.usage.metrics_export import NodeCollector
-    from tollgate.usage.recorder import UsageRecorderStats
+    from tollgate.usage.recorder import UsageRecorder, UsageRecorderStats
 
     registry = CollectorRegistry()
     UsageMetrics(registry).observe([RECORD, RECORD._replace(status=500, error_code="upstream_error")])
     stats = UsageRecorderStats(0, 0, 0, 0, 0)
+    state = GatewayState("default", UsageRecorder(SimpleNamespace()))  # type: ignore[arg-type]
+    state.upstream_errors.add("openai", "timeout")
     node = SimpleNamespace(
-        state=SimpleNamespace(inflight=0), applied_revision=3, recorder=SimpleNamespace(stats=lambda: stats)
+        state=state, applied_revision=3, snapshot_applied_at=1.0, recorder=SimpleNamespace(stats=lambda: stats)
     )
     registry.register(NodeCollector(node))  # type: ignore[arg-type]
     exposed = {s.name for family in registry.collect() for s in family.samples}

@@ -41,8 +41,8 @@ class UsageMetrics:
         self._prices = prices or default_table()
         self.requests = Counter(
             "tollgate_requests",
-            "Requests answered, by route, model, status class and whether the answer was a stream.",
-            [*_ROUTE, "status_class", "stream"],
+            "Requests answered, by route, model, client API, status class and whether the answer was a stream.",
+            [*_ROUTE, "client_api", "status_class", "stream"],
             registry=registry,
         )
         self.errors = Counter(
@@ -68,6 +68,14 @@ class UsageMetrics:
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
+        self.upstream = Histogram(
+            "gen_ai_client_operation_duration_seconds",
+            "Upstream latency: from sending the request to the vendor (last attempt) to the end of its answer "
+            "(OTel gen_ai.client.operation.duration, the gateway being the vendor's client).",
+            [*_ROUTE, "status_class"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
         self.ttft = Histogram(
             "gen_ai_server_time_to_first_token_seconds",
             "Time from request arrival to the first byte of a stream (OTel gen_ai.server.time_to_first_token).",
@@ -84,13 +92,15 @@ class UsageMetrics:
         for r in records:
             route = (r.provider, r.proxy or "", self.model_label(r))
             klass = status_class(r.status)
-            self.requests.labels(*route, klass, "true" if r.is_streaming else "false").inc()
+            self.requests.labels(*route, r.client_api or "", klass, "true" if r.is_streaming else "false").inc()
             self.duration.labels(*route, klass).observe(r.latency_ms / 1000.0)
+            if r.upstream_ms is not None:
+                self.upstream.labels(*route, klass).observe(r.upstream_ms / 1000.0)
             if r.error_code is not None or r.status >= 400:
                 self.errors.labels(*route, r.error_code or f"http_{klass}").inc()
             if r.is_streaming and r.ttfb_ms is not None:
                 self.ttft.labels(*route).observe(r.ttfb_ms / 1000.0)
-            cached = getattr(r, "cached_tokens", None)
+            cached = r.cached_tokens
             for kind, count in (("input", r.prompt_tokens), ("output", r.completion_tokens), ("cached", cached)):
                 if count:
                     self.tokens.labels(*route, kind).inc(count)

@@ -34,6 +34,7 @@ from tollgate.usage.access_log import AccessLog
 from tollgate.usage.record import UsageRecord
 from tollgate.usage.recorder import UsageBatchLostError, UsageWriterGoneError
 from tollgate.usage.retention import UsageRetention
+from tollgate.usage.traces import SpanExport
 
 if TYPE_CHECKING:
     from tollgate.usage.metrics import UsageMetrics
@@ -175,6 +176,7 @@ def main() -> None:
     retention = UsageRetention.from_env()  # raw records older than TOLLGATE_USAGE_RETENTION, pruned between batches
     access_log = AccessLog.from_env()  # one line per request (TOLLGATE_ACCESS_LOG), here, off the gateway's loop
     metrics = _metrics()
+    spans = SpanExport.from_env()  # OTLP spans of traced requests (TOLLGATE_TRACES=otlp), exported by a thread
     stdin = sys.stdin.buffer
     try:
         while (header := _read_exactly(stdin, 4)) is not None:
@@ -188,8 +190,12 @@ def main() -> None:
             access_log.write(batch)
             if metrics is not None:
                 metrics.observe(batch)
+            if spans is not None:
+                spans.export(batch)
             retention.tick(store)
     finally:
+        if spans is not None:
+            spans.shutdown()
         store.close()
 
 
