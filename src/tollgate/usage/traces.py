@@ -90,9 +90,9 @@ def sample_ratio() -> float:
 
 
 class _PresetIds:
-    """An SDK id generator that hands out the ids the gateway already chose (and sent upstream).
+    """Hands the SDK the ids the gateway already chose (and sent upstream) as its id generator's.
 
-    The child is single-threaded: `next` is set right before each span is started.
+    The child is single-threaded: the ids are set right before each span is started.
     """
 
     def __init__(self) -> None:
@@ -104,6 +104,19 @@ class _PresetIds:
 
     def generate_trace_id(self) -> int:
         return self.trace_id
+
+    def is_trace_id_random(self) -> bool:
+        return True  # the gateway draws them at random (W3C Trace Context level 2 "random" flag)
+
+
+def _preset_ids() -> _PresetIds:
+    """A `_PresetIds` that is also the SDK's `IdGenerator` (imported only when tracing is on)."""
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+    class PresetIds(_PresetIds, IdGenerator):
+        pass
+
+    return PresetIds()
 
 
 class SpanExport:
@@ -125,12 +138,12 @@ class SpanExport:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
-        ids = _PresetIds()
+        ids = _preset_ids()
         defaults = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": "tollgate"}
         provider = TracerProvider(
             sampler=ALWAYS_ON,  # sampled already, by the gateway
             resource=Resource.create(defaults),
-            id_generator=ids,  # type: ignore[arg-type]
+            id_generator=ids,  # type: ignore[arg-type]  # a subclass made at run time
         )
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         return cls(provider, ids)

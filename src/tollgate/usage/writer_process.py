@@ -88,7 +88,7 @@ class UsageWriterProcess:
         """
         proc = await self._ensure_child()
         assert proc.stdin is not None and proc.stdout is not None
-        payload = orjson.dumps([tuple(record) for record in records])
+        payload = orjson.dumps([tuple(record) for record in records], default=_as_array)
         try:
             proc.stdin.write(len(payload).to_bytes(4, "big") + payload)
             await proc.stdin.drain()
@@ -126,6 +126,13 @@ class UsageWriterProcess:
             await proc.wait()
 
 
+def _as_array(value: object) -> list[object]:
+    """orjson's fallback for what it does not write itself: a record's `SpanFacts` (a NamedTuple)."""
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"cannot send {type(value).__name__} to the usage writer")
+
+
 def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
     data = b""
     while len(data) < size:
@@ -161,6 +168,14 @@ def _metrics() -> UsageMetrics | None:
     return UsageMetrics()
 
 
+def _export_spans(spans: SpanExport, batch: list[UsageRecord]) -> None:
+    """Spans never cost the usage rows: a failure here is logged (its type) and the batch's spans dropped."""
+    try:
+        spans.export(batch)
+    except Exception as exc:
+        logger.error("could not make the spans of %d usage records: %s", len(batch), type(exc).__name__)
+
+
 def main() -> None:
     """The child: read frames from stdin, insert each batch, acknowledge each one on the ack pipe."""
     from tollgate.store import Store
@@ -191,7 +206,7 @@ def main() -> None:
             if metrics is not None:
                 metrics.observe(batch)
             if spans is not None:
-                spans.export(batch)
+                _export_spans(spans, batch)
             retention.tick(store)
     finally:
         if spans is not None:
