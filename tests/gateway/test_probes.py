@@ -58,7 +58,10 @@ async def test_probes_on_the_data_port() -> None:
             assert ready.status_code == 503
             assert ready.json() == {
                 "status": "not ready",
-                "checks": {"snapshot": {"ok": False, "revision": None}, "store": {"ok": False, "lastOkSecondsAgo": None}},
+                "checks": {
+                    "snapshot": {"ok": False, "revision": None},
+                    "store": {"ok": False, "lastOkSecondsAgo": None},
+                },
             }
             state.readiness.store_ok()
             state.readiness.loaded(4)
@@ -79,9 +82,7 @@ async def test_probes_on_the_data_port() -> None:
 
 
 @pytest.mark.postgres
-async def test_a_node_is_not_ready_while_its_store_is_gone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_node_is_not_ready_while_its_store_is_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reason = _pg_available()
     if reason:
         pytest.skip(reason)

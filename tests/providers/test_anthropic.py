@@ -63,7 +63,9 @@ def test_stream_merges_message_start_and_message_delta() -> None:
             tap.feed(chunk)
         tap.close()
         # message_start: 25 uncached + 2000 read from the cache + 100 written to it
-        expected = UsageResult(TokenUsage(2125, 15, 2140, cached_tokens=2000), "claude-sonnet-4-5-20250929", ("end_turn",))
+        expected = UsageResult(
+            TokenUsage(2125, 15, 2140, cached_tokens=2000), "claude-sonnet-4-5-20250929", ("end_turn",)
+        )
         assert tap.result() == expected
 
 

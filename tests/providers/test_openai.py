@@ -159,7 +159,9 @@ def test_translation_keeps_a_client_visible_usage_mention_and_malformed_events()
 def test_responses_api_stream_usage_from_response_completed() -> None:
     stream = fixture("openai_responses_stream.sse")
     for chunks in chunkings(stream):
-        assert run_tap(BACKEND.new_stream_tap("m"), chunks) == UsageResult(TokenUsage(37, 11, 48, 0), "gpt-4.1-2025-04-14")
+        assert run_tap(BACKEND.new_stream_tap("m"), chunks) == UsageResult(
+            TokenUsage(37, 11, 48, 0), "gpt-4.1-2025-04-14"
+        )
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.content_types.add(self.headers["Content-Type"])
                 request = ExportTraceServiceRequest()
@@ -105,15 +105,16 @@ async def test_spans_reach_an_otlp_receiver_and_the_trace_continues_upstream(
             "apiVersion: tollgate.dev/v1\nkind: APIKey\nmetadata: {name: k}\n"
             "spec: {target: {kind: LLMProvider, name: openai}, valueFromEnv: TG_TRACE_KEY}\n"
         )
-        node = Node(
-            NodeConfig(db_url=f"sqlite:///{tmp_path / 't.db'}", role="gateway", config_paths=[config], port=0)
-        )
+        node = Node(NodeConfig(db_url=f"sqlite:///{tmp_path / 't.db'}", role="gateway", config_paths=[config], port=0))
         await node.start()
         try:
             base = f"http://127.0.0.1:{node.gateway_port}/openai/v1"
             messages: Any = [{"role": "user", "content": "Say hello."}]
             traced = openai.AsyncOpenAI(
-                api_key=key, base_url=base, max_retries=0, default_headers={"traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"}
+                api_key=key,
+                base_url=base,
+                max_retries=0,
+                default_headers={"traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"},
             )
             answer = await traced.chat.completions.create(model="gpt-4o", messages=messages)
             upstream_traced = mock.requests("openai")[-1]["headers"]["traceparent"]
