@@ -177,6 +177,7 @@ def test_the_grafana_dashboard_uses_only_metrics_that_exist() -> None:
     from types import SimpleNamespace
 
     from tollgate.gateway.app import GatewayState
+    from tollgate.gateway.server_limits import ConnectionSlots
     from tollgate.usage.metrics_export import NodeCollector
     from tollgate.usage.recorder import UsageRecorder, UsageRecorderStats
 
@@ -185,6 +186,8 @@ def test_the_grafana_dashboard_uses_only_metrics_that_exist() -> None:
     stats = UsageRecorderStats(0, 0, 0, 0, 0)
     state = GatewayState("default", UsageRecorder(SimpleNamespace()))  # type: ignore[arg-type]
     state.upstream_errors.add("openai", "timeout")
+    state.connections = ConnectionSlots(10)
+    state.readiness.store_ok()
     node = SimpleNamespace(
         state=state, applied_revision=3, snapshot_applied_at=1.0, recorder=SimpleNamespace(stats=lambda: stats)
     )
@@ -194,5 +197,5 @@ def test_the_grafana_dashboard_uses_only_metrics_that_exist() -> None:
     exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
     exprs += [v["query"]["query"] for v in dashboard["templating"]["list"] if isinstance(v.get("query"), dict)]
     used = {name for expr in exprs for name in re.findall(r"\b(?:tollgate|gen_ai)_[a-z_]+", expr)}
-    assert len(used) == 11
+    assert len(used) == 17
     assert used <= exposed, used - exposed
