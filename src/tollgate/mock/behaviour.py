@@ -29,6 +29,8 @@ SETTINGS: dict[str, bool] = {
     "echo": False,
     # read by mock/tools.py: how many of the offered tools to call at once
     "tool-calls": True,
+    # OpenAI chat: report this many of the prompt tokens as read from the prompt cache (at most all)
+    "cached": True,
 }
 _DISCONNECT_POLL_S = 0.05
 
@@ -54,6 +56,7 @@ class Behaviour:
     hangs: bool = False
     stream_error: bool = False
     echo: bool = False
+    cached_tokens: int = 0
 
 
 def normalize_settings(settings: Mapping[str, JSONValue]) -> dict[str, int | bool]:
@@ -105,6 +108,7 @@ def resolve(config: Mapping[str, int | bool], text: str) -> Behaviour:
         hangs=bool(merged.get("hang", False)),
         stream_error=bool(merged.get("stream-error", False)),
         echo=bool(merged.get("echo", False)),
+        cached_tokens=int(merged.get("cached", 0)),
     )
 
 
