@@ -13,6 +13,7 @@ import socket
 import ssl
 
 from tollgate.gateway.probes import Readiness
+from tollgate.gateway.failover import RoutingCounters
 from tollgate.gateway.refusals import RefusalLog
 from tollgate.gateway.relay import Relay
 from tollgate.gateway.server import protocol_factory
@@ -55,6 +56,7 @@ class GatewayState:
         "pools",
         "readiness",
         "refusals",
+        "routing_counters",
         "snapshot",
         "streams",
         "tracing",
@@ -72,6 +74,8 @@ class GatewayState:
         self.policy_services = PolicyServices.from_env()
         #: passive health of targets by provider name, carried from one snapshot to the next
         self.health: dict[str, TargetHealth] = {}
+        #: rotation positions and retry budgets of multi-provider proxies by name, carried likewise
+        self.routing_counters: dict[str, RoutingCounters] = {}
         #: requests refused for a bad key: counted, and recorded only up to a rate
         self.refusals = RefusalLog()
         #: clients (by address) that keep presenting bad keys are answered 429 for a while
@@ -106,7 +110,7 @@ class GatewayState:
 
     def apply(self, resources: ResourceSet) -> Snapshot:
         """Compile and swap in a new snapshot (call from the event loop thread)."""
-        snapshot = compile_snapshot(resources, self.pools, self.health, self.policy_services)
+        snapshot = compile_snapshot(resources, self.pools, self.health, self.policy_services, self.routing_counters)
         self.snapshot = snapshot
         return snapshot
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from functools import partial
 from itertools import count
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ from tollgate.gateway.forwarding import client_address
 from tollgate.gateway.probes import PROBE_PREFIX, probe_response
 from tollgate.gateway.server import Connection, Request
 from tollgate.gateway.snapshot import Route
-from tollgate.gateway.targets import first_available
+from tollgate.gateway.targets import Target, first_available
 from tollgate.gateway.upstream import BUFFER_LIMIT, UpstreamResponse
 from tollgate.policies.base import ChunkFilter, ChunkTap
 from tollgate.providers.base import ClientAPI, IdentityTranslation, Translation, UpstreamRequest
@@ -213,6 +214,9 @@ class Relay:
     async def _call_upstream(self, route: Route, ex: Exchange) -> tuple[UpstreamResponse, Translation | None]:
         """Pick a target, translate the request for it, send it; on a failure before the response head
         (or a status the chain retries) try the next target. Raises the last failure when none is left."""
+        if route.routing is not None:  # several targets: strategy, failover, breaker (gateway/failover.py)
+            state = self.state
+            return await route.routing.call(ex, partial(self._send, route, ex), state.usage, state.name)
         chain = route.chain
         candidates = route.targets
         failure: GatewayError | None = None
@@ -228,33 +232,39 @@ class Relay:
             ex.attempts += 1
             if target.unavailable is not None or target.pool is None:
                 failure = UpstreamError(f"Upstream unavailable: {target.unavailable}.", status=503)
-                self.state.upstream_errors.add(target.name, "unavailable")
                 continue
-            up = ex.upstream = UpstreamRequest(
-                ex.method, ex.sub_path, ex.query, _upstream_headers(route, target.default_headers, ex.headers), ex.body
-            )
-            translation = target.translator.start(ex.facts, up, ex.body_obj)
-            if translation is not None:
-                translation.request(up, ex.body_obj)
             try:
-                url = target.target_url(up.path, up.query)
-                fixed = target.fixed_headers
-                ex.upstream_started = time.time()
-                resp = await target.pool.request(up.method, url, up.headers, fixed, up.body, target.timeout)
+                resp, translation = await self._send(route, ex, target)
             except UpstreamError as err:
                 target.health.failed()
-                self.state.upstream_errors.failed(target.name, err)
                 failure = err
                 continue
             if candidates and resp.status in chain.retry_statuses:
                 resp.release()  # TODO(i6-transport): close instead of reading the body to its end
                 failure = UpstreamError(f"Upstream answered {resp.status}.", status=502)
-                self.state.upstream_errors.add(target.name, "retried_status")
                 continue
             if target.health.failures:
                 target.health.succeeded()
             return resp, translation
         raise failure if failure is not None else UpstreamError("No upstream target is available.", status=503)
+
+    async def _send(self, route: Route, ex: Exchange, target: Target) -> tuple[UpstreamResponse, Translation | None]:
+        """One upstream attempt: the request for `target` (its headers, its translation), sent on its pool."""
+        assert target.pool is not None
+        up = ex.upstream = UpstreamRequest(
+            ex.method, ex.sub_path, ex.query, _upstream_headers(route, target.default_headers, ex.headers), ex.body
+        )
+        translation = target.translator.start(ex.facts, up, ex.body_obj)
+        if translation is not None:
+            translation.request(up, ex.body_obj)
+        url = target.target_url(up.path, up.query)
+        ex.upstream_started = time.time()
+        try:
+            resp = await target.pool.request(up.method, url, up.headers, target.fixed_headers, up.body, target.timeout)
+        except UpstreamError as err:
+            self.state.upstream_errors.failed(target.name, err)  # every attempt, failed-over ones included
+            raise
+        return resp, translation
 
     async def _relay_body(
         self, conn: Connection, ex: Exchange, resp: UpstreamResponse, translation: Translation | None

@@ -2,7 +2,7 @@
 
 Counted by the relay where a failure is seen, on failure paths only (a successful request costs
 nothing here), including failed attempts that a failover then hid from the client. Read at scrape
-time. Kinds are few and fixed: one per upstream error class, plus `unavailable` and `retried_status`.
+time. Kinds are few and fixed: one per upstream error class.
 """
 
 from __future__ import annotations

@@ -78,8 +78,8 @@ def _gateway_metrics(node: Node, state: GatewayState) -> Iterator[Metric]:
         )
     errors = CounterMetricFamily(
         "tollgate_upstream_errors",
-        "Upstream failures by provider and kind (timeout, unreachable, protocol, error, unavailable, "
-        "retried_status), failed attempts before a failover included.",
+        "Upstream failures by provider and kind (timeout, unreachable, protocol, error), "
+        "failed attempts before a failover included.",
         labels=["provider", "kind"],
     )
     for (provider, kind), count in sorted(state.upstream_errors.counts.items()):
