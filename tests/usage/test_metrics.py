@@ -204,9 +204,7 @@ def test_metrics_of_a_node_after_sdk_calls(tmp_path: Path) -> None:
         ("openai", "other", "openai", "4xx", 1),
         ("dead", "gpt-4o", "openai", "5xx", 1),
     }
-    errors = {
-        (s.labels["code"], s.value) for s in families["tollgate_errors"].samples if s.name.endswith("_total")
-    }
+    errors = {(s.labels["code"], s.value) for s in families["tollgate_errors"].samples if s.name.endswith("_total")}
     assert errors == {("invalid_api_key", 1), ("upstream_unreachable", 1)}
     tokens = {
         s.labels["type"]: s.value for s in families["tollgate_tokens"].samples if s.name == "tollgate_tokens_total"

@@ -12,8 +12,8 @@ import asyncio
 import socket
 import ssl
 
-from tollgate.gateway.probes import Readiness
 from tollgate.gateway.failover import RoutingCounters
+from tollgate.gateway.probes import Readiness
 from tollgate.gateway.refusals import RefusalLog
 from tollgate.gateway.relay import Relay
 from tollgate.gateway.server import protocol_factory
