@@ -30,7 +30,12 @@ from tollgate.listen import bind_listener
 from tollgate.resources.loader import load_documents
 from tollgate.resources.resource_set import ResourceSet
 from tollgate.store import Store
-from tollgate.usage.metrics_export import make_metrics_dir, remove_metrics_dir, serve_metrics_port
+from tollgate.usage.metrics_export import (
+    make_metrics_dir,
+    remove_metrics_dir,
+    serve_metrics_port,
+    traffic_metrics_enabled,
+)
 from tollgate.usage.recorder import UsageRecorder
 from tollgate.usage.traces import require_otel, sample_ratio, traces_enabled
 from tollgate.usage.writer_process import METRICS_DIR_ENV, UsageWriterProcess
@@ -166,8 +171,10 @@ class Node:
 
     async def _start_gateway(self, store: Store, sock: socket.socket) -> None:
         cfg = self.config
-        self.metrics_dir = make_metrics_dir()  # the writer child keeps its metrics here; /metrics reads them
-        self.usage_writer = UsageWriterProcess(cfg.db_url, env={METRICS_DIR_ENV: self.metrics_dir})
+        if traffic_metrics_enabled():  # the writer child keeps its metrics here; /metrics reads them
+            self.metrics_dir = make_metrics_dir()
+        env = {METRICS_DIR_ENV: self.metrics_dir} if self.metrics_dir else {}
+        self.usage_writer = UsageWriterProcess(cfg.db_url, env=env)
         if cfg.role == "gateway":
             serve_metrics_port(self, self.metrics_dir, cfg.admin_host)
         recorder = self.recorder = UsageRecorder(self.usage_writer)

@@ -270,3 +270,12 @@ def test_the_grafana_dashboard_uses_only_metrics_that_exist() -> None:
     used = {name for expr in exprs for name in re.findall(r"\b(?:tollgate|gen_ai)_[a-z_]+", expr)}
     assert len(used) == 17
     assert used <= exposed, used - exposed
+
+
+def test_traffic_metrics_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tollgate.usage.metrics_export import traffic_metrics_enabled
+
+    monkeypatch.delenv("TOLLGATE_METRICS", raising=False)
+    assert traffic_metrics_enabled()
+    monkeypatch.setenv("TOLLGATE_METRICS", " OFF ")
+    assert not traffic_metrics_enabled()

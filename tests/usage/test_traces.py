@@ -197,3 +197,23 @@ def test_attributes_never_hold_a_key_or_a_body() -> None:
         "http.response.status_code", "tollgate.gateway", "tollgate.provider", "tollgate.proxy", "tollgate.key_id",
         "tollgate.request_id", "tollgate.stream", "tollgate.ttfb_ms",
     }  # fmt: skip
+
+
+def test_the_switch_and_the_sample_ratio_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tollgate.usage.traces import sample_ratio, traces_enabled
+
+    monkeypatch.delenv("TOLLGATE_TRACES", raising=False)
+    assert not traces_enabled()
+    monkeypatch.setenv("TOLLGATE_TRACES", "OTLP")
+    assert traces_enabled()
+    monkeypatch.setenv("TOLLGATE_TRACES", "jaeger")
+    with pytest.raises(ValueError, match="TOLLGATE_TRACES must be 'otlp' or 'off'"):
+        traces_enabled()
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.25")
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    assert sample_ratio() == 1.0  # the argument only counts with a ratio sampler
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    assert sample_ratio() == 0.25
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "2")
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        sample_ratio()

@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 #: A gateway-only node (no management port) serves /metrics on this port when it is set.
 METRICS_PORT_ENV = "TOLLGATE_METRICS_PORT"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: `off` leaves out the traffic metrics the writer child computes (the node's own gauges stay).
+METRICS_ENV = "TOLLGATE_METRICS"
+
+
+def traffic_metrics_enabled() -> bool:
+    """Whether the writer child computes the traffic metrics (env TOLLGATE_METRICS, default on)."""
+    return (os.environ.get(METRICS_ENV) or "on").strip().lower() != "off"
 
 
 def make_metrics_dir() -> str:
