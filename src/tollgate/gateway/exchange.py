@@ -59,7 +59,9 @@ class Exchange:
       `upstream_started` (unix time it was sent);
     - with the response: `status`, `response_headers` (as the client gets them), `ttfb_ms`,
       `is_stream` (asked for a stream until the response says what it is), `result` (usage and response model);
-    - at the end: `error` (a code when the exchange failed, also mid-stream).
+    - at the end: `error` (a code when the exchange failed, also mid-stream);
+    - on a route with a response cache: `cache_result` ("hit", "semantic_hit", "miss", "bypass",
+      "unavailable") and, on a hit, `saved_tokens` (the tokens the cached answer was metered at).
     """
 
     __slots__ = (
@@ -67,6 +69,7 @@ class Exchange:
         "attempts",
         "body",
         "body_obj",
+        "cache_result",
         "client_api",
         "client_ip",
         "error",
@@ -81,6 +84,7 @@ class Exchange:
         "response_headers",
         "result",
         "route",
+        "saved_tokens",
         "started",
         "status",
         "sub_path",
@@ -119,6 +123,8 @@ class Exchange:
         self.is_stream = False
         self.result: UsageResult | None = None
         self.error: str | None = None
+        self.cache_result: str | None = None
+        self.saved_tokens: int | None = None
         self._locals: dict[ExchangeKey[object], object] | None = None
 
     def __repr__(self) -> str:
@@ -170,6 +176,8 @@ def record(ex: Exchange, gateway: str, latency_ms: float, path_limit: int | None
         ex.ttfb_ms,
         ex.is_stream,
         ex.error,
+        ex.cache_result,
+        ex.saved_tokens,
         usage.cached_tokens,
         ex.client_api.name if ex.client_api is not None else None,
         latency_ms - (ex.upstream_started - ex.started) * 1000.0 if ex.upstream_started else None,
@@ -201,7 +209,9 @@ def attempt_record(ex: Exchange, gateway: str, latency_ms: float, status: int, e
         None,
         ex.facts.is_streaming,
         error,
-        None,
+        None,  # cache result
+        None,  # saved tokens
+        None,  # cached tokens
         ex.client_api.name if ex.client_api is not None else None,
         latency_ms,  # an attempt is all upstream time
     )

@@ -35,7 +35,7 @@ from tollgate.gateway.server import Connection, Request
 from tollgate.gateway.snapshot import Route
 from tollgate.gateway.targets import Target, first_available
 from tollgate.gateway.upstream import BUFFER_LIMIT, UpstreamResponse
-from tollgate.policies.base import ChunkFilter, ChunkTap
+from tollgate.policies.base import ChunkFilter, ChunkTap, Reply
 from tollgate.providers.base import ClientAPI, IdentityTranslation, Translation, UpstreamRequest
 from tollgate.providers.unmatched import client_api_for_unmatched
 from tollgate.resources.keys import split_key
@@ -119,9 +119,9 @@ class Relay:
         route = state.snapshot.match(req.path)
         if route is None:
             if req.path.startswith(PROBE_PREFIX):
-                answer = probe_response(req.method, req.path, state.readiness)
-                if answer is not None:
-                    conn.send_response(*answer)
+                probe = probe_response(req.method, req.path, state.readiness)
+                if probe is not None:
+                    conn.send_response(*probe)
                     return
             err = RouteNotFoundError(f"No API is deployed at {req.path!r}.")
             self._fail(conn, client_api_for_unmatched(req.path), err, ex.request_id)
@@ -156,10 +156,13 @@ class Relay:
             ex.is_stream = facts.is_streaming
             if route.models is not None:
                 _check_model(route.models, ex)
-            for hook in chain.request_body:
-                verdict = await hook(ex)
-                if verdict is not None:
-                    raise verdict
+            for body_hook in chain.request_body:
+                answer = await body_hook(ex)
+                if answer is not None:
+                    if isinstance(answer, Reply):  # answered without an upstream (a cache hit)
+                        self._reply(conn, ex, answer)
+                        return
+                    raise answer
             resp, translation = await self._call_upstream(route, ex)
         except GatewayError as err:
             ex.status = self._fail(conn, client, err, ex.request_id)
@@ -402,6 +405,23 @@ class Relay:
         if ex.error is None and tap.error is not None:
             ex.status = 502 if ex.status < 400 else ex.status
             ex.error = tap.error[:_ERROR_CODE_MAX]
+
+    def _reply(self, conn: Connection, ex: Exchange, reply: Reply) -> None:
+        """Send a policy's `Reply`: response-head hooks run (they may still refuse it), then the whole
+        body goes out in one write and the exchange completes."""
+        assert ex.route is not None
+        ex.ttfb_ms = (time.time() - ex.started) * 1000.0
+        ex.status = reply.status
+        ex.is_stream = reply.is_stream
+        ex.response_headers = [*reply.headers, (b"x-request-id", ex.request_id.encode())]
+        for check in ex.route.chain.response_headers:
+            verdict = check(ex)
+            if verdict is not None:
+                raise verdict
+        if ex.key_id is not None:
+            self.state.key_last_used[ex.key_id] = ex.started
+        conn.send_response(reply.status, ex.response_headers, reply.body)
+        self._finish(ex)
 
     def _key_failed(self, ex: Exchange, route: Route, err: AuthenticationError) -> GatewayError:
         """Count a wrong key against the client (backoff) and log it by fingerprint, never the value; the

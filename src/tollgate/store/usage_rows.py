@@ -21,7 +21,7 @@ from tollgate.usage.pricing import PriceTable
 from tollgate.usage.record import UsageRecord
 
 #: The record's fields that are columns: a prefix of it, up to `cached_tokens` (the fields after it,
-#: client API, upstream time, trace, feed metrics and traces only).
+#: client API, upstream time and trace, feed metrics and traces only).
 _FIELDS = UsageRecord._fields[: UsageRecord._fields.index("cached_tokens") + 1]
 _STORED = len(_FIELDS)
 #: Columns written: the record's stored fields in order, then the cost the store adds.
@@ -96,6 +96,7 @@ _PG_TYPES = {
     "completion_tokens": "integer",
     "total_tokens": "integer",
     "cached_tokens": "integer",
+    "saved_tokens": "integer",
     "status": "integer",
     "is_streaming": "boolean",
 }
@@ -184,6 +185,8 @@ _LISTED = (
     "ttfb_ms",
     "is_streaming",
     "error_code",
+    "cache_result",
+    "saved_tokens",
 )
 
 
