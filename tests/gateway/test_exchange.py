@@ -48,7 +48,8 @@ def test_the_usage_record_comes_from_the_exchange() -> None:
         "gpt-4o-2024", 3, 4, 7, 200, 40.0, 12.5, True, None, None, None, 2, "openai", None, None,
     )  # fmt: skip
     ex.cache_result, ex.saved_tokens = "hit", 7
-    assert record(ex, "gw-1", 40.0)[-2:] == ("hit", 7)
+    hit = record(ex, "gw-1", 40.0)
+    assert (hit.cache_result, hit.saved_tokens) == ("hit", 7)
     assert ex.endpoint == "chat"
     # sent upstream 5 ms after arrival, traced: the upstream time and the span's facts
     ex.target = ex.route.targets[0]

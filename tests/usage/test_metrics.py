@@ -252,7 +252,7 @@ def test_cache_results_and_saved_tokens() -> None:
     assert got[("tollgate_cache_total", (*route, ("result", "miss")))] == 1
     assert got[("tollgate_cache_saved_tokens_total", route)] == 3000
     assert got[("tollgate_tokens_total", (*route, ("type", "input")))] == 2000  # the hits spent none
-    assert got[("tollgate_cost_usd_total", route)] == pytest.approx(2 * 0.0075)
+    assert got[("tollgate_cost_usd_total", route)] == pytest.approx(2 * 0.007)  # RECORD: 400 of 1000 cached
 
 
 def test_the_grafana_dashboard_uses_only_metrics_that_exist() -> None:
