@@ -183,7 +183,7 @@ class Relay:
                 if verdict is not None:
                     raise verdict
             is_sse = (resp.header(b"content-type") or b"").startswith(_EVENT_STREAM)
-            if is_sse or (ex.facts.is_streaming and resp.header(b"content-length") is None):
+            if is_sse or (ex.facts.is_streaming and _relayed_as_stream(ex, resp)):
                 ex.is_stream = True  # metered as what the upstream sent, whatever the client asked
                 state.streams += 1
                 try:
@@ -358,8 +358,11 @@ class Relay:
             filters = [f for make in chain.stream_filters if (f := make(ex)) is not None]
         if chain.stream_taps:
             taps = [t for make in chain.stream_taps if (t := make(ex)) is not None]
+        # The upstream's length holds while nothing rewrites the bytes (a JSON-array stream sent whole);
+        # read before the first chunk is taken (a drained body reports 0).
+        length = resp.content_length if translation is None and not filters else None
         chunk = await resp.next_chunk()  # surface a failure before the head goes out, as a clean error
-        conn.start_stream(resp.status, ex.response_headers)
+        conn.start_stream(resp.status, ex.response_headers, length)
         try:
             while chunk is not None:
                 tap.feed(chunk)
@@ -470,6 +473,16 @@ class Relay:
                 log.exception("request %s: completion hook failed", ex.request_id)
         state = self.state
         state.usage.submit(record(ex, state.name, (time.time() - ex.started) * 1000.0))
+
+
+def _relayed_as_stream(ex: Exchange, resp: UpstreamResponse) -> bool:
+    """Whether a non-SSE answer to a streaming request is a stream: one without a length, or a 2xx of a
+    backend that streams JSON arrays (Gemini without `alt=sse`, even sent whole with a Content-Length),
+    which is then relayed as it arrives and metered by the stream tap, not read as one object."""
+    if resp.header(b"content-length") is None:
+        return True
+    assert ex.target is not None
+    return ex.target.backend.array_streams and 200 <= resp.status < 300
 
 
 def _rewrites_body(translation: Translation | None, status: int) -> bool:
