@@ -42,8 +42,8 @@ class UsageMetrics:
         self._prices = prices or default_table()
         self.requests = Counter(
             "tollgate_requests",
-            "Requests answered, by route, model, status class and whether the answer was a stream.",
-            [*_ROUTE, "status_class", "stream"],
+            "Requests answered, by route, model, client API, status class and whether the answer was a stream.",
+            [*_ROUTE, "client_api", "status_class", "stream"],
             registry=registry,
         )
         self.errors = Counter(
@@ -55,6 +55,18 @@ class UsageMetrics:
         self.cost = Counter(
             "tollgate_cost_usd", "Cost at the price table's prices, in USD.", list(_ROUTE), registry=registry
         )
+        self.cache = Counter(
+            "tollgate_cache",
+            "Requests on routes with a response cache, by result: hit, semantic_hit, miss, bypass, unavailable.",
+            [*_ROUTE, "result"],
+            registry=registry,
+        )
+        self.saved_tokens = Counter(
+            "tollgate_cache_saved_tokens",
+            "Tokens that cache hits did not spend upstream (the cached answers' metered tokens).",
+            list(_ROUTE),
+            registry=registry,
+        )
         self.token_usage = Histogram(
             "gen_ai_client_token_usage",
             "Tokens per request (OTel gen_ai.client.token.usage), by gen_ai_token_type input or output.",
@@ -65,6 +77,14 @@ class UsageMetrics:
         self.duration = Histogram(
             "gen_ai_server_request_duration_seconds",
             "Time from request arrival to the last byte sent (OTel gen_ai.server.request.duration).",
+            [*_ROUTE, "status_class"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.upstream = Histogram(
+            "gen_ai_client_operation_duration_seconds",
+            "Upstream latency: from sending the request to the vendor (last attempt) to the end of its answer "
+            "(OTel gen_ai.client.operation.duration, the gateway being the vendor's client).",
             [*_ROUTE, "status_class"],
             buckets=DURATION_BUCKETS,
             registry=registry,
@@ -94,20 +114,30 @@ class UsageMetrics:
         cost: dict[tuple[str, ...], float] = {}
         duration: dict[tuple[str, ...], _Buckets] = {}
         ttft: dict[tuple[str, ...], _Buckets] = {}
+        upstream: dict[tuple[str, ...], _Buckets] = {}
         token_usage: dict[tuple[str, ...], _Buckets] = {}
+        cache: dict[tuple[str, ...], int] = {}
+        saved: dict[tuple[str, ...], int] = {}
         prices = self._prices
         for r in records:
             route = (r.provider, r.proxy or "", self.model_label(r))
             klass = status_class(r.status)
-            key: tuple[str, ...] = (*route, klass, "true" if r.is_streaming else "false")
+            key: tuple[str, ...] = (*route, r.client_api or "", klass, "true" if r.is_streaming else "false")
             requests[key] = requests.get(key, 0) + 1
             _add(duration, (*route, klass), DURATION_BUCKETS, r.latency_ms / 1000.0)
+            if r.upstream_ms is not None:
+                _add(upstream, (*route, klass), DURATION_BUCKETS, r.upstream_ms / 1000.0)
             if r.error_code is not None or r.status >= 400:
                 key = (*route, r.error_code or f"http_{klass}")
                 errors[key] = errors.get(key, 0) + 1
             if r.is_streaming and r.ttfb_ms is not None:
                 _add(ttft, route, TTFT_BUCKETS, r.ttfb_ms / 1000.0)
-            cached = getattr(r, "cached_tokens", None)
+            if r.cache_result is not None:
+                key = (*route, r.cache_result)
+                cache[key] = cache.get(key, 0) + 1
+                if r.saved_tokens:
+                    saved[route] = saved.get(route, 0) + r.saved_tokens
+            cached = r.cached_tokens
             for kind, count in (("input", r.prompt_tokens), ("output", r.completion_tokens), ("cached", cached)):
                 if count:
                     key = (*route, kind)
@@ -123,10 +153,17 @@ class UsageMetrics:
             (self.errors, errors),
             (self.tokens, tokens),
             (self.cost, cost),
+            (self.cache, cache),
+            (self.saved_tokens, saved),
         ):
             for labels, amount in sums.items():
                 counter.labels(*labels).inc(amount)
-        for histogram, series in ((self.duration, duration), (self.ttft, ttft), (self.token_usage, token_usage)):
+        for histogram, series in (
+            (self.duration, duration),
+            (self.upstream, upstream),
+            (self.ttft, ttft),
+            (self.token_usage, token_usage),
+        ):
             for labels, buckets in series.items():
                 buckets.apply_to(histogram.labels(*labels))
 
