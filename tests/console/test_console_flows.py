@@ -1,0 +1,300 @@
+"""The console's six flows (issue 9) in headless chromium, against a real Tollgate over the mock vendors.
+
+Each snippet is read from the page (the text the Copy button copies) and run unchanged with the real
+vendor SDK. The flows share one Tollgate, in order: 1 and 2 create the routes and keys that 3 revokes
+and 6 counts; 4 and 5 check refusals. A screenshot of each main screen goes to test-artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.console.console_harness import PASSWORD, TollgateProcess, run_snippet
+from tollgate.mock import MockServer
+
+pytestmark = pytest.mark.slow
+
+OPENAI_REPLY = "Hello from the mock OpenAI API."
+ANTHROPIC_REPLY = "Hello from the mock Anthropic API."
+
+
+@pytest.fixture(scope="module")
+def state() -> dict[str, Any]:
+    """What one flow leaves for the next (route names, key values, snippet code)."""
+    return {}
+
+
+@pytest.fixture
+def page(browser: Any, tollgate: TollgateProcess, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.on("dialog", lambda dialog: dialog.accept())
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:  # the screen the test failed on, for the reader of the report
+        page.screenshot(path=str(artifacts / f"FAILED-{request.node.name}.png"), full_page=True)
+        (artifacts / f"FAILED-{request.node.name}.html").write_text(page.content())
+        print(f"log of tollgate:\n{tollgate.log_tail()}")
+    context.close()
+    assert errors == [], f"script errors or CSP violations in the browser: {errors}"
+
+
+def sign_in(page: Any, tollgate: TollgateProcess, user: str) -> None:
+    page.goto(tollgate.console_url + "/")
+    assert page.url.endswith("/console/login")
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/providers")
+    assert page.get_by_test_id("whoami").inner_text().split()[0] == user
+
+
+def shot(page: Any, artifacts: Path, name: str) -> None:
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+
+def add_provider(page: Any, template: str, name: str, upstream: str, secret_value: str) -> None:
+    page.get_by_test_id("create-providers").click()
+    page.get_by_test_id(f"tile-{template}").click()
+    page.fill("#f-metadata-name", name)
+    page.fill("#f-spec-context", f"/{name}")
+    page.fill("#f-spec-upstreamUrl", upstream)
+    page.fill("#f-secret-metadata-name", f"{name}-upstream")
+    page.fill("#f-secret-value", secret_value)
+    page.get_by_test_id("create-submit").click()
+    page.wait_for_url(f"**/console/providers/{name}?created=1")
+
+
+def deploy_and_generate_key(page: Any) -> str:
+    page.get_by_test_id("tab-deployments").click()
+    page.get_by_test_id("deploy").click()
+    page.wait_for_url("**tab=deployments")
+    page.select_option("#key-expiry", "never")
+    page.get_by_test_id("generate-key").click()
+    page.wait_for_url("**tab=deployments")
+    key = str(page.get_by_test_id("new-key").inner_text())
+    assert key.startswith("tg_")
+    return key
+
+
+def snippet_of(page: Any, client: str) -> str:
+    """Select the client's tab and return the code its Copy button copies."""
+    page.locator("[role=tab]", has_text=client).first.click()
+    panel = page.locator(f"[role=tabpanel][data-client='{client}']")
+    assert panel.is_visible()
+    return str(panel.get_by_test_id("snippet-code").text_content())
+
+
+def test_flow1_openai_provider_from_tile_to_running_snippet(
+    page: Any,
+    tollgate: TollgateProcess,
+    mock_vendors: MockServer,
+    artifacts: Path,
+    tmp_path: Path,
+    state: dict[str, Any],
+) -> None:
+    sign_in(page, tollgate, "alice")
+    shot(page, artifacts, "01-providers-empty")
+    page.get_by_test_id("create-providers").click()
+    shot(page, artifacts, "02-template-tiles")
+    page.go_back()
+    add_provider(page, "openai", "openai-main", mock_vendors.url("openai"), mock_vendors.keys["openai"])
+    page.get_by_test_id("tab-security").click()
+    page.select_option("#f-spec-security-location", "query")
+    page.fill("#f-spec-security-name", "api_key")
+    page.uncheck("input[name='spec.security.acceptVendorHeaders']")
+    page.get_by_test_id("save").click()
+    page.wait_for_url("**tab=security&saved=1")
+    assert page.input_value("#f-spec-security-name") == "api_key"
+    shot(page, artifacts, "03-provider-security")
+    key = deploy_and_generate_key(page)
+    shot(page, artifacts, "04-provider-get-started-new-key")
+    code = snippet_of(page, "openai")
+    assert f'API_KEY = "{key}"' in code
+    assert 'default_query={"api_key": API_KEY}' in code
+    assert f'INVOKE_URL = "{tollgate.url}/openai-main/v1"' in code
+
+    run = run_snippet(code, tmp_path, "openai_snippet")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines() == [OPENAI_REPLY, "1 2 3 4 5"]
+    # the key went in the query parameter, and the upstream got the secret, not the gateway key
+    sent = mock_vendors.requests("openai")[-2:]
+    assert [r["headers"].get("authorization") for r in sent] == [f"Bearer {mock_vendors.keys['openai']}"] * 2
+    assert [r["query"] for r in sent] == ["", ""]
+    state["openai"] = {"key": key, "code": code}
+
+    page.reload()  # the key is never shown again: masked in the list, a placeholder in the snippets
+    assert page.get_by_test_id("new-key").count() == 0
+    assert key not in page.content()
+    page.get_by_test_id("tab-keys").click()
+    assert key[:15] in page.get_by_test_id("keys-table").inner_text()
+    assert key not in page.content()
+    shot(page, artifacts, "05-provider-keys")
+
+
+def test_flow2_anthropic_proxy_streams_with_the_copied_snippet(
+    page: Any,
+    tollgate: TollgateProcess,
+    mock_vendors: MockServer,
+    artifacts: Path,
+    tmp_path: Path,
+    state: dict[str, Any],
+) -> None:
+    sign_in(page, tollgate, "alice")
+    page.goto(tollgate.console_url + "/providers")
+    add_provider(page, "anthropic", "claude", mock_vendors.url("anthropic"), mock_vendors.keys["anthropic"])
+    page.get_by_test_id("tab-deployments").click()
+    page.get_by_test_id("deploy").click()
+    page.wait_for_url("**tab=deployments")
+
+    page.goto(tollgate.console_url + "/proxies")
+    shot(page, artifacts, "06-proxies-empty")
+    page.get_by_test_id("create-proxies").click()
+    page.fill("#f-metadata-name", "support-bot")
+    page.fill("#f-spec-context", "/apps/support-bot")
+    page.select_option("#f-spec-provider", "claude")
+    page.get_by_test_id("create-submit").click()
+    page.wait_for_url("**/console/proxies/support-bot?created=1")
+    key = deploy_and_generate_key(page)
+    shot(page, artifacts, "07-proxy-get-started")
+    code = snippet_of(page, "anthropic")
+    assert f'INVOKE_URL = "{tollgate.url}/apps/support-bot"' in code
+
+    run = run_snippet(code, tmp_path, "anthropic_snippet")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines() == [ANTHROPIC_REPLY, "1 2 3 4 5"]
+    basic, streamed = mock_vendors.requests("anthropic")[-2:]
+    assert "stream" not in json.loads(basic["body"])
+    assert json.loads(streamed["body"])["stream"] is True
+    assert streamed["headers"].get("x-api-key") == mock_vendors.keys["anthropic"]
+    state["anthropic"] = {"key": key, "code": code}
+
+
+def test_flow3_revoking_in_the_console_fails_the_snippet_within_a_second(
+    page: Any, tollgate: TollgateProcess, artifacts: Path, tmp_path: Path, state: dict[str, Any]
+) -> None:
+    if "openai" not in state:
+        pytest.skip("flow 1 did not leave a key")
+    sign_in(page, tollgate, "alice")
+    page.goto(tollgate.console_url + "/providers/openai-main?tab=keys")
+    key = state["openai"]["key"]
+    name = page.locator("tr", has_text=key[:15]).locator("td").first.inner_text()
+    page.get_by_test_id(f"revoke-{name}").click()
+    page.wait_for_url("**tab=keys")
+    assert "revoked" in page.locator("tr", has_text=key[:15]).inner_text()
+    revoked_at = time.monotonic()
+    check = (
+        "import openai, sys\n"
+        + state["openai"]["code"].split("response = ")[0]
+        + "try:\n"
+        + "    client.chat.completions.create(model='gpt-4o', messages=[{'role': 'user', 'content': 'hi'}])\n"
+        + "except openai.AuthenticationError as exc:\n"
+        + "    print('AuthenticationError', exc.status_code)\n"
+    )
+    while True:
+        run = run_snippet(check, tmp_path, "after_revoke")
+        if "AuthenticationError 401" in run.stdout or time.monotonic() - revoked_at > 1.0:
+            break
+    assert run.stdout.strip() == "AuthenticationError 401", run.stderr[-2000:]
+    assert time.monotonic() - revoked_at < 1.0 + 5.0  # one run of the SDK after the second elapsed at most
+
+
+def test_flow4_duplicate_context_is_shown_beside_the_field_and_nothing_is_stored(
+    page: Any, tollgate: TollgateProcess, mock_vendors: MockServer, artifacts: Path
+) -> None:
+    sign_in(page, tollgate, "alice")
+    with tollgate.api() as api:
+        api.put(
+            "/providers/taken",
+            json={"metadata": {"name": "taken"}, "spec": {"template": "openai", "context": "/taken"}},
+        ).raise_for_status()
+        before = api.get("/providers").json()
+    page.get_by_test_id("create-providers").click()
+    page.get_by_test_id("tile-openai").click()
+    page.fill("#f-metadata-name", "second")
+    page.fill("#f-spec-context", "/taken")
+    page.fill("#f-secret-value", "sk-something")
+    page.get_by_test_id("create-submit").click()
+    error = page.locator("[data-field-error='spec.context']")
+    assert error.is_visible()
+    assert "taken" in error.inner_text()
+    assert page.locator("#f-spec-context").get_attribute("aria-invalid") == "true"
+    assert page.input_value("#f-metadata-name") == "second"  # the form keeps what was typed
+    shot(page, artifacts, "08-validation-error")
+    with tollgate.api() as api:
+        assert api.get("/providers").json() == before
+        assert api.get("/secrets/second-upstream").status_code == 404
+
+
+def test_flow5_a_viewer_sees_no_create_buttons_and_the_api_refuses_a_forced_action(
+    page: Any, tollgate: TollgateProcess, artifacts: Path
+) -> None:
+    sign_in(page, tollgate, "vic")
+    assert page.get_by_test_id("create-providers").count() == 0
+    page.goto(tollgate.console_url + "/proxies")
+    assert page.get_by_test_id("create-proxies").count() == 0
+    page.goto(tollgate.console_url + "/providers/openai-main")
+    assert page.get_by_test_id("generate-key").count() == 0
+    assert page.get_by_test_id("save").count() == 0
+    assert page.locator("#f-spec-context").is_disabled()
+    shot(page, artifacts, "09-viewer-provider")
+    # forced: post the "new provider" form anyway, with the viewer's own valid CSRF token
+    csrf = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    form = {"csrf_token": csrf, "metadata.name": "forced", "spec.context": "/forced", "credential": "none"}
+    answer = page.request.post(tollgate.console_url + "/providers/new/openai", form=form, max_redirects=0)
+    assert answer.status == 403
+    assert "permission denied: providers:write is not granted to role &#39;viewer&#39;" in answer.text()
+    # the same with the viewer's own session token straight at the management API
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "tollgate_console")
+    forced = {"metadata": {"name": "forced"}, "spec": {"template": "openai", "context": "/forced"}}
+    direct = httpx.put(
+        f"{tollgate.admin_url}/api/v1/providers/forced", json=forced, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert direct.status_code == 403
+    assert direct.json()["error"]["message"] == "permission denied: providers:write is not granted to role 'viewer'"
+    with tollgate.api() as api:
+        assert api.get("/providers/forced").status_code == 404
+    # and without a CSRF token nothing is even tried
+    answer = page.request.post(tollgate.console_url + "/providers/new/openai", form={"metadata.name": "x"})
+    assert answer.status == 403
+
+
+def test_flow6_the_usage_chart_shows_the_requests_of_flows_1_and_2(
+    page: Any, tollgate: TollgateProcess, artifacts: Path, state: dict[str, Any]
+) -> None:
+    if "openai" not in state or "anthropic" not in state:
+        pytest.skip("flows 1 and 2 did not run")
+    sign_in(page, tollgate, "alice")
+    deadline = time.monotonic() + 15
+    while True:
+        page.goto(tollgate.console_url + "/usage?range=1h")
+        groups = page.get_by_test_id("usage-groups")
+        text = groups.inner_text() if groups.count() else ""
+        if ("openai-main" in text and "support-bot" in text) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    rows = [row.split("\t") for row in groups.inner_text().splitlines()[1:]]
+    by_route = {(r[0], r[1], r[2]): (r[4], r[5], r[6]) for r in rows}  # requests, errors, tokens
+    assert by_route[("openai-main", "", "gpt-4o")] == ("2", "0", "21")  # flow 1: a call and a stream
+    assert by_route[("claude", "support-bot", "claude-sonnet-4-5")] == ("2", "0", "21")  # flow 2: the same
+    assert by_route[("openai-main", "", "")] == ("1", "1", "0")  # flow 3: the revoked key's 401
+    assert page.get_by_test_id("total-requests").inner_text() == "5"
+    chart = page.locator("#usage-chart")
+    page.wait_for_function("document.getElementById('usage-chart').dataset.drawn === 'true'")
+    data = page.evaluate("JSON.parse(document.getElementById('usage-chart').dataset.chart)")
+    ok = sum(data["datasets"][0]["data"])
+    failed = sum(data["datasets"][1]["data"])
+    assert (ok, failed) == (4, 1)
+    assert chart.bounding_box()["height"] > 100
+    shot(page, artifacts, "10-usage")
