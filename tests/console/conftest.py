@@ -50,6 +50,8 @@ def browser(chromium_path: str) -> Iterator[object]:
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for stale in ARTIFACTS.glob("FAILED-*"):  # a previous run's failures: only this run's are shown
+        stale.unlink()
     return ARTIFACTS
 
 
