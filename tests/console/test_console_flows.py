@@ -302,3 +302,37 @@ def test_flow6_the_usage_chart_shows_the_requests_of_flows_1_and_2(
     assert (ok, failed) == (4, 1)
     assert chart.bounding_box()["height"] > 100
     shot(page, artifacts, "10-usage")
+
+
+def test_a_rate_limit_set_on_the_rate_limiting_tab_is_enforced_and_its_errors_are_shown(
+    page: Any, tollgate: TollgateProcess, artifacts: Path, tmp_path: Path, state: dict[str, Any]
+) -> None:
+    if "anthropic" not in state:
+        pytest.skip("flow 2 did not leave a proxy and key")
+    sign_in(page, tollgate, "alice")
+    page.goto(tollgate.console_url + "/proxies/support-bot?tab=limits")
+    assert page.get_by_test_id("no-policies").is_visible()
+    form = page.get_by_test_id("policy-form-rate-limit")
+    page.locator("details", has=form).locator("summary").click()
+    form.locator("textarea[name='p.limits']").fill("- requests: 0\n  per: minute")
+    form.locator("button[type=submit]").click()
+    alert = page.get_by_test_id("form-error")
+    assert alert.inner_text() == (  # the API's own message, naming the field
+        "spec.policies.0: policy 'rate-limit': params.limits[0].requests: Input should be greater than 0"
+    )
+    with tollgate.api() as api:
+        assert api.get("/proxies/support-bot").json()["spec"]["policies"] == []
+    form = page.get_by_test_id("policy-form-rate-limit")
+    assert form.locator("textarea[name='p.limits']").input_value() == "- requests: 0\n  per: minute"
+    form.locator("textarea[name='p.limits']").fill("- requests: 1\n  per: minute")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url("**tab=limits&saved=1")
+    assert "rate-limit" in page.get_by_test_id("policies-table").inner_text()
+    shot(page, artifacts, "11-proxy-rate-limiting")
+    with tollgate.api() as api:
+        policies = api.get("/proxies/support-bot").json()["spec"]["policies"]
+    assert policies == [{"name": "rate-limit", "params": {"limits": [{"requests": 1, "per": "minute"}]}, "paths": []}]
+    time.sleep(1.5)  # the gateway swaps in the new snapshot within a second
+    run = run_snippet(state["anthropic"]["code"], tmp_path, "rate_limited")
+    assert run.stdout.splitlines() == [ANTHROPIC_REPLY]  # the basic call passes, the streamed one is refused
+    assert "anthropic.RateLimitError: Error code: 429" in run.stderr

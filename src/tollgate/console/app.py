@@ -19,7 +19,7 @@ from tollgate.console.api import ApiError
 from tollgate.console.headers import SecurityHeaders
 from tollgate.console.pages import PREFIX, STATIC_DIR, BadForm, Page, SignInRequired, render
 from tollgate.console.session import clear_session
-from tollgate.console.views import auth, overview, route_actions, route_list, route_page
+from tollgate.console.views import auth, overview, route_actions, route_list, route_page, route_policies
 
 
 async def _home(request: Request) -> Response:
@@ -61,6 +61,7 @@ def console_app(api_app: ASGIApp) -> Starlette:
         *auth.routes,
         *route_list.routes,
         *route_actions.routes,
+        *route_policies.routes,
         *route_page.routes,
         *overview.routes,
     ]

@@ -19,6 +19,8 @@ from tollgate.console.forms import checked, field_errors, lines, optional, text
 from tollgate.console.getstarted import DEFAULT_MODELS, placement_of, snippet_tabs, vendor_of
 from tollgate.console.kinds import PROVIDERS, RouteKind
 from tollgate.console.pages import Page, Session, checked_form, redirect, render, signed_in
+from tollgate.console.policy_form import TAB_CATEGORIES
+from tollgate.console.policy_tab import policy_context
 from tollgate.console.session import forget_key, handed_over_key
 from tollgate.console.views.route_list import kind_of
 
@@ -27,12 +29,18 @@ TABS = {
         ("connection", "Connection"),
         ("security", "Security"),
         ("models", "Models"),
+        ("access", "Access control"),
+        ("limits", "Rate limiting"),
+        ("guardrails", "Guardrails"),
         ("deployments", "Deployments"),
         ("keys", "API keys"),
     ],
     "LLMProxy": [
         ("connection", "Connection"),
         ("security", "Security"),
+        ("access", "Access control"),
+        ("limits", "Rate limiting"),
+        ("guardrails", "Guardrails"),
         ("deployments", "Deployments"),
         ("keys", "API keys"),
     ],
@@ -77,6 +85,7 @@ async def show(
     errors: dict[str, str] | None = None,
     message: str | None = None,
     new_key: dict[str, Any] | None = None,
+    posted_policy: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
     """Render the page; after a refused save `doc` is the form's values, `errors` the API's by field."""
@@ -116,6 +125,9 @@ async def show(
         models = provider["spec"].get("models") or []
         if tab == "connection":
             context["providers"] = await session.api.get("/providers")
+    if tab in TAB_CATEGORIES:
+        edit = request.query_params.get("edit", "")
+        context.update(await policy_context(session, stored, tab, int(edit) if edit.isdigit() else None, posted_policy))
     if tab == "deployments":
         context["gateways"] = await session.api.get("/gateways")
         context["history"] = await _history(session, kind, name, context["gateways"])
