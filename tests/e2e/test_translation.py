@@ -125,7 +125,9 @@ def gw(mock_server: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Ite
     }
     docs.append(_doc("LLMProvider", "slow-openai", slow))
     for name, primary in (("fo-connect", "down-openai"), ("fo-slow", "slow-openai")):
-        docs.append(_doc("LLMProxy", name, {"provider": primary, "context": f"/t/{name}", "fallbacks": ["claude"]}))
+        breaker = {"failures": 1}  # one failure suspends: the test below relies on it
+        spec = {"provider": primary, "context": f"/t/{name}", "fallbacks": ["claude"], "circuitBreaker": breaker}
+        docs.append(_doc("LLMProxy", name, spec))
         key_for("LLMProxy", name)
     config = workdir / "config"
     config.mkdir()

@@ -61,6 +61,32 @@ def test_records_become_metrics_with_bounded_labels() -> None:
     assert not any("0123456789ab" in value for (_, pairs) in got for _, value in pairs)  # never a key id
 
 
+def test_a_batch_adds_exactly_what_observing_each_record_adds() -> None:
+    """`observe` sums a batch per series before touching the histograms: the exposition must equal
+    that of one `Histogram.observe` per value, bucket edges (exactly on a bound, past the last) included."""
+    from prometheus_client import Histogram
+
+    from tollgate.usage.metrics import DURATION_BUCKETS
+
+    latencies = [0.0, 10.0, 10.000001, 20.0, 81_920.0, 90_000.0, 250.0, 250.0]  # ms: 0.01 s is a bound
+    records = [RECORD._replace(request_id=f"r{i}", latency_ms=ms) for i, ms in enumerate(latencies)]
+    batched = CollectorRegistry()
+    UsageMetrics(batched).observe(records)
+    one_by_one = CollectorRegistry()
+    reference = Histogram(
+        "gen_ai_server_request_duration_seconds", "", ["provider", "proxy", "model", "status_class"],
+        buckets=DURATION_BUCKETS, registry=one_by_one,
+    )  # fmt: skip
+    for ms in latencies:
+        reference.labels("openai", "team", "gpt-4o", "2xx").observe(ms / 1000.0)
+    want = {k: v for k, v in samples(one_by_one).items() if k[0].startswith("gen_ai_server_request_duration")}
+    got = {k: v for k, v in samples(batched).items() if k[0].startswith("gen_ai_server_request_duration")}
+    assert got == want
+    le = (("le", "0.01"), ("model", "gpt-4o"), ("provider", "openai"), ("proxy", "team"), ("status_class", "2xx"))
+    assert got[("gen_ai_server_request_duration_seconds_bucket", le)] == 2  # 0 and exactly 10 ms
+    assert got[("gen_ai_server_request_duration_seconds_count", le[1:])] == 8
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

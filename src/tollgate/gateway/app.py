@@ -12,6 +12,7 @@ import asyncio
 import socket
 import ssl
 
+from tollgate.gateway.failover import RoutingCounters
 from tollgate.gateway.refusals import RefusalLog
 from tollgate.gateway.relay import Relay
 from tollgate.gateway.server import protocol_factory
@@ -50,6 +51,7 @@ class GatewayState:
         "policy_services",
         "pools",
         "refusals",
+        "routing_counters",
         "snapshot",
         "trusted_hops",
         "usage",
@@ -64,6 +66,8 @@ class GatewayState:
         self.policy_services = PolicyServices.from_env()
         #: passive health of targets by provider name, carried from one snapshot to the next
         self.health: dict[str, TargetHealth] = {}
+        #: rotation positions and retry budgets of multi-provider proxies by name, carried likewise
+        self.routing_counters: dict[str, RoutingCounters] = {}
         #: requests refused for a bad key: counted, and recorded only up to a rate
         self.refusals = RefusalLog()
         #: clients (by address) that keep presenting bad keys are answered 429 for a while
@@ -88,7 +92,7 @@ class GatewayState:
 
     def apply(self, resources: ResourceSet) -> Snapshot:
         """Compile and swap in a new snapshot (call from the event loop thread)."""
-        snapshot = compile_snapshot(resources, self.pools, self.health, self.policy_services)
+        snapshot = compile_snapshot(resources, self.pools, self.health, self.policy_services, self.routing_counters)
         self.snapshot = snapshot
         return snapshot
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from tollgate.gateway.snapshot import Route
     from tollgate.gateway.targets import Target
 
-__all__ = ["NO_FACTS", "Exchange", "ExchangeKey", "record"]
+__all__ = ["NO_FACTS", "Exchange", "ExchangeKey", "attempt_record", "record"]
 
 T = TypeVar("T")
 
@@ -163,4 +163,31 @@ def record(ex: Exchange, gateway: str, latency_ms: float, path_limit: int | None
         ex.ttfb_ms,
         ex.is_stream,
         ex.error,
+    )
+
+
+def attempt_record(ex: Exchange, gateway: str, latency_ms: float, status: int, error: str) -> UsageRecord:
+    """The usage row of one failed upstream attempt that the exchange went on from (failover): the
+    target tried (`ex.target`), what it answered or how it failed, no tokens. Shares the request id."""
+    route = ex.route
+    assert route is not None and ex.target is not None
+    return UsageRecord(
+        ex.started,
+        ex.request_id,
+        gateway,
+        ex.target.name,
+        route.proxy,
+        ex.key_id,
+        ex.method,
+        ex.path,
+        ex.facts.model,
+        None,
+        None,
+        None,
+        None,
+        status,
+        latency_ms,
+        None,
+        ex.facts.is_streaming,
+        error,
     )

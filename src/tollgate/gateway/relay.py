@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from functools import partial
 from itertools import count
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,7 @@ from tollgate.gateway.exchange import Exchange, record
 from tollgate.gateway.forwarding import client_address
 from tollgate.gateway.server import Connection, Request
 from tollgate.gateway.snapshot import Route
-from tollgate.gateway.targets import first_available
+from tollgate.gateway.targets import Target, first_available
 from tollgate.gateway.upstream import BUFFER_LIMIT, UpstreamResponse
 from tollgate.policies.base import ChunkFilter, ChunkTap
 from tollgate.providers.base import ClientAPI, IdentityTranslation, Translation, UpstreamRequest
@@ -199,6 +200,9 @@ class Relay:
     async def _call_upstream(self, route: Route, ex: Exchange) -> tuple[UpstreamResponse, Translation | None]:
         """Pick a target, translate the request for it, send it; on a failure before the response head
         (or a status the chain retries) try the next target. Raises the last failure when none is left."""
+        if route.routing is not None:  # several targets: strategy, failover, breaker (gateway/failover.py)
+            state = self.state
+            return await route.routing.call(ex, partial(self._send, route, ex), state.usage, state.name)
         chain = route.chain
         candidates = route.targets
         failure: GatewayError | None = None
@@ -215,16 +219,8 @@ class Relay:
             if target.unavailable is not None or target.pool is None:
                 failure = UpstreamError(f"Upstream unavailable: {target.unavailable}.", status=503)
                 continue
-            up = ex.upstream = UpstreamRequest(
-                ex.method, ex.sub_path, ex.query, _upstream_headers(route, target.default_headers, ex.headers), ex.body
-            )
-            translation = target.translator.start(ex.facts, up, ex.body_obj)
-            if translation is not None:
-                translation.request(up, ex.body_obj)
             try:
-                url = target.target_url(up.path, up.query)
-                fixed = target.fixed_headers
-                resp = await target.pool.request(up.method, url, up.headers, fixed, up.body, target.timeout)
+                resp, translation = await self._send(route, ex, target)
             except UpstreamError as err:
                 target.health.failed()
                 failure = err
@@ -237,6 +233,19 @@ class Relay:
                 target.health.succeeded()
             return resp, translation
         raise failure if failure is not None else UpstreamError("No upstream target is available.", status=503)
+
+    async def _send(self, route: Route, ex: Exchange, target: Target) -> tuple[UpstreamResponse, Translation | None]:
+        """One upstream attempt: the request for `target` (its headers, its translation), sent on its pool."""
+        assert target.pool is not None
+        up = ex.upstream = UpstreamRequest(
+            ex.method, ex.sub_path, ex.query, _upstream_headers(route, target.default_headers, ex.headers), ex.body
+        )
+        translation = target.translator.start(ex.facts, up, ex.body_obj)
+        if translation is not None:
+            translation.request(up, ex.body_obj)
+        url = target.target_url(up.path, up.query)
+        resp = await target.pool.request(up.method, url, up.headers, target.fixed_headers, up.body, target.timeout)
+        return resp, translation
 
     async def _relay_body(
         self, conn: Connection, ex: Exchange, resp: UpstreamResponse, translation: Translation | None

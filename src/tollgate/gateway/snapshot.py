@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 from tollgate.errors import ResourceValidationError
 from tollgate.gateway.auth import AuthCheck, KeyEntry
+from tollgate.gateway.failover import FailoverSettings, Routing, RoutingCounters
+from tollgate.gateway.selection import build_selector
 from tollgate.gateway.targets import Target, TargetHealth
 from tollgate.gateway.upstream import Origin, PoolRegistry, Timeout, UpstreamPool, split_base_url
 from tollgate.policies.attach import build_policies
@@ -27,8 +29,9 @@ from tollgate.providers.pairs import client_api_named
 from tollgate.providers.registry import BUILTIN_TEMPLATES, build_template
 from tollgate.providers.template import Template
 from tollgate.providers.translators import translator_for
-from tollgate.resources.models import InboundSecurity, LLMProvider, PolicyRef, SecretRef, TemplateSpec
+from tollgate.resources.models import InboundSecurity, LLMProvider, PolicyRef, ProxySpec, SecretRef, TemplateSpec
 from tollgate.resources.resource_set import ResourceSet
+from tollgate.resources.routing import CircuitBreakerSpec, FailoverSpec, RoutingSpec
 from tollgate.types import HeaderList
 
 log = logging.getLogger("tollgate.gateway")
@@ -68,7 +71,7 @@ class Route:
     """Everything the relay needs for one deployed provider or proxy, prebuilt.
 
     `client_api` is what the route's clients speak; `targets` are the upstreams a request may go to
-    (today one per route: the provider's), each with the translator from `client_api` to its
+    (the provider's, then a proxy's fallbacks), each with the translator from `client_api` to its
     backend; `chain` holds the policies compiled per phase. `strip_headers` are never forwarded
     (client credentials, hop-by-hop and framing headers, the target's own credential names).
     """
@@ -83,6 +86,9 @@ class Route:
     strip_headers: frozenset[bytes]
     models: frozenset[str] | None
     max_body: int
+    #: selection and failover among several targets (a proxy with fallbacks or routing settings); None
+    #: for a route with one target and no settings, which then pays nothing for them
+    routing: Routing | None = None
 
 
 class Snapshot:
@@ -216,15 +222,19 @@ def compile_snapshot(
     pools: PoolRegistry,
     health: dict[str, TargetHealth] | None = None,
     services: PolicyServices | None = None,
+    counters: dict[str, RoutingCounters] | None = None,
 ) -> Snapshot:
     """Build every route of the deployed providers and proxies. Never raises for one bad resource:
     it is left out (or answers 503) and logged, so one mistake cannot take the gateway down.
 
-    `health` carries targets' passive health from one snapshot to the next (by provider name).
+    `health` carries targets' passive health from one snapshot to the next (by provider name), and
+    `counters` the rotation positions and retry budgets of multi-provider proxies (by proxy name), so
+    a configuration change elsewhere neither restarts a rotation nor refills a budget.
     """
     services = PolicyServices() if services is None else services
     baselines: dict[str, tuple[Policy, ...]] = {}
     health = {} if health is None else health
+    counters = {} if counters is None else counters
     tables = _key_tables(resources)
     upstreams: dict[str, _Upstream] = {}
     routes: dict[str, Route] = {}
@@ -272,7 +282,10 @@ def compile_snapshot(
             baselines[provider_name] + own,  # THE policy order: the provider's baseline, then the proxy's
         )
         if route is not None and proxy.spec.fallbacks:
-            route = _with_fallbacks(route, proxy.spec.fallbacks, proxy.spec.retry_statuses, upstreams, resources)
+            route = _with_fallbacks(route, proxy.spec.fallbacks, upstreams, resources)
+        if route is not None and _routes_several(proxy.spec):
+            carried = counters.setdefault(name, RoutingCounters())
+            route = dataclasses.replace(route, routing=_routing(proxy.spec, route.targets, carried))
         if route is not None:
             routes[proxy.spec.context] = route
     return Snapshot(routes, resources.revision)
@@ -348,11 +361,7 @@ def _route(
 
 
 def _with_fallbacks(
-    route: Route,
-    fallbacks: list[str],
-    retry_statuses: list[int],
-    upstreams: dict[str, _Upstream],
-    resources: ResourceSet,
+    route: Route, fallbacks: list[str], upstreams: dict[str, _Upstream], resources: ResourceSet
 ) -> Route:
     """The proxy's route with its fallback providers as further targets, tried in order before the
     first byte: each with the translator from the route's client API to its backend (a provider that
@@ -393,10 +402,37 @@ def _with_fallbacks(
                 unavailable=upstream.unavailable,
             )
         )
-    if len(targets) == 1:
-        return route
-    chain = dataclasses.replace(route.chain, retry_statuses=route.chain.retry_statuses | frozenset(retry_statuses))
-    return dataclasses.replace(route, targets=tuple(targets), chain=chain, strip_headers=frozenset(strip))
+    return dataclasses.replace(route, targets=tuple(targets), strip_headers=frozenset(strip))
+
+
+def _routes_several(spec: ProxySpec) -> bool:
+    return (
+        bool(spec.fallbacks)
+        or spec.routing is not None
+        or spec.failover is not None
+        or (spec.circuit_breaker is not None)
+    )
+
+
+def _routing(spec: ProxySpec, targets: tuple[Target, ...], counters: RoutingCounters) -> Routing:
+    """The proxy's compiled selection strategy, failover settings, breaker settings and retry budget."""
+    failover = spec.failover or FailoverSpec()
+    breaker = spec.circuit_breaker or CircuitBreakerSpec()
+    routing = spec.routing or RoutingSpec()
+    settings = FailoverSettings(
+        retry_statuses=frozenset(spec.retry_statuses),
+        max_attempts=failover.max_attempts,
+        backoff_initial=failover.backoff.initial,
+        backoff_max=failover.backoff.max,
+        max_retry_after=failover.max_retry_after,
+        failures=breaker.failures,
+        suspend_for=breaker.suspend_for,
+        max_suspend=breaker.max_suspend,
+        smoothing=routing.smoothing,
+        decay=routing.decay,
+    )
+    counters.budget.configure(failover.budget.ratio, failover.budget.min_per_second)
+    return Routing(targets, build_selector(spec.routing, targets, counters), settings, counters.budget)
 
 
 __all__ = ["FORWARDING_HEADERS", "UPSTREAM_SETUP_FAILED", "Origin", "Route", "Snapshot", "compile_snapshot"]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from tollgate.sse import SSEFrameSplitter, event_spans, parse_frame, split_frames
+from tollgate.sse import SSEFrameSplitter, event_spans, first_event_span, parse_frame, split_frames
 from tollgate.types import JSONObject, JSONValue
 from tollgate.usage.record import TokenUsage, UsageResult
 
@@ -271,9 +271,9 @@ class SSEUsageTap:
             spans.update(event_spans(buf, _ERROR_NEEDLE))
         if self._model is None:
             for needle in reader.model_needles:
-                found = event_spans(buf, needle)
-                if found:
-                    spans.add(found[0])
+                found = first_event_span(buf, needle)
+                if found is not None:
+                    spans.add(found)
                     break
         return sorted(spans)
 

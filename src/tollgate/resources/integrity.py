@@ -27,7 +27,7 @@ def check_integrity(
     template has none, as azure-openai, azure-ai-foundry and openai-compatible). ProviderTemplates in
     `resources` are added to it. Rules: names are unique per kind; a custom template does not reuse a
     built-in name; a provider's template exists; a provider whose template has no base URL sets
-    `upstreamUrl`; a credential `secret:` names an existing Secret; a proxy names an existing provider;
+    `upstreamUrl`; a credential `secret:` names an existing Secret; a proxy names an existing provider (and fallbacks);
     an APIKey's target exists; no two providers/proxies share a context (nested contexts may be stored:
     deploying two nested ones on one gateway is refused unless the inner one sets `allowShadowing`,
     see `resources.contexts` and `store.apply.deploy_current`). `secret_names` adds Secrets known
@@ -81,6 +81,9 @@ def integrity_errors(
     for proxy in _of(items, LLMProxy):
         if proxy.spec.provider not in providers:
             errors.append(_err(proxy, "spec.provider", f"no LLMProvider named {proxy.spec.provider!r} exists"))
+        for index, fallback in enumerate(proxy.spec.fallbacks):
+            if fallback not in providers:
+                errors.append(_err(proxy, f"spec.fallbacks.{index}", f"no LLMProvider named {fallback!r} exists"))
     for key in _of(items, APIKey):
         target = key.spec.target
         pool = providers if target.kind == "LLMProvider" else proxies

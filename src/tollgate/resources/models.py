@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from tollgate.resources.routing import CircuitBreakerSpec, FailoverSpec, RoutingSpec
+
 API_VERSION: Final = "tollgate.dev/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _CONTEXT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
@@ -372,10 +374,20 @@ class ProxySpec(Model):
         description="Providers tried in order when the provider fails before the first byte (connect error, "
         "timeout, or an answer in retryStatuses); a target that fails to connect is passed over for a while.",
     )
-    retry_statuses: list[int] = Field(
+    retry_statuses: list[Annotated[int, Field(ge=400, le=599)]] = Field(
         default_factory=lambda: [429, 500, 502, 503, 504],
         alias="retryStatuses",
-        description="Upstream statuses that send the request to the next fallback (only with fallbacks).",
+        description="Upstream statuses that send the request to the next attempt (with fallbacks, routing, "
+        "failover or circuitBreaker set).",
+    )
+    routing: RoutingSpec | None = Field(
+        default=None, description="How the first target is chosen among the provider and its fallbacks."
+    )
+    failover: FailoverSpec | None = Field(
+        default=None, description="Attempts, retry budget and backoff when a target fails before the first byte."
+    )
+    circuit_breaker: CircuitBreakerSpec | None = Field(
+        default=None, alias="circuitBreaker", description="When a failing target is suspended and how it comes back."
     )
     policies: list[PolicyRef] = Field(
         default_factory=list,
@@ -387,6 +399,20 @@ class ProxySpec(Model):
     @classmethod
     def _context(cls, value: str) -> str:
         return _check_context(value)
+
+    @model_validator(mode="after")
+    def _routing_names(self) -> ProxySpec:
+        """Routing may name only this proxy's own providers (the provider and its fallbacks)."""
+        names = [self.provider, *self.fallbacks]
+        if len(set(names)) != len(names):
+            raise ValueError("fallbacks: a provider appears twice (the provider or a fallback repeated)")
+        unknown = sorted(set(self.routing.weights) - set(names)) if self.routing is not None else []
+        if unknown:
+            raise ValueError(
+                f"routing.weights: {', '.join(map(repr, unknown))} is not one of this proxy's providers "
+                f"({', '.join(names)})"
+            )
+        return self
 
 
 class LLMProxy(Model):
