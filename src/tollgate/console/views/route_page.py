@@ -46,7 +46,15 @@ TABS = {
     ],
 }
 _FIELDS = {
-    "connection": {"metadata.description", "spec.context", "spec.upstreamUrl", "spec.credential", "spec.provider"},
+    "connection": {
+        "metadata.description",
+        "spec.context",
+        "spec.upstreamUrl",
+        "spec.credential",
+        "spec.provider",
+        "spec.fallbacks",
+        "spec.routing",
+    },
     "security": {
         "spec.security.enabled",
         "spec.security.location",
@@ -170,6 +178,10 @@ def _apply_tab(doc: dict[str, Any], tab: str, form: FormData) -> None:
                 spec["credential"] = {"secret": choice} if choice else None
         else:
             spec["provider"] = text(form, "spec.provider")
+            spec["fallbacks"] = [str(v) for v in form.getlist("spec.fallbacks") if v and v != spec["provider"]]
+            strategy = text(form, "spec.routing.strategy")
+            if strategy and (strategy != "ordered" or spec.get("routing")):
+                spec["routing"] = {**(spec.get("routing") or {}), "strategy": strategy}
     elif tab == "security":
         spec["security"] = {
             "enabled": checked(form, "spec.security.enabled"),
