@@ -302,9 +302,10 @@ def wait_usage(
     provider: str,
     proxy: str | None,
     request_id: str | None = None,
-    timeout: float = 5.0,
+    timeout: float = 15.0,
 ) -> list[dict[str, Any]]:
-    """Poll until the recorder has flushed a usage row of this route in the time window.
+    """Poll until the recorder has flushed a usage row of this route in the time window (on a loaded
+    host the first rows after the gateway started have taken more than 5 s; success returns at once).
 
     Returns every matching row (a test then asserts there is exactly one). With `request_id`, only
     that request's row.

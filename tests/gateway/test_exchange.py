@@ -44,8 +44,10 @@ def test_the_usage_record_comes_from_the_exchange() -> None:
     row = record(ex, "gw-1", 40.0)
     assert row == (
         1000.0, "rid-1", "gw-1", "base", "app", "abc", "POST", "/app/v1/chat/completions", "gpt-4o",
-        "gpt-4o-2024", 3, 4, 7, 200, 40.0, 12.5, True, None,
+        "gpt-4o-2024", 3, 4, 7, 200, 40.0, 12.5, True, None, None, None,
     )  # fmt: skip
+    ex.cache_result, ex.saved_tokens = "hit", 7
+    assert record(ex, "gw-1", 40.0)[-2:] == ("hit", 7)
     assert ex.endpoint == "chat"
 
 

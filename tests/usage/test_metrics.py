@@ -179,6 +179,19 @@ def test_metrics_of_a_node_after_sdk_calls(tmp_path: Path) -> None:
     assert "tollgate_requests_in_flight" in families
 
 
+def test_cache_results_and_saved_tokens() -> None:
+    registry = CollectorRegistry()
+    hit = RECORD._replace(cache_result="hit", saved_tokens=1500, prompt_tokens=0, completion_tokens=0, total_tokens=0)
+    UsageMetrics(registry).observe([RECORD._replace(cache_result="miss"), hit, hit, RECORD])
+    got = samples(registry)
+    route = (("model", "gpt-4o"), ("provider", "openai"), ("proxy", "team"))
+    assert got[("tollgate_cache_total", (*route, ("result", "hit")))] == 2
+    assert got[("tollgate_cache_total", (*route, ("result", "miss")))] == 1
+    assert got[("tollgate_cache_saved_tokens_total", route)] == 3000
+    assert got[("tollgate_tokens_total", (*route, ("type", "input")))] == 2000  # the hits spent none
+    assert got[("tollgate_cost_usd_total", route)] == pytest.approx(2 * 0.0075)
+
+
 def test_the_grafana_dashboard_uses_only_metrics_that_exist() -> None:
     import json
     import re

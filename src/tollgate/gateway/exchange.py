@@ -56,7 +56,9 @@ class Exchange:
     - per upstream attempt: `target`, `upstream` (the request as it will be sent), `attempts`;
     - with the response: `status`, `response_headers` (as the client gets them), `ttfb_ms`,
       `is_stream` (asked for a stream until the response says what it is), `result` (usage and response model);
-    - at the end: `error` (a code when the exchange failed, also mid-stream).
+    - at the end: `error` (a code when the exchange failed, also mid-stream);
+    - on a route with a response cache: `cache_result` ("hit", "semantic_hit", "miss", "bypass",
+      "unavailable") and, on a hit, `saved_tokens` (the tokens the cached answer was metered at).
     """
 
     __slots__ = (
@@ -64,6 +66,7 @@ class Exchange:
         "attempts",
         "body",
         "body_obj",
+        "cache_result",
         "client_api",
         "client_ip",
         "error",
@@ -78,6 +81,7 @@ class Exchange:
         "response_headers",
         "result",
         "route",
+        "saved_tokens",
         "started",
         "status",
         "sub_path",
@@ -112,6 +116,8 @@ class Exchange:
         self.is_stream = False
         self.result: UsageResult | None = None
         self.error: str | None = None
+        self.cache_result: str | None = None
+        self.saved_tokens: int | None = None
         self._locals: dict[ExchangeKey[object], object] | None = None
 
     def __repr__(self) -> str:
@@ -163,6 +169,8 @@ def record(ex: Exchange, gateway: str, latency_ms: float, path_limit: int | None
         ex.ttfb_ms,
         ex.is_stream,
         ex.error,
+        ex.cache_result,
+        ex.saved_tokens,
     )
 
 

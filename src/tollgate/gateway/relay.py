@@ -34,7 +34,7 @@ from tollgate.gateway.server import Connection, Request
 from tollgate.gateway.snapshot import Route
 from tollgate.gateway.targets import Target, first_available
 from tollgate.gateway.upstream import BUFFER_LIMIT, UpstreamResponse
-from tollgate.policies.base import ChunkFilter, ChunkTap
+from tollgate.policies.base import ChunkFilter, ChunkTap, Reply
 from tollgate.providers.base import ClientAPI, IdentityTranslation, Translation, UpstreamRequest
 from tollgate.providers.unmatched import client_api_for_unmatched
 from tollgate.resources.keys import split_key
@@ -148,10 +148,13 @@ class Relay:
             ex.is_stream = facts.is_streaming
             if route.models is not None:
                 _check_model(route.models, ex)
-            for hook in chain.request_body:
-                verdict = await hook(ex)
-                if verdict is not None:
-                    raise verdict
+            for body_hook in chain.request_body:
+                answer = await body_hook(ex)
+                if answer is not None:
+                    if isinstance(answer, Reply):  # answered without an upstream (a cache hit)
+                        self._reply(conn, ex, answer)
+                        return
+                    raise answer
             resp, translation = await self._call_upstream(route, ex)
         except GatewayError as err:
             ex.status = self._fail(conn, client, err, ex.request_id)
@@ -172,7 +175,7 @@ class Relay:
                 if verdict is not None:
                     raise verdict
             is_sse = (resp.header(b"content-type") or b"").startswith(_EVENT_STREAM)
-            if is_sse or (ex.facts.is_streaming and resp.header(b"content-length") is None):
+            if is_sse or (ex.facts.is_streaming and _relayed_as_stream(ex, resp)):
                 ex.is_stream = True  # metered as what the upstream sent, whatever the client asked
                 await self._stream(conn, ex, resp, translation, client, is_sse)
             else:
@@ -335,8 +338,11 @@ class Relay:
             filters = [f for make in chain.stream_filters if (f := make(ex)) is not None]
         if chain.stream_taps:
             taps = [t for make in chain.stream_taps if (t := make(ex)) is not None]
+        # The upstream's length holds while nothing rewrites the bytes (a JSON-array stream sent whole);
+        # read before the first chunk is taken (a drained body reports 0).
+        length = resp.content_length if translation is None and not filters else None
         chunk = await resp.next_chunk()  # surface a failure before the head goes out, as a clean error
-        conn.start_stream(resp.status, ex.response_headers)
+        conn.start_stream(resp.status, ex.response_headers, length)
         try:
             while chunk is not None:
                 tap.feed(chunk)
@@ -380,6 +386,23 @@ class Relay:
         if ex.error is None and tap.error is not None:
             ex.status = 502 if ex.status < 400 else ex.status
             ex.error = tap.error[:_ERROR_CODE_MAX]
+
+    def _reply(self, conn: Connection, ex: Exchange, reply: Reply) -> None:
+        """Send a policy's `Reply`: response-head hooks run (they may still refuse it), then the whole
+        body goes out in one write and the exchange completes."""
+        assert ex.route is not None
+        ex.ttfb_ms = (time.time() - ex.started) * 1000.0
+        ex.status = reply.status
+        ex.is_stream = reply.is_stream
+        ex.response_headers = [*reply.headers, (b"x-request-id", ex.request_id.encode())]
+        for check in ex.route.chain.response_headers:
+            verdict = check(ex)
+            if verdict is not None:
+                raise verdict
+        if ex.key_id is not None:
+            self.state.key_last_used[ex.key_id] = ex.started
+        conn.send_response(reply.status, ex.response_headers, reply.body)
+        self._finish(ex)
 
     def _key_failed(self, ex: Exchange, route: Route, err: AuthenticationError) -> GatewayError:
         """Count a wrong key against the client (backoff) and log it by fingerprint, never the value; the
@@ -428,6 +451,16 @@ class Relay:
                 log.exception("request %s: completion hook failed", ex.request_id)
         state = self.state
         state.usage.submit(record(ex, state.name, (time.time() - ex.started) * 1000.0))
+
+
+def _relayed_as_stream(ex: Exchange, resp: UpstreamResponse) -> bool:
+    """Whether a non-SSE answer to a streaming request is a stream: one without a length, or a 2xx of a
+    backend that streams JSON arrays (Gemini without `alt=sse`, even sent whole with a Content-Length),
+    which is then relayed as it arrives and metered by the stream tap, not read as one object."""
+    if resp.header(b"content-length") is None:
+        return True
+    assert ex.target is not None
+    return ex.target.backend.array_streams and 200 <= resp.status < 300
 
 
 def _rewrites_body(translation: Translation | None, status: int) -> bool:

@@ -238,11 +238,12 @@ def compile_snapshot(
     tables = _key_tables(resources)
     upstreams: dict[str, _Upstream] = {}
     routes: dict[str, Route] = {}
+    targets: dict[str, Target] = {}  # provider -> its target, for policies that call a provider (embeddings)
     for name, provider in resources.providers.items():
         upstream = _compile_upstream(provider, resources, pools, health)
         if upstream is None:
             continue
-        policies = _policies("LLMProvider", name, provider.spec.policies, services)
+        policies = _policies("LLMProvider", name, provider.spec.policies, services, targets)
         if policies is None:
             continue
         upstreams[name] = upstream
@@ -260,6 +261,7 @@ def compile_snapshot(
         )
         if route is not None:
             routes[provider.spec.context] = route
+            targets[name] = route.targets[0]
     for name, proxy in resources.proxies.items():
         provider_name = proxy.spec.provider
         upstream = upstreams.get(provider_name)
@@ -267,7 +269,7 @@ def compile_snapshot(
         if upstream is None or base is None:
             log.error("proxy %s: provider %s is not deployed; not routed", name, provider_name)
             continue
-        own = _policies("LLMProxy", name, proxy.spec.policies, services)
+        own = _policies("LLMProxy", name, proxy.spec.policies, services, targets)
         if own is None:
             continue
         route = _route(
@@ -291,13 +293,15 @@ def compile_snapshot(
     return Snapshot(routes, resources.revision)
 
 
-def _policies(kind: str, name: str, refs: list[PolicyRef], services: PolicyServices) -> tuple[Policy, ...] | None:
+def _policies(
+    kind: str, name: str, refs: list[PolicyRef], services: PolicyServices, targets: dict[str, Target]
+) -> tuple[Policy, ...] | None:
     """The built policies of one document, or None (logged; the route is left out) when one cannot be built.
 
     A provider's policies are built once and shared by its own route and every proxy on it, so its
     counters are shared too."""
     try:
-        return build_policies(kind, name, refs, services)
+        return build_policies(kind, name, refs, services, targets)
     except ResourceValidationError as exc:
         log.error("%s %s: policy not built (%s); not routed", kind, name, exc)
         return None

@@ -27,6 +27,8 @@ SETTINGS: dict[str, bool] = {
     "hang": False,
     "stream-error": False,
     "echo": False,
+    # a stream sent as one body with a Content-Length, as a buffering proxy in front of the vendor does
+    "unchunked": False,
     # read by mock/tools.py: how many of the offered tools to call at once
     "tool-calls": True,
     # seconds in the `retry-after` header of a forced error (vendors send it on 429 and some 5xx)
@@ -58,6 +60,8 @@ class Behaviour:
     hangs: bool = False
     stream_error: bool = False
     echo: bool = False
+    #: send a stream's frames as one body with a Content-Length instead of chunk by chunk
+    unchunked: bool = False
     #: `retry-after` of a forced error: replaces the vendor's default (1 s on 429), adds one on other statuses
     retry_after: int | None = None
 
@@ -111,6 +115,7 @@ def resolve(config: Mapping[str, int | bool], text: str) -> Behaviour:
         hangs=bool(merged.get("hang", False)),
         stream_error=bool(merged.get("stream-error", False)),
         echo=bool(merged.get("echo", False)),
+        unchunked=bool(merged.get("unchunked", False)),
         retry_after=int(merged["retry-after"]) if "retry-after" in merged else None,
     )
 

@@ -186,6 +186,9 @@ class GeminiClientAPI(TemplateClientAPI):
 class GeminiBackend(TemplateBackend):
     """The Gemini backend: Gemini's usage reader and dual-format stream tap."""
 
+    #: `:streamGenerateContent` without `alt=sse` answers one JSON array, chunked or with a length
+    array_streams = True
+
     def __init__(self, name: str = "gemini", spec: TemplateSpec = TEMPLATE) -> None:
         super().__init__(name, spec, reader=_reader(spec))
 

@@ -141,6 +141,8 @@ class TemplateBackend:
         pass_through: the translator for clients of the same API (default: no translation at all).
     """
 
+    array_streams = False
+
     def __init__(
         self,
         name: str,

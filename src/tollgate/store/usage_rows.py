@@ -95,6 +95,7 @@ _PG_TYPES = {
     "completion_tokens": "integer",
     "total_tokens": "integer",
     "cached_tokens": "integer",
+    "saved_tokens": "integer",
     "status": "integer",
     "is_streaming": "boolean",
 }
@@ -183,6 +184,8 @@ _LISTED = (
     "ttfb_ms",
     "is_streaming",
     "error_code",
+    "cache_result",
+    "saved_tokens",
 )
 
 

@@ -55,6 +55,18 @@ class UsageMetrics:
         self.cost = Counter(
             "tollgate_cost_usd", "Cost at the price table's prices, in USD.", list(_ROUTE), registry=registry
         )
+        self.cache = Counter(
+            "tollgate_cache",
+            "Requests on routes with a response cache, by result: hit, semantic_hit, miss, bypass, unavailable.",
+            [*_ROUTE, "result"],
+            registry=registry,
+        )
+        self.saved_tokens = Counter(
+            "tollgate_cache_saved_tokens",
+            "Tokens that cache hits did not spend upstream (the cached answers' metered tokens).",
+            list(_ROUTE),
+            registry=registry,
+        )
         self.token_usage = Histogram(
             "gen_ai_client_token_usage",
             "Tokens per request (OTel gen_ai.client.token.usage), by gen_ai_token_type input or output.",
@@ -95,6 +107,8 @@ class UsageMetrics:
         duration: dict[tuple[str, ...], _Buckets] = {}
         ttft: dict[tuple[str, ...], _Buckets] = {}
         token_usage: dict[tuple[str, ...], _Buckets] = {}
+        cache: dict[tuple[str, ...], int] = {}
+        saved: dict[tuple[str, ...], int] = {}
         prices = self._prices
         for r in records:
             route = (r.provider, r.proxy or "", self.model_label(r))
@@ -107,6 +121,11 @@ class UsageMetrics:
                 errors[key] = errors.get(key, 0) + 1
             if r.is_streaming and r.ttfb_ms is not None:
                 _add(ttft, route, TTFT_BUCKETS, r.ttfb_ms / 1000.0)
+            if r.cache_result is not None:
+                key = (*route, r.cache_result)
+                cache[key] = cache.get(key, 0) + 1
+                if r.saved_tokens:
+                    saved[route] = saved.get(route, 0) + r.saved_tokens
             cached = getattr(r, "cached_tokens", None)
             for kind, count in (("input", r.prompt_tokens), ("output", r.completion_tokens), ("cached", cached)):
                 if count:
@@ -123,6 +142,8 @@ class UsageMetrics:
             (self.errors, errors),
             (self.tokens, tokens),
             (self.cost, cost),
+            (self.cache, cache),
+            (self.saved_tokens, saved),
         ):
             for labels, amount in sums.items():
                 counter.labels(*labels).inc(amount)

@@ -69,3 +69,7 @@ class UsageRecord(NamedTuple):
     ttfb_ms: float | None
     is_streaming: bool
     error_code: str | None = None
+    #: on a route with a response cache: hit, semantic_hit, miss, bypass or unavailable (else None)
+    cache_result: str | None = None
+    #: on a cache hit: the tokens the cached answer was metered at (the record's own tokens are 0)
+    saved_tokens: int | None = None
