@@ -30,6 +30,7 @@ from tollgate.errors import (
 )
 from tollgate.gateway.exchange import Exchange, record
 from tollgate.gateway.forwarding import client_address
+from tollgate.gateway.probes import PROBE_PREFIX, probe_response
 from tollgate.gateway.server import Connection, Request
 from tollgate.gateway.snapshot import Route
 from tollgate.gateway.targets import Target, first_available
@@ -117,10 +118,17 @@ class Relay:
         )
         route = state.snapshot.match(req.path)
         if route is None:
+            if req.path.startswith(PROBE_PREFIX):
+                probe = probe_response(req.method, req.path, state.readiness)
+                if probe is not None:
+                    conn.send_response(*probe)
+                    return
             err = RouteNotFoundError(f"No API is deployed at {req.path!r}.")
             self._fail(conn, client_api_for_unmatched(req.path), err, ex.request_id)
             return
         ex.route = route
+        if state.tracing is not None:
+            state.tracing.start(ex)
         client = ex.client_api = route.client_api
         chain = route.chain
         if state.backoff_active:  # someone presented a wrong key since start: is this client and key id blocked?
@@ -177,12 +185,18 @@ class Relay:
             is_sse = (resp.header(b"content-type") or b"").startswith(_EVENT_STREAM)
             if is_sse or (ex.facts.is_streaming and _relayed_as_stream(ex, resp)):
                 ex.is_stream = True  # metered as what the upstream sent, whatever the client asked
-                await self._stream(conn, ex, resp, translation, client, is_sse)
+                state.streams += 1
+                try:
+                    await self._stream(conn, ex, resp, translation, client, is_sse)
+                finally:
+                    state.streams -= 1
             else:
                 ex.is_stream = False
                 await self._relay_body(conn, ex, resp, translation)
         except GatewayError as err:  # failed before anything was sent to the client (else: cut it)
             resp.release()
+            if isinstance(err, UpstreamError) and ex.target is not None:
+                state.upstream_errors.failed(ex.target.name, err)
             if conn.response_started:
                 conn.abort()
                 ex.status = err.status
@@ -247,7 +261,12 @@ class Relay:
         if translation is not None:
             translation.request(up, ex.body_obj)
         url = target.target_url(up.path, up.query)
-        resp = await target.pool.request(up.method, url, up.headers, target.fixed_headers, up.body, target.timeout)
+        ex.upstream_started = time.time()
+        try:
+            resp = await target.pool.request(up.method, url, up.headers, target.fixed_headers, up.body, target.timeout)
+        except UpstreamError as err:
+            self.state.upstream_errors.failed(target.name, err)  # every attempt, failed-over ones included
+            raise
         return resp, translation
 
     async def _relay_body(
@@ -306,6 +325,7 @@ class Relay:
                 conn.end_stream()
         except UpstreamError as err:
             conn.abort()
+            self.state.upstream_errors.failed(ex.target.name, err)
             log.warning("request %s: upstream body failed: %s", ex.request_id, err.message)
             ex.status, ex.error = 502, err.code
         if tap is not None:
@@ -372,6 +392,8 @@ class Relay:
                 for reader in taps:
                     reader.close()
         except GatewayError as err:
+            if isinstance(err, UpstreamError):
+                self.state.upstream_errors.failed(ex.target.name, err)
             frame = client.stream_error_frame(err) if is_sse else None
             if frame is not None and not conn.closed:
                 await conn.write_chunk(frame)
