@@ -104,6 +104,9 @@ class UsagePaths(Model):
     prompt_tokens: list[str] = Field(default_factory=list, alias="promptTokens")
     completion_tokens: list[str] = Field(default_factory=list, alias="completionTokens")
     total_tokens: list[str] = Field(default_factory=list, alias="totalTokens")
+    cached_tokens: list[str] = Field(
+        default_factory=list, alias="cachedTokens", description="Prompt tokens read from the vendor's prompt cache."
+    )
 
 
 ErrorFormat = Literal["openai", "anthropic", "gemini", "mistral"]
@@ -126,6 +129,12 @@ class TemplateSpec(Model):
     streaming: StreamDetection = Field(default_factory=StreamDetection)
     response_model: list[str] = Field(default_factory=lambda: ["model"], alias="responseModel")
     usage: UsagePaths = Field(default_factory=UsagePaths)
+    finish_reasons: list[str] = Field(
+        default_factory=list,
+        alias="finishReasons",
+        description="Dotted JSON paths to why the answer ended; `*` steps into every element of an array "
+        "(`choices.*.finish_reason`). Reported in traces.",
+    )
     error_format: ErrorFormat = Field(default="openai", alias="errorFormat")
 
 
