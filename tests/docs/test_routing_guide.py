@@ -52,7 +52,7 @@ def _section(title: str) -> str:
 
 
 def test_multi_provider_examples_apply_and_compile_to_their_strategies() -> None:
-    from tollgate.gateway.selection import ByHeader, LowestLatency, Rotation, StickyHash
+    from tollgate.gateway.selection import ByHeader, ByModel, LowestLatency, Rotation, StickyHash
     from tollgate.resources.routing import RoutingSpec
 
     section = _section("## Proxies on several providers")
@@ -86,8 +86,8 @@ def test_multi_provider_examples_apply_and_compile_to_their_strategies() -> None
     kinds = []
     for fragment in fragments:
         spec = RoutingSpec.model_validate(fragment)
-        names = ["openai", "claude"]
-        doc = {"provider": "openai", "fallbacks": ["claude"], "context": "/x", "routing": fragment}
+        names = ["openai", "claude", "gemini"]
+        doc = {"provider": "openai", "fallbacks": ["claude", "gemini"], "context": "/x", "routing": fragment}
         built = compile_snapshot(
             ResourceSet(
                 templates={},
@@ -100,7 +100,7 @@ def test_multi_provider_examples_apply_and_compile_to_their_strategies() -> None
         ).routes["/x"]
         assert built.routing is not None and spec.strategy == fragment["strategy"]
         kinds.append(type(built.routing.selector))
-    assert kinds == [Rotation, Rotation, LowestLatency, ByHeader, StickyHash]
+    assert kinds == [Rotation, Rotation, LowestLatency, ByHeader, StickyHash, ByModel]
 
 
 def _exchange() -> Exchange:

@@ -9,6 +9,7 @@ proxies reach Claude and Gemini through translation, so the answer names the ven
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections import Counter
@@ -56,6 +57,28 @@ PROXIES: dict[str, tuple[list[str], dict[str, Any]]] = {
         {"circuitBreaker": {"failures": 1, "suspendFor": 60}, "clientApi": "anthropic"},
     ),
     "out-gemini": (["gdead", "gdead2"], {"circuitBreaker": {"failures": 1, "suspendFor": 60}}),
+    "by-model": (
+        ["openai", "claude", "gemini"],
+        {
+            "routing": {
+                "strategy": "model",
+                "aliases": {"anthropic": "by-model-claude", "google": "by-model-gemini"},
+                "models": {
+                    "fast": {"provider": "google", "model": "gemini-2.5-flash"},
+                    "smart": [
+                        {"provider": "anthropic", "model": "claude-sonnet-4-6"},
+                        {"provider": "by-model-openai", "model": "gpt-4o"},
+                    ],
+                },
+            },
+            "circuitBreaker": FAST_BREAKER,
+        },
+    ),
+    "agents": (
+        ["claude", "openai"],
+        {"clientApi": "anthropic", "routing": {"strategy": "model", "aliases": {"openai": "agents-openai"}}},
+    ),
+    "mixed": (["claude", "gemini"], {"clientApi": None}),  # no clientApi: providers of two APIs speak OpenAI's
 }
 
 
@@ -80,7 +103,7 @@ class Gateway:
         )
         return SERVED_BY[response.choices[0].message.content or ""]
 
-    def rows(self, proxy: str, window: list[float], count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def rows(self, proxy: str, window: list[float], count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
         """The proxy's usage rows in the window once `count` have been written (then exactly those)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -91,7 +114,7 @@ class Gateway:
             time.sleep(0.1)
 
     def _rows(self, proxy: str, window: list[float]) -> list[dict[str, Any]]:
-        rows = usage_rows(self.process.db_path, window[0] - 0.05, window[1] + 0.05)
+        rows = usage_rows(self.process.db_path, window[0], window[1])  # rows carry the arrival time: inside
         return [r for r in rows if r["proxy"] == proxy]
 
 
@@ -128,6 +151,7 @@ def gw(mock_server: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Ite
         spec = {"provider": names[0], "context": f"/p/{proxy}", "fallbacks": names[1:], **extra}
         if not is_gemini and "clientApi" not in extra:
             spec["clientApi"] = "openai"
+        spec = {k: v for k, v in spec.items() if v is not None}
         docs.append(_doc("LLMProxy", proxy, spec))
         keys[proxy] = generate_key().value
         target = {"kind": "LLMProxy", "name": proxy}
@@ -369,3 +393,62 @@ def test_every_target_out_answers_503_in_each_client_apis_shape(gw: Gateway) -> 
     with pytest.raises(genai_errors.ServerError) as gem_out:
         gemini.models.generate_content(model="gemini-2.5-flash", contents="Hi")
     assert (gem_out.value.code, gem_out.value.status, gem_out.value.message) == (503, "UNAVAILABLE", message)
+
+
+def _upstream_model(gw: Gateway, vendor: str, nonce: str) -> str:
+    (request,) = [r for r in gw.mock.requests(vendor) if nonce in str(r["body"])]
+    if vendor == "gemini":  # the model is in the path
+        return str(request["vendor_path"]).split("/models/")[1].split(":")[0]
+    return str(json.loads(str(request["body"]))["model"])
+
+
+def test_model_names_and_provider_prefixes_choose_the_provider_and_the_model_it_gets(gw: Gateway) -> None:
+    api = gw.openai("by-model")
+
+    def ask(model: str) -> tuple[str, str, str]:
+        nonce = "n" + secrets.token_hex(4)
+        answer = api.chat.completions.create(model=model, messages=[{"role": "user", "content": f"Hi {nonce}"}])
+        served = SERVED_BY[answer.choices[0].message.content or ""]
+        vendor = VENDOR_OF[served][1]
+        return served, _upstream_model(gw, vendor, nonce), answer.model
+
+    with timed() as window:
+        assert ask("fast") == ("gemini", "gemini-2.5-flash", "gemini-2.5-flash")
+    rows = gw.rows("by-model", window, 1)
+    assert [(r["provider"], r["request_model"], r["response_model"]) for r in rows] == [
+        ("by-model-gemini", "fast", "gemini-2.5-flash")
+    ]
+    assert ask("smart") == ("claude", "claude-sonnet-4-6", "claude-sonnet-4-6")
+    assert ask("anthropic/claude-opus-4-1") == ("claude", "claude-opus-4-1", "claude-opus-4-1")
+    assert ask("by-model-gemini/gemini-2.5-pro") == ("gemini", "gemini-2.5-pro", "gemini-2.5-pro")
+    assert ask("gpt-4o-mini") == ("openai", "gpt-4o-mini", "gpt-4o-mini")  # no entry: the declared order
+    # an alias with two providers fails over in its own order, each sent its own model
+    gw.mock.configure(error=529, vendors=["anthropic"])
+    try:
+        with timed() as window:
+            assert ask("smart") == ("openai", "gpt-4o", "gpt-4o")
+    finally:
+        gw.mock.reset()
+    rows = gw.rows("by-model", window, 2)
+    assert [(r["provider"], r["status"], r["error_code"], r["request_model"]) for r in rows] == [
+        ("by-model-claude", 529, "retried:upstream_status", "smart"),
+        ("by-model-openai", 200, None, "smart"),
+    ]
+
+
+def test_an_anthropic_client_reaches_openai_models_by_prefix(gw: Gateway) -> None:
+    client = anthropic_client(f"{gw.process.url}/p/agents", gw.keys["agents"])
+    nonce = "n" + secrets.token_hex(4)
+    message = client.messages.create(
+        model="openai/gpt-4o", max_tokens=20, messages=[{"role": "user", "content": f"Hi {nonce}"}]
+    )
+    assert message.content[0].text == ANSWER["openai"]  # type: ignore[union-attr]
+    assert _upstream_model(gw, "openai", nonce) == "gpt-4o"
+    plain = client.messages.create(
+        model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": "Hi"}]
+    )
+    assert plain.content[0].text == ANSWER["claude"]  # type: ignore[union-attr]
+
+
+def test_a_proxy_on_providers_of_two_apis_speaks_openai(gw: Gateway) -> None:
+    assert gw.ask("mixed") == "claude"

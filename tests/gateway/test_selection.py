@@ -114,6 +114,103 @@ def test_header_names_the_target_missing_means_the_declared_order_and_unknown_is
     assert refused.value.message == "Header 'x-provider' must name one of this API's providers: a, b, c."
 
 
+def test_header_accepts_an_alias() -> None:
+    sel = selector(route_with({"strategy": "header", "header": "x-provider", "aliases": {"claude": "b"}}))
+    assert [t.name for t in sel.order(exchange({"x-provider": "Claude"}), 0.0)] == ["b", "a", "c"]
+
+
+def model_exchange(model: str | None) -> Exchange:
+    from tollgate.providers.base import RequestFacts
+
+    ex = exchange()
+    ex.facts = RequestFacts(model=model, is_streaming=False)
+    return ex
+
+
+def sent_model(target: Any, model: str) -> str:
+    """The body model `target`'s translator sends upstream for a request that asked for `model`."""
+    import orjson
+
+    from tollgate.providers.base import RequestFacts, UpstreamRequest
+
+    body = {"model": model, "messages": []}
+    req = UpstreamRequest("POST", "/v1/chat/completions", "", [], orjson.dumps(body))
+    translation = target.translator.start(RequestFacts(model, False), req, body)
+    if translation is not None:
+        translation.request(req, body)
+    return str(orjson.loads(req.body)["model"])
+
+
+def test_model_names_aliases_and_provider_prefixes_choose_the_target_and_the_model_sent() -> None:
+    routing = {
+        "strategy": "model",
+        "aliases": {"claude": "b"},
+        "models": {
+            "fast": {"provider": "c", "model": "gemini-2.5-flash"},
+            "smart": [{"provider": "claude", "model": "claude-sonnet-4-6"}, {"provider": "a", "model": "gpt-4o"}],
+            "gpt-4o-mini": {"provider": "a"},
+        },
+    }
+    route = route_with(routing)
+    sel = selector(route)
+
+    def picked(model: str | None) -> list[tuple[str, str | None]]:
+        order = sel.order(model_exchange(model), 0.0)
+        return [(t.name, sent_model(t, model) if model else None) for t in order]
+
+    assert picked("fast") == [("c", "gemini-2.5-flash")]
+    assert picked("smart") == [("b", "claude-sonnet-4-6"), ("a", "gpt-4o")]
+    assert picked("gpt-4o-mini") == [("a", "gpt-4o-mini")]
+    assert picked("claude/claude-opus-4-1") == [("b", "claude-opus-4-1")]
+    assert picked("b/claude-opus-4-1") == [("b", "claude-opus-4-1")]
+    assert picked("c/gemini-2.5-pro") == [("c", "gemini-2.5-pro")]
+    assert picked("o3") == [("a", "o3"), ("b", "o3"), ("c", "o3")]  # anything else: the declared order
+    assert picked("zz/o3") == [("a", "zz/o3"), ("b", "zz/o3"), ("c", "zz/o3")]
+    assert picked(None) == [("a", None), ("b", None), ("c", None)]
+    # the variants share their provider's health (one breaker per provider)
+    assert sel.order(model_exchange("fast"), 0.0)[0].health is route.targets[2].health
+
+
+def test_a_providers_own_model_map_applies_after_the_model_route() -> None:
+    rs = resource_set(
+        [
+            provider("a", "openai", "/a", UP),
+            provider("b", "anthropic", "/b", UP, modelMap={"claude-sonnet-4-5": "claude-sonnet-4-6"}),
+        ],
+        [proxy("app", "a", "/app", fallbacks=["b"], routing={"strategy": "model"})],
+    )
+    route = compile_snapshot(rs, PoolRegistry(), {}).routes["/app"]
+    (target,) = selector(route).order(model_exchange("b/claude-sonnet-4-5"), 0.0)
+    import orjson
+
+    from tollgate.providers.base import RequestFacts, UpstreamRequest
+
+    body = {"model": "b/claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}
+    req = UpstreamRequest("POST", "/v1/chat/completions", "", [], orjson.dumps(body))
+    translation = target.translator.start(RequestFacts("b/claude-sonnet-4-5", False), req, body)
+    assert translation is not None
+    translation.request(req, body)
+    assert orjson.loads(req.body)["model"] == "claude-sonnet-4-6"  # openai -> anthropic, renamed twice
+    assert req.path == "/v1/messages"
+
+
+def test_a_proxy_on_providers_of_different_apis_speaks_openai_unless_it_says_otherwise() -> None:
+    providers = [provider("claude", "anthropic", "/claude", UP), provider("gem", "gemini", "/gem", UP)]
+    mixed = compile_snapshot(
+        resource_set(providers, [proxy("mixed", "claude", "/mixed", fallbacks=["gem"])]), PoolRegistry(), {}
+    ).routes["/mixed"]
+    assert mixed.client_api.name == "openai"
+    assert [t.translator.name for t in mixed.targets] == ["openai->anthropic", "openai->gemini"]
+    said = compile_snapshot(
+        resource_set(providers, [proxy("said", "claude", "/said", fallbacks=["gem"], clientApi="anthropic")]),
+        PoolRegistry(),
+        {},
+    ).routes["/said"]
+    assert said.client_api.name == "anthropic"
+    alone = compile_snapshot(resource_set(providers, [proxy("alone", "claude", "/alone")]), PoolRegistry(), {})
+    assert alone.routes["/alone"].client_api.name == "anthropic"
+
+
 def test_sticky_hash_is_stable_per_user_across_snapshots_and_falls_to_the_next_in_its_own_order() -> None:
     spec = {"strategy": "hash", "header": "x-user-id"}
     one, two = selector(route_with(spec)), selector(route_with(spec))
@@ -150,7 +247,7 @@ def test_sticky_hash_is_stable_per_user_across_snapshots_and_falls_to_the_next_i
         (
             {"strategy": "weighted", "weights": {"zz": 1}},
             "spec",
-            "routing.weights: 'zz' is not one of this proxy's providers (a, b)",
+            "routing.weights.zz: 'zz' is not one of this proxy's providers (a, b)",
         ),
         (
             {"strategy": "round-robin", "weights": {"a": 1}},
@@ -170,9 +267,30 @@ def test_sticky_hash_is_stable_per_user_across_snapshots_and_falls_to_the_next_i
         (
             {"strategy": "fastest"},
             "spec.routing.strategy",
-            "input should be 'ordered', 'round-robin', 'weighted', 'lowest-latency', 'header' or 'hash'",
+            "input should be 'ordered', 'round-robin', 'weighted', 'lowest-latency', 'header', 'hash' or 'model'",
         ),
         ({"strategy": "lowest-latency", "smoothing": 0}, "spec.routing.smoothing", "input should be greater than 0"),
+        (
+            {"strategy": "model", "models": {"fast": {"provider": "zz"}}},
+            "spec",
+            "routing.models.fast.0.provider: 'zz' is not one of this proxy's providers (a, b)",
+        ),
+        ({"strategy": "model", "models": {"fast": []}}, "spec.routing.models", "'fast': name at least one provider"),
+        (
+            {"strategy": "model", "aliases": {"b": "a"}},
+            "spec",
+            "routing.aliases.b: 'b' is already a provider's name",
+        ),
+        (
+            {"strategy": "model", "aliases": {"gpt": "zz"}},
+            "spec",
+            "routing.aliases.gpt: 'zz' is not one of this proxy's providers (a, b)",
+        ),
+        (
+            {"strategy": "ordered", "models": {"fast": {"provider": "a"}}},
+            "spec.routing",
+            "models apply only to strategy 'model', not 'ordered'",
+        ),
     ],
 )
 def test_a_bad_routing_value_is_refused_naming_the_document_and_field(

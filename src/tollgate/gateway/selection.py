@@ -1,22 +1,24 @@
 """Selection strategies: the order in which one request tries a route's targets.
 
 Each strategy is compiled once per snapshot from the proxy's `routing` block into a `Selector`
-whose `order` returns a prebuilt tuple (ordered, round robin, weighted, header) or sorts a handful
-of targets (lowest latency, hash). The first target of the order serves when it is up; the failover
-loop (`gateway/failover.py`) walks on from there. Rotation positions live in the proxy's
+whose `order` returns a prebuilt tuple (ordered, round robin, weighted, header, model: one dict
+lookup) or sorts a handful of targets (lowest latency, hash). The first target of the order serves
+when it is up; the failover loop (`gateway/failover.py`) walks on from there. Rotation positions live in the proxy's
 `RoutingCounters` (per node, kept across snapshots). No selector waits, logs or touches the store.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import reduce
 from math import gcd
 from typing import TYPE_CHECKING, Protocol
 
 from tollgate.errors import BadRequestError
 from tollgate.gateway.targets import Target
+from tollgate.providers.model_map import RoutedModelTranslator
 from tollgate.resources.routing import RoutingSpec
 
 if TYPE_CHECKING:
@@ -88,11 +90,14 @@ class ByHeader:
 
     observes_latency = False
 
-    def __init__(self, targets: tuple[Target, ...], header: str) -> None:
+    def __init__(self, targets: tuple[Target, ...], header: str, aliases: Mapping[str, str]) -> None:
         self._name = header.encode()
         self._header = header
         self._default = targets
         self._by_value = {t.name: (t, *(o for o in targets if o is not t)) for t in targets}
+        for alias, name in aliases.items():
+            if name in self._by_value:
+                self._by_value[alias] = self._by_value[name]
 
     def order(self, ex: Exchange, now: float) -> tuple[Target, ...]:
         value = _header(ex, self._name)
@@ -103,6 +108,40 @@ class ByHeader:
             names = ", ".join(self._by_value)
             raise BadRequestError(f"Header {self._header!r} must name one of this API's providers: {names}.")
         return found
+
+
+class ByModel:
+    """By the model the client asks for: a name of `models` (e.g. the alias `fast`) goes to its
+    providers in their order, each sent the model configured for it; `provider/model` (a provider's
+    name or alias, then the model) goes to that provider with the prefix taken off; any other model
+    goes to the declared order, as asked. Targets here are the route's, with a translator that
+    rewrites the model (built at compile, sharing the provider's health)."""
+
+    observes_latency = False
+
+    def __init__(
+        self,
+        targets: tuple[Target, ...],
+        by_model: dict[str, tuple[Target, ...]],
+        by_prefix: dict[str, tuple[Target, ...]],
+    ) -> None:
+        self._default = targets
+        self._by_model = by_model
+        self._by_prefix = by_prefix
+
+    def order(self, ex: Exchange, now: float) -> tuple[Target, ...]:
+        model = ex.facts.model
+        if model is None:
+            return self._default
+        found = self._by_model.get(model)
+        if found is not None:
+            return found
+        slash = model.find("/")
+        if slash > 0:
+            found = self._by_prefix.get(model[:slash])
+            if found is not None:
+                return found
+        return self._default
 
 
 class StickyHash:
@@ -181,5 +220,44 @@ def build_selector(spec: RoutingSpec | None, targets: tuple[Target, ...], counte
         return LowestLatency(targets, spec.decay)
     if spec.strategy == "header":
         assert spec.header is not None  # RoutingSpec requires it
-        return ByHeader(targets, spec.header)
+        return ByHeader(targets, spec.header, spec.aliases)
+    if spec.strategy == "model":
+        return _by_model(targets, spec)
     return StickyHash(targets, spec.header)
+
+
+def _by_model(targets: tuple[Target, ...], spec: RoutingSpec) -> ByModel:
+    """Compile the model table: per requested model, its targets with their model rewrites; per
+    provider name and alias, the target that strips `name/` from the model."""
+    by_name = {t.name: t for t in targets}
+    for alias, name in spec.aliases.items():
+        if name in by_name:
+            by_name[alias] = by_name[name]
+    by_model: dict[str, tuple[Target, ...]] = {}
+    for model, routes in spec.models.items():
+        chosen: list[Target] = []
+        for route in routes:
+            target = by_name.get(route.provider)
+            if target is None:  # not deployed: left out of this model's order (logged by the snapshot)
+                continue
+            if route.model is not None and route.model != model:
+                rewrite = {model: route.model}.get
+                target = dataclasses.replace(target, translator=RoutedModelTranslator(target.translator, rewrite))
+            chosen.append(target)
+        if chosen:
+            by_model[model] = tuple(chosen)
+    by_prefix: dict[str, tuple[Target, ...]] = {}
+    for prefix, target in by_name.items():
+        by_prefix[prefix] = (
+            dataclasses.replace(target, translator=RoutedModelTranslator(target.translator, _strip(prefix + "/"))),
+        )
+    return ByModel(targets, by_model, by_prefix)
+
+
+def _strip(prefix: str) -> Callable[[str], str | None]:
+    size = len(prefix)
+
+    def rewrite(model: str) -> str | None:
+        return model[size:] if model.startswith(prefix) and len(model) > size else None
+
+    return rewrite

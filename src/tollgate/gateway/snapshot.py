@@ -280,7 +280,7 @@ def compile_snapshot(
             proxy.spec.security,
             upstream,
             tables.get(("LLMProxy", name), {}),
-            proxy.spec.client_api or base.spec.client_api,
+            proxy.spec.client_api or _proxy_client_api(proxy.spec, upstreams, resources),
             baselines[provider_name] + own,  # THE policy order: the provider's baseline, then the proxy's
         )
         if route is not None and proxy.spec.fallbacks:
@@ -407,6 +407,20 @@ def _with_fallbacks(
             )
         )
     return dataclasses.replace(route, targets=tuple(targets), strip_headers=frozenset(strip))
+
+
+def _proxy_client_api(spec: ProxySpec, upstreams: dict[str, _Upstream], resources: ResourceSet) -> str | None:
+    """The client API of a proxy that names none: its provider's, unless its providers speak different
+    APIs, then OpenAI's (the one every backend can be translated to)."""
+    own: set[str] = set()
+    for name in (spec.provider, *spec.fallbacks):
+        provider, upstream = resources.providers.get(name), upstreams.get(name)
+        if provider is not None and upstream is not None:
+            own.add(provider.spec.client_api or upstream.template.client.name)
+    if len(own) > 1:
+        return "openai"
+    base = resources.providers.get(spec.provider)
+    return base.spec.client_api if base is not None else None
 
 
 def _routes_several(spec: ProxySpec) -> bool:

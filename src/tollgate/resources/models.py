@@ -104,6 +104,9 @@ class UsagePaths(Model):
     prompt_tokens: list[str] = Field(default_factory=list, alias="promptTokens")
     completion_tokens: list[str] = Field(default_factory=list, alias="completionTokens")
     total_tokens: list[str] = Field(default_factory=list, alias="totalTokens")
+    cached_tokens: list[str] = Field(
+        default_factory=list, alias="cachedTokens", description="Prompt tokens read from the vendor's prompt cache."
+    )
 
 
 ErrorFormat = Literal["openai", "anthropic", "gemini", "mistral"]
@@ -126,6 +129,12 @@ class TemplateSpec(Model):
     streaming: StreamDetection = Field(default_factory=StreamDetection)
     response_model: list[str] = Field(default_factory=lambda: ["model"], alias="responseModel")
     usage: UsagePaths = Field(default_factory=UsagePaths)
+    finish_reasons: list[str] = Field(
+        default_factory=list,
+        alias="finishReasons",
+        description="Dotted JSON paths to why the answer ended; `*` steps into every element of an array "
+        "(`choices.*.finish_reason`). Reported in traces.",
+    )
     error_format: ErrorFormat = Field(default="openai", alias="errorFormat")
 
 
@@ -375,7 +384,7 @@ class ProxySpec(Model):
         "timeout, or an answer in retryStatuses); a target that fails to connect is passed over for a while.",
     )
     retry_statuses: list[Annotated[int, Field(ge=400, le=599)]] = Field(
-        default_factory=lambda: [429, 500, 502, 503, 504],
+        default_factory=lambda: [429, 500, 502, 503, 504, 529],
         alias="retryStatuses",
         description="Upstream statuses that send the request to the next attempt (with fallbacks, routing, "
         "failover or circuitBreaker set).",
@@ -406,12 +415,20 @@ class ProxySpec(Model):
         names = [self.provider, *self.fallbacks]
         if len(set(names)) != len(names):
             raise ValueError("fallbacks: a provider appears twice (the provider or a fallback repeated)")
-        unknown = sorted(set(self.routing.weights) - set(names)) if self.routing is not None else []
-        if unknown:
-            raise ValueError(
-                f"routing.weights: {', '.join(map(repr, unknown))} is not one of this proxy's providers "
-                f"({', '.join(names)})"
-            )
+        routing = self.routing
+        if routing is None:
+            return self
+        for alias, target in routing.aliases.items():
+            if alias in names:
+                raise ValueError(f"routing.aliases.{alias}: {alias!r} is already a provider's name")
+            if target not in names:
+                raise ValueError(
+                    f"routing.aliases.{alias}: {target!r} is not one of this proxy's providers ({', '.join(names)})"
+                )
+        known = set(names) | set(routing.aliases)
+        for field, name in routing.names_used().items():
+            if name not in known:
+                raise ValueError(f"{field}: {name!r} is not one of this proxy's providers ({', '.join(names)})")
         return self
 
 

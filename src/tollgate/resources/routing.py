@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = ["STRATEGIES", "CircuitBreakerSpec", "FailoverSpec", "RoutingSpec", "Strategy"]
 
 #: How the first target of a request is chosen (docs/routing-and-translation.md explains each).
-Strategy = Literal["ordered", "round-robin", "weighted", "lowest-latency", "header", "hash"]
-STRATEGIES: tuple[str, ...] = ("ordered", "round-robin", "weighted", "lowest-latency", "header", "hash")
+Strategy = Literal["ordered", "round-robin", "weighted", "lowest-latency", "header", "hash", "model"]
+STRATEGIES: tuple[str, ...] = ("ordered", "round-robin", "weighted", "lowest-latency", "header", "hash", "model")
 #: An HTTP field name (RFC 9110 token characters).
 _HEADER_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
 _PROVIDER_NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -29,6 +29,17 @@ _SECRET_HEADERS = frozenset(
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+ModelName = Annotated[str, Field(min_length=1, max_length=256)]
+ProviderName = Annotated[str, Field(pattern=_PROVIDER_NAME)]
+
+
+class ModelRoute(_Spec):
+    """One provider a model name (or alias) goes to, and the model it is sent as there."""
+
+    provider: ProviderName = Field(description="One of the proxy's providers (by name or alias).")
+    model: ModelName | None = Field(default=None, description="The model sent to that provider (default: as asked).")
 
 
 class RoutingSpec(_Spec):
@@ -48,6 +59,16 @@ class RoutingSpec(_Spec):
         description="header: the request header naming the provider to use; hash: the header whose value is "
         "hashed (e.g. x-user-id; absent = the API key id).",
     )
+    models: dict[ModelName, list[ModelRoute]] = Field(
+        default_factory=dict,
+        description="model: requested model (or alias such as 'fast') -> the providers it goes to, in failover "
+        "order, each with the model it is sent as there. One entry may be given without the list.",
+    )
+    aliases: dict[ProviderName, ProviderName] = Field(
+        default_factory=dict,
+        description="model and header: alias -> provider name, so clients may write 'alias/model' or send the "
+        "alias in the header (a provider's own name always works).",
+    )
     smoothing: float = Field(
         default=0.3,
         gt=0,
@@ -61,6 +82,21 @@ class RoutingSpec(_Spec):
         description="lowest-latency: seconds after which an unused target's average counts e^-1 of itself, so a "
         "target that was slow once is tried again later.",
     )
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _one_or_list(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {k: v if isinstance(v, list) else [v] for k, v in value.items()}
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _not_empty(cls, value: dict[str, list[ModelRoute]]) -> dict[str, list[ModelRoute]]:
+        for name, routes in value.items():
+            if not routes:
+                raise ValueError(f"{name!r}: name at least one provider")
+        return value
 
     @field_validator("header")
     @classmethod
@@ -85,7 +121,19 @@ class RoutingSpec(_Spec):
             raise ValueError("strategy 'header' needs header (the request header naming the provider)")
         if self.header is not None and self.strategy not in ("header", "hash"):
             raise ValueError(f"header applies only to strategies 'header' and 'hash', not {self.strategy!r}")
+        if self.models and self.strategy != "model":
+            raise ValueError(f"models apply only to strategy 'model', not {self.strategy!r}")
+        if self.aliases and self.strategy not in ("model", "header"):
+            raise ValueError(f"aliases apply only to strategies 'model' and 'header', not {self.strategy!r}")
         return self
+
+    def names_used(self) -> dict[str, str]:
+        """Field path -> provider name (or alias) for every name this block refers to (checked by ProxySpec)."""
+        used = {f"routing.weights.{name}": name for name in self.weights}
+        for model, routes in self.models.items():
+            for index, route in enumerate(routes):
+                used[f"routing.models.{model}.{index}.provider"] = route.provider
+        return used
 
 
 class Backoff(_Spec):
