@@ -314,7 +314,17 @@ def test_flow6_the_usage_chart_shows_the_requests_of_flows_1_and_2(
     failed = sum(data["datasets"][1]["data"])
     assert (ok, failed) == (4 + late["passed"], late["refused"])
     assert chart.bounding_box()["height"] > 100
+    page.wait_for_function("document.getElementById('latency-chart').dataset.drawn === 'true'")
+    latency = page.evaluate("JSON.parse(document.getElementById('latency-chart').dataset.chart)")
+    assert any(v is not None and v > 0 for v in latency["datasets"][0]["data"])  # average latency of the bucket
+    assert sum(latency["datasets"][1]["data"]) > 0  # gpt-4o and claude have prices
     shot(page, artifacts, "10-usage")
+    # a narrow window: everything reflows, only wide tables scroll inside their own box
+    page.set_viewport_size({"width": 420, "height": 900})
+    for path in ("/usage?range=1h", "/providers/openai-main"):
+        page.goto(tollgate.console_url + path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+    shot(page, artifacts, "12-narrow-provider")
 
 
 def test_a_rate_limit_set_on_the_rate_limiting_tab_is_enforced_and_its_errors_are_shown(

@@ -33,27 +33,28 @@ function selectTab(button) {
   });
 }
 
+const COLORS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#5f3dc4"];
+
 function drawChart(canvas) {
   if (typeof Chart === "undefined") return;
   const data = JSON.parse(canvas.dataset.chart);
+  const stacked = Boolean(data.stacked);
   new Chart(canvas, {
     type: "bar",
     data: {
       labels: data.labels,
       datasets: data.datasets.map((d, i) => ({
-        label: d.label, data: d.data, yAxisID: d.axis || "y",
-        type: d.axis === "y1" ? "line" : "bar",
-        backgroundColor: ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#5f3dc4"][i % 5],
-        borderColor: ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#5f3dc4"][i % 5],
-        stack: d.axis === "y1" ? undefined : "requests",
+        label: d.label, data: d.data, yAxisID: d.axis || "y", type: d.type || "bar",
+        backgroundColor: COLORS[i % COLORS.length], borderColor: COLORS[i % COLORS.length],
+        pointRadius: 0, spanGaps: true, stack: d.type === "line" ? undefined : "bars",
       })),
     },
     options: {
       animation: false, responsive: true, maintainAspectRatio: false,
       scales: {
-        x: { stacked: true },
-        y: { stacked: true, beginAtZero: true, title: { display: true, text: "requests" } },
-        y1: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "tokens" } },
+        x: { stacked: stacked },
+        y: { stacked: stacked, beginAtZero: true, title: { display: true, text: data.axes.y } },
+        y1: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: data.axes.y1 } },
       },
     },
   });

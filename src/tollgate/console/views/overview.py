@@ -11,7 +11,7 @@ from starlette.routing import Route
 from tollgate.console.api import ApiError
 from tollgate.console.forms import field_errors, text
 from tollgate.console.pages import Page, Session, checked_form, redirect, render, signed_in
-from tollgate.console.views import usage
+from tollgate.console.views import templates_view, usage
 
 AUDIT_PAGE = 100
 
@@ -113,4 +113,5 @@ routes = [
     Route("/keys/revoke", revoke_key, methods=["POST"]),
     Route("/audit", audit, methods=["GET"]),
     *usage.routes,
+    *templates_view.routes,
 ]

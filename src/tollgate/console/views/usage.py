@@ -46,29 +46,43 @@ def _floor(moment: datetime, bucket: str) -> datetime:
     return moment
 
 
-def chart_data(rows: list[dict[str, Any]], start: datetime, bucket: str) -> dict[str, Any]:
-    """Every bucket of the range (empty ones as zero, so time reads evenly): ok and failed requests, tokens."""
+def chart_data(rows: list[dict[str, Any]], start: datetime, bucket: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two charts over every bucket of the range (empty ones as zero or a gap, so time reads evenly):
+    ok and failed requests with tokens, and average latency with cost."""
     by_bucket = {datetime.fromisoformat(r["bucket"].replace("Z", "+00:00")): r for r in rows if r["bucket"]}
     labels: list[str] = []
-    ok: list[int] = []
-    failed: list[int] = []
-    tokens: list[int] = []
+    series: dict[str, list[Any]] = {"ok": [], "failed": [], "tokens": [], "latency": [], "cost": []}
     moment, end = _floor(start, bucket), datetime.now(UTC)
     while moment <= end:
         row = by_bucket.get(moment, {})
         labels.append(moment.strftime("%m-%d %H:%M" if bucket != "day" else "%Y-%m-%d"))
-        ok.append(int(row.get("requests", 0)) - int(row.get("errors", 0)))
-        failed.append(int(row.get("errors", 0)))
-        tokens.append(int(row.get("totalTokens", 0)))
+        series["ok"].append(int(row.get("requests", 0)) - int(row.get("errors", 0)))
+        series["failed"].append(int(row.get("errors", 0)))
+        series["tokens"].append(int(row.get("totalTokens", 0)))
+        latency = row.get("avgLatencyMs")
+        series["latency"].append(round(float(latency), 1) if latency is not None else None)
+        series["cost"].append(round(float(row.get("cost", 0.0)), 6))
         moment += _STEP[bucket]
-    return {
+    traffic = {
         "labels": labels,
+        "stacked": True,
+        "axes": {"y": "requests", "y1": "tokens"},
         "datasets": [
-            {"label": "requests", "data": ok},
-            {"label": "errors", "data": failed},
-            {"label": "tokens", "data": tokens, "axis": "y1"},
+            {"label": "requests", "data": series["ok"]},
+            {"label": "errors", "data": series["failed"]},
+            {"label": "tokens", "data": series["tokens"], "axis": "y1", "type": "line"},
         ],
     }
+    latency_cost = {
+        "labels": labels,
+        "stacked": False,
+        "axes": {"y": "ms", "y1": "cost"},
+        "datasets": [
+            {"label": "average latency (ms)", "data": series["latency"], "type": "line"},
+            {"label": "cost", "data": series["cost"], "axis": "y1"},
+        ],
+    }
+    return traffic, latency_cost
 
 
 async def usage_page(request: Request) -> Response:
@@ -79,7 +93,7 @@ async def usage_page(request: Request) -> Response:
     groups = await session.api.get("/usage/summary", groupBy="provider,proxy,model,key", **params)
     records = await session.api.get("/usage/records", limit="50", **params)
     start = datetime.fromisoformat(params["from"])
-    chart = chart_data(timeline["rows"], start, bucket)
+    traffic, latency_cost = chart_data(timeline["rows"], start, bucket)
     context = {
         "range": choice,
         "ranges": list(RANGES),
@@ -88,7 +102,8 @@ async def usage_page(request: Request) -> Response:
         "currency": timeline["currency"],
         "groups": sorted(groups["rows"], key=lambda r: -r["requests"]),
         "records": records["items"],
-        "chart_json": json.dumps(chart),
+        "chart_json": json.dumps(traffic),
+        "latency_json": json.dumps(latency_cost),
         "export_query": "&".join(f"{k}={v}" for k, v in params.items() if k != "from") + f"&range={choice}",
     }
     return render(request, Page("usage.html", "Usage", nav="usage", context=context), session)
