@@ -360,9 +360,9 @@ class Relay:
             filters = [f for make in chain.stream_filters if (f := make(ex)) is not None]
         if chain.stream_taps:
             taps = [t for make in chain.stream_taps if (t := make(ex)) is not None]
-        # The upstream's length holds while nothing rewrites the bytes (a JSON-array stream sent whole);
-        # read before the first chunk is taken (a drained body reports 0).
-        length = resp.content_length if translation is None and not filters else None
+        # A JSON-array stream sent whole keeps the upstream's length while nothing rewrites the bytes (read
+        # before the first chunk is taken: a drained body reports 0); SSE streams are never looked up.
+        length = resp.content_length if not is_sse and translation is None and not filters else None
         chunk = await resp.next_chunk()  # surface a failure before the head goes out, as a clean error
         conn.start_stream(resp.status, ex.response_headers, length)
         try:
