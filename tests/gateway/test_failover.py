@@ -125,6 +125,7 @@ async def test_a_connect_error_fails_over_and_the_failed_attempt_gets_its_own_ro
         None,
         False,
         "retried:upstream_unreachable",
+        upstream_ms=latency,  # a failed attempt is all upstream time
     )
 
 

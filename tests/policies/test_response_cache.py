@@ -6,6 +6,7 @@ the SDKs, opt-outs, TTL, the LRU bound, errors never cached, metering of hits, t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from tests.redis_support import OwnRedis, require_shared_redis
 from tollgate.gateway.app import GatewayState, start_gateway_server
 from tollgate.mock import MockServer
 from tollgate.policies.services import PolicyServices
+from tollgate.resources.models import PolicyRef
+from tollgate.resources.resource_set import ResourceSet
 from tollgate.usage.record import UsageRecord
 
 CHAT = "/v1/chat/completions"
@@ -42,6 +45,7 @@ def mock(mock_module: MockServer) -> Iterator[MockServer]:
 class Site:
     gw: RunningGateway
     keys: dict[str, str]
+    resources: ResourceSet
 
     @property
     def records(self) -> list[UsageRecord]:
@@ -78,7 +82,7 @@ async def start(
     state.apply(rs)
     server = await start_gateway_server(state, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    return Site(RunningGateway(state, server, sink, f"http://127.0.0.1:{port}"), keys)
+    return Site(RunningGateway(state, server, sink, f"http://127.0.0.1:{port}"), keys, rs)
 
 
 @pytest.fixture
@@ -412,3 +416,33 @@ async def test_redis_down_fails_open(mock: MockServer, tmp_path: Any, caplog: py
         redis.stop()
         await running.gw.close()
         await services.counters.aclose()
+
+
+async def test_a_config_change_keeps_the_memory_cache_unless_its_params_change(mock: MockServer) -> None:
+    running = await start(mock, {"ttl": 60})
+    try:
+        client = running.openai()
+        await client.chat.completions.create(model="gpt-4o", messages=ask("survive a reload"))
+        await settled(running, 1)
+        state = running.gw.state
+        before = state.snapshot
+        _, extra = new_key("LLMProvider", "anthropic")  # any change rebuilds the snapshot and its policies
+        current = running.resources
+        state.apply(dataclasses.replace(current, keys=[*current.keys, extra], revision=current.revision + 1))
+        assert state.snapshot is not before
+        raw = await client.chat.completions.with_raw_response.create(model="gpt-4o", messages=ask("survive a reload"))
+        assert raw.headers["x-tollgate-cache"] == "hit"
+        changed = [
+            p.model_copy(update={"spec": p.spec.model_copy(update={"policies": [
+                PolicyRef.model_validate({"name": "response-cache", "params": {"ttl": 120}})
+            ]})})
+            if p.metadata.name == "openai" else p
+            for p in current.providers.values()
+        ]  # fmt: skip
+        state.apply(
+            dataclasses.replace(current, providers={p.metadata.name: p for p in changed}, revision=current.revision + 2)
+        )
+        raw = await client.chat.completions.with_raw_response.create(model="gpt-4o", messages=ask("survive a reload"))
+        assert raw.headers["x-tollgate-cache"] == "miss"  # new params: a new cache
+    finally:
+        await running.gw.close()

@@ -18,6 +18,7 @@ from tollgate.usage.record import TokenUsage, UsageRecord, UsageResult
 if TYPE_CHECKING:
     from tollgate.gateway.snapshot import Route
     from tollgate.gateway.targets import Target
+    from tollgate.gateway.tracing import TraceContext
 
 __all__ = ["NO_FACTS", "Exchange", "ExchangeKey", "attempt_record", "record"]
 
@@ -53,7 +54,9 @@ class Exchange:
     - after routing and auth: `route`, `client_api`, `sub_path` (below the context), `key_id`;
     - after the body is read: `body` (bytes), `body_obj` (parsed JSON object, when something needed
       it), `facts` (model, streaming asked);
-    - per upstream attempt: `target`, `upstream` (the request as it will be sent), `attempts`;
+    - when traced (tracing on, request sampled): `trace`, right after routing;
+    - per upstream attempt: `target`, `upstream` (the request as it will be sent), `attempts`,
+      `upstream_started` (unix time it was sent);
     - with the response: `status`, `response_headers` (as the client gets them), `ttfb_ms`,
       `is_stream` (asked for a stream until the response says what it is), `result` (usage and response model);
     - at the end: `error` (a code when the exchange failed, also mid-stream);
@@ -86,8 +89,10 @@ class Exchange:
         "status",
         "sub_path",
         "target",
+        "trace",
         "ttfb_ms",
         "upstream",
+        "upstream_started",
     )
 
     def __init__(
@@ -109,6 +114,8 @@ class Exchange:
         self.facts = NO_FACTS
         self.target: Target | None = None
         self.upstream: UpstreamRequest | None = None
+        self.upstream_started = 0.0
+        self.trace: TraceContext | None = None
         self.attempts = 0
         self.status = 0
         self.response_headers: HeaderList = []
@@ -171,6 +178,10 @@ def record(ex: Exchange, gateway: str, latency_ms: float, path_limit: int | None
         ex.error,
         ex.cache_result,
         ex.saved_tokens,
+        usage.cached_tokens,
+        ex.client_api.name if ex.client_api is not None else None,
+        latency_ms - (ex.upstream_started - ex.started) * 1000.0 if ex.upstream_started else None,
+        ex.trace.facts(ex, result) if ex.trace is not None else None,
     )
 
 
@@ -198,4 +209,9 @@ def attempt_record(ex: Exchange, gateway: str, latency_ms: float, status: int, e
         None,
         ex.facts.is_streaming,
         error,
+        None,  # cache result
+        None,  # saved tokens
+        None,  # cached tokens
+        ex.client_api.name if ex.client_api is not None else None,
+        latency_ms,  # an attempt is all upstream time
     )

@@ -30,6 +30,7 @@ from tollgate.errors import (
 )
 from tollgate.gateway.exchange import Exchange, record
 from tollgate.gateway.forwarding import client_address
+from tollgate.gateway.probes import PROBE_PREFIX, probe_response
 from tollgate.gateway.server import Connection, Request
 from tollgate.gateway.snapshot import Route
 from tollgate.gateway.targets import Target, first_available
@@ -117,14 +118,23 @@ class Relay:
         )
         route = state.snapshot.match(req.path)
         if route is None:
+            if req.path.startswith(PROBE_PREFIX):
+                probe = probe_response(req.method, req.path, state.readiness)
+                if probe is not None:
+                    conn.send_response(*probe)
+                    return
             err = RouteNotFoundError(f"No API is deployed at {req.path!r}.")
             self._fail(conn, client_api_for_unmatched(req.path), err, ex.request_id)
             return
         ex.route = route
+        if state.tracing is not None:
+            state.tracing.start(ex)
         client = ex.client_api = route.client_api
         chain = route.chain
         if state.backoff_active:  # someone presented a wrong key since start: is this client and key id blocked?
-            wait = state.backoff.retry_after(_backoff_bucket(ex, route))
+            wait = state.backoff.retry_after(_backoff_bucket(ex, route)) or state.address_backoff.retry_after(
+                ex.client_ip
+            )
             if wait is not None:  # not even checked, not logged one by one
                 self._refuse(conn, ex, RateLimitedError("Too many requests with an invalid API key.", retry_after=wait))
                 return
@@ -177,12 +187,18 @@ class Relay:
             is_sse = (resp.header(b"content-type") or b"").startswith(_EVENT_STREAM)
             if is_sse or (ex.facts.is_streaming and _relayed_as_stream(ex, resp)):
                 ex.is_stream = True  # metered as what the upstream sent, whatever the client asked
-                await self._stream(conn, ex, resp, translation, client, is_sse)
+                state.streams += 1
+                try:
+                    await self._stream(conn, ex, resp, translation, client, is_sse)
+                finally:
+                    state.streams -= 1
             else:
                 ex.is_stream = False
                 await self._relay_body(conn, ex, resp, translation)
         except GatewayError as err:  # failed before anything was sent to the client (else: cut it)
             resp.release()
+            if isinstance(err, UpstreamError) and ex.target is not None:
+                state.upstream_errors.failed(ex.target.name, err)
             if conn.response_started:
                 conn.abort()
                 ex.status = err.status
@@ -247,7 +263,12 @@ class Relay:
         if translation is not None:
             translation.request(up, ex.body_obj)
         url = target.target_url(up.path, up.query)
-        resp = await target.pool.request(up.method, url, up.headers, target.fixed_headers, up.body, target.timeout)
+        ex.upstream_started = time.time()
+        try:
+            resp = await target.pool.request(up.method, url, up.headers, target.fixed_headers, up.body, target.timeout)
+        except UpstreamError as err:
+            self.state.upstream_errors.failed(target.name, err)  # every attempt, failed-over ones included
+            raise
         return resp, translation
 
     async def _relay_body(
@@ -306,6 +327,7 @@ class Relay:
                 conn.end_stream()
         except UpstreamError as err:
             conn.abort()
+            self.state.upstream_errors.failed(ex.target.name, err)
             log.warning("request %s: upstream body failed: %s", ex.request_id, err.message)
             ex.status, ex.error = 502, err.code
         if tap is not None:
@@ -338,9 +360,9 @@ class Relay:
             filters = [f for make in chain.stream_filters if (f := make(ex)) is not None]
         if chain.stream_taps:
             taps = [t for make in chain.stream_taps if (t := make(ex)) is not None]
-        # The upstream's length holds while nothing rewrites the bytes (a JSON-array stream sent whole);
-        # read before the first chunk is taken (a drained body reports 0).
-        length = resp.content_length if translation is None and not filters else None
+        # A JSON-array stream sent whole keeps the upstream's length while nothing rewrites the bytes (read
+        # before the first chunk is taken: a drained body reports 0); SSE streams are never looked up.
+        length = resp.content_length if not is_sse and translation is None and not filters else None
         chunk = await resp.next_chunk()  # surface a failure before the head goes out, as a clean error
         conn.start_stream(resp.status, ex.response_headers, length)
         try:
@@ -372,6 +394,8 @@ class Relay:
                 for reader in taps:
                     reader.close()
         except GatewayError as err:
+            if isinstance(err, UpstreamError):
+                self.state.upstream_errors.failed(ex.target.name, err)
             frame = client.stream_error_frame(err) if is_sse else None
             if frame is not None and not conn.closed:
                 await conn.write_chunk(frame)
@@ -410,9 +434,11 @@ class Relay:
         presented = route.auth.presented(ex.headers, ex.query)
         if presented is None:
             return err
-        backoff = self.state.backoff
-        self.state.backoff_active = True
+        state = self.state
+        backoff = state.backoff
+        state.backoff_active = True
         blocked = backoff.record_failure(_backoff_bucket(ex, route))
+        blocked_address = state.address_backoff.record_failure(ex.client_ip)
         log.warning(
             "gateway key refused: client=%s route=%s fp=%s %s",
             ex.client_ip,
@@ -420,9 +446,18 @@ class Relay:
             fingerprint(presented),
             err.message,
         )
-        if blocked is None:
+        if blocked is None and blocked_address is None:
             return err
-        log.warning("client %s blocked for %.0f s after %d invalid keys", ex.client_ip, blocked, backoff.max_failures)
+        if blocked_address is not None:  # guessing across key ids: the whole address waits
+            blocked, count, which = (
+                max(blocked or 0.0, blocked_address),
+                state.address_backoff.max_failures,
+                "of any id",
+            )
+        else:
+            count, which = backoff.max_failures, "for one key id"
+        assert blocked is not None
+        log.warning("client %s blocked for %.0f s after %d invalid keys %s", ex.client_ip, blocked, count, which)
         return RateLimitedError("Too many requests with an invalid API key.", retry_after=blocked)
 
     def _refuse(self, conn: Connection, ex: Exchange, err: GatewayError) -> None:

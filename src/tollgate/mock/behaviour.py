@@ -31,6 +31,8 @@ SETTINGS: dict[str, bool] = {
     "unchunked": False,
     # read by mock/tools.py: how many of the offered tools to call at once
     "tool-calls": True,
+    # OpenAI chat: report this many of the prompt tokens as read from the prompt cache (at most all)
+    "cached": True,
     # seconds in the `retry-after` header of a forced error (vendors send it on 429 and some 5xx)
     "retry-after": True,
     # config only: the config applies to the next N requests (of its vendors), then is dropped
@@ -60,6 +62,7 @@ class Behaviour:
     hangs: bool = False
     stream_error: bool = False
     echo: bool = False
+    cached_tokens: int = 0
     #: send a stream's frames as one body with a Content-Length instead of chunk by chunk
     unchunked: bool = False
     #: `retry-after` of a forced error: replaces the vendor's default (1 s on 429), adds one on other statuses
@@ -115,6 +118,7 @@ def resolve(config: Mapping[str, int | bool], text: str) -> Behaviour:
         hangs=bool(merged.get("hang", False)),
         stream_error=bool(merged.get("stream-error", False)),
         echo=bool(merged.get("echo", False)),
+        cached_tokens=int(merged.get("cached", 0)),
         unchunked=bool(merged.get("unchunked", False)),
         retry_after=int(merged["retry-after"]) if "retry-after" in merged else None,
     )

@@ -43,7 +43,7 @@ def build_policies(
         where = f"spec.policies[{i}]"
         params = validate_params(document, where, ref.name, ref.params)  # type: ignore[arg-type]
         shared = {} if targets is None else targets
-        env = BuildEnv(f"{document}#{i}", services.counters, services.cost, services.redis, shared)
+        env = BuildEnv(f"{document}#{i}", services.counters, services.cost, services.redis, shared, services.kept)
         policy = BUILTIN_POLICIES[ref.name].build(params, env)
         if not isinstance(policy, AttachedPolicy):
             raise ResourceValidationError(document, where, f"policy {ref.name!r} did not build")

@@ -49,3 +49,5 @@ class BuildEnv:
     cost: CostFunction = _no_cost
     redis: SharedRedis | None = None
     targets: Mapping[str, Target] = field(default_factory=dict)
+    #: process-wide state kept across snapshot compiles (`PolicyServices.kept`), by a key of the policy's own
+    kept: dict[str, object] = field(default_factory=dict)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -24,7 +25,14 @@ from tollgate.policies.attached import AttachedPolicy
 from tollgate.policies.base import BodyVerdict, ChunkTap, Reply
 from tollgate.policies.cache.answer import CachedAnswer
 from tollgate.policies.cache.embedder import Embedder
-from tollgate.policies.cache.keys import DEFAULT_IGNORED_FIELDS, partition_key, prompt_text, request_key
+from tollgate.policies.cache.keys import (
+    DEFAULT_IGNORED_FIELDS,
+    DEFAULT_KEY_HEADERS,
+    KeySpec,
+    partition_key,
+    prompt_text,
+    request_key,
+)
 from tollgate.policies.cache.recorder import Recording
 from tollgate.policies.cache.store import AnswerStore, CacheUnavailableError, MemoryAnswers, RedisAnswers
 from tollgate.policies.cache.vectors import MemoryVectors, RedisVectors, VectorIndex
@@ -53,6 +61,8 @@ _HEADER_VALUES = {
     "bypass": b"bypass",
 }
 _NO_CACHE = (b"no-cache", b"no-store")
+#: Prompt characters embedded at most (the end of the conversation): embedding models take ~8k tokens.
+MAX_EMBEDDED_CHARS = 16_000
 _ZERO = TokenUsage(0, 0, 0)
 _EVENT_STREAM = b"text/event-stream"
 _JSON = b"application/json"
@@ -99,6 +109,11 @@ class ResponseCacheParams(PolicyParams):
         max_length=64,
         description="Top-level body fields left out of the key (they do not change the answer).",
     )
+    key_headers: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_KEY_HEADERS),
+        max_length=32,
+        description="Request headers whose values are part of the key (API versions, beta features).",
+    )
     semantic: SemanticParams | None = Field(
         default=None, description="Also answer prompts similar to a cached one (embeddings, cosine similarity)."
     )
@@ -119,24 +134,17 @@ class ResponseCache(AttachedPolicy):
         self._state: ExchangeKey[Recording] = ExchangeKey(env.owner)
         self._endpoints = frozenset(params.endpoints)
         self._ignored = frozenset(params.ignore_fields)
-        redis = env.redis if params.store != "memory" else None
-        if params.store == "redis" and redis is None:
-            log.warning("%s: response-cache store 'redis' without TOLLGATE_REDIS_URL: caching in memory", env.owner)
-        self.store: AnswerStore = (
-            RedisAnswers(redis, env.owner, params.max_entries)
-            if redis is not None
-            else MemoryAnswers(params.max_entries, params.max_bytes)
-        )
+        headers = frozenset(h.strip().lower().encode("latin-1") for h in params.key_headers if h.strip())
+        self._spec = KeySpec(self._ignored, params.per_key, headers)
+        stores = _stores(params, env)
+        self.store = stores.answers
+        self.vectors = stores.vectors
         semantic = params.semantic
         self.embedder: Embedder | None = None
-        self.vectors: VectorIndex | None = None
         self.threshold = 1.0
         if semantic is not None:
             self.embedder = Embedder(
                 env.targets, semantic.provider, semantic.model, semantic.dimensions, semantic.timeout
-            )
-            self.vectors = (
-                RedisVectors(redis, semantic.max_entries) if redis is not None else MemoryVectors(semantic.max_entries)
             )
             self.threshold = semantic.threshold
 
@@ -147,8 +155,7 @@ class ResponseCache(AttachedPolicy):
         route = ex.route
         assert route is not None
         opt_out = _opt_out(ex)
-        strip = route.targets[0].strip_query if route.targets else frozenset()
-        key = request_key(ex, body, self._ignored, self.params.per_key, strip)
+        key = request_key(ex, body, self._spec)
         if opt_out is not None:
             ex.cache_result = "bypass"
             if opt_out == b"no-cache":  # HTTP's no-cache: do not answer from the cache, do keep the fresh answer
@@ -172,15 +179,14 @@ class ResponseCache(AttachedPolicy):
 
     async def _semantic(self, ex: Exchange, body: JSONObject, recording: Recording) -> Reply | None:
         """Look for a similar prompt's answer; on a miss, keep the vector to index the fresh answer."""
-        assert self.embedder is not None and self.vectors is not None and ex.route is not None
-        strip = ex.route.targets[0].strip_query if ex.route.targets else frozenset()
-        text = prompt_text(body, self._ignored)
+        assert self.embedder is not None and self.vectors is not None
+        text = prompt_text(body, self._ignored)[-MAX_EMBEDDED_CHARS:]  # the latest turns, within model limits
         if not text:
             return None
         vector = await self.embedder.embed(text)
         if vector is None:
             return None
-        partition = partition_key(ex, body, self._ignored, self.params.per_key, strip)
+        partition = partition_key(ex, body, self._spec)
         recording.partition, recording.vector = partition, vector
         try:
             found = await self.vectors.nearest(partition, vector)
@@ -244,6 +250,38 @@ class ResponseCache(AttachedPolicy):
                 await self.vectors.add(recording.partition, recording.key, recording.vector, self.ttl)
         except CacheUnavailableError:
             pass  # counted and logged by the store
+
+
+@dataclass(frozen=True, slots=True)
+class _Stores:
+    """An attachment's answers and vectors, kept across snapshot compiles while its params stay the same."""
+
+    params: ResponseCacheParams
+    answers: AnswerStore
+    vectors: VectorIndex | None
+
+
+def _stores(params: ResponseCacheParams, env: BuildEnv) -> _Stores:
+    """The stores of the attachment `env.owner`: the ones the previous snapshot built when the params
+    are unchanged (a config change elsewhere, a new key, must not empty a memory cache), else new ones."""
+    slot = f"{NAME}:{env.owner}"
+    kept = env.kept.get(slot)
+    if isinstance(kept, _Stores) and kept.params == params:
+        return kept
+    redis = env.redis if params.store != "memory" else None
+    if params.store == "redis" and redis is None:
+        log.warning("%s: response-cache store 'redis' without TOLLGATE_REDIS_URL: caching in memory", env.owner)
+    answers: AnswerStore = (
+        RedisAnswers(redis, env.owner, params.max_entries)
+        if redis is not None
+        else MemoryAnswers(params.max_entries, params.max_bytes)
+    )
+    vectors: VectorIndex | None = None
+    if params.semantic is not None:
+        size = params.semantic.max_entries
+        vectors = RedisVectors(redis, size) if redis is not None else MemoryVectors(size)
+    stores = env.kept[slot] = _Stores(params, answers, vectors)
+    return stores
 
 
 #: Set once the cache header is on the response (a route may carry two cache attachments).

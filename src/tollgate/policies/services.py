@@ -36,6 +36,9 @@ class PolicyServices:
     cost: CostFunction = list_price
     #: the Redis the counters use, for other shared state (the response cache); None on one node
     redis: SharedRedis | None = None
+    #: state a policy keeps across snapshot compiles, by its own key (the response cache's stores: a
+    #: config change must not empty the cache)
+    kept: dict[str, object] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> PolicyServices:

@@ -20,11 +20,12 @@ from tollgate.store.usage_rollups import WEEK, RollupKey, RollupSums
 from tollgate.usage.pricing import PriceTable
 from tollgate.usage.record import UsageRecord
 
-_FIELDS = UsageRecord._fields
-#: Columns written: the record's fields in order, then what the store adds. `cached_tokens` comes from
-#: the record when the record carries it.
-_EXTRA = ("cost",) if "cached_tokens" in _FIELDS else ("cached_tokens", "cost")
-_COLUMNS = (*_FIELDS, *_EXTRA)
+#: The record's fields that are columns: a prefix of it, up to `cached_tokens` (the fields after it,
+#: client API, upstream time and trace, feed metrics and traces only).
+_FIELDS = UsageRecord._fields[: UsageRecord._fields.index("cached_tokens") + 1]
+_STORED = len(_FIELDS)
+#: Columns written: the record's stored fields in order, then the cost the store adds.
+_COLUMNS = (*_FIELDS, "cost")
 _I = {name: i for i, name in enumerate(_FIELDS)}
 #: Text columns with a length limit, by position in a UsageRecord: values are cut to fit, so one
 #: odd request (a 5 kB path, a made-up model name) can never make a whole batch fail.
@@ -40,14 +41,14 @@ _CLIENT_TEXT = tuple((i, n) for i, n in _LIMITS if _FIELDS[i] in ("path", "reque
 
 
 def _fit(record: UsageRecord) -> tuple[Any, ...]:
-    """The record as a row, text cut to its column's length (checked cheaply: nearly always fits)."""
+    """The record's stored fields as a row, text cut to its column's length (nearly always fits)."""
     for i, limit in _CLIENT_TEXT:
         text = record[i]
         if isinstance(text, str) and len(text) > limit:
             break
     else:
-        return record
-    row: list[Any] = list(record)
+        return record[:_STORED]
+    row: list[Any] = list(record[:_STORED])
     for i, limit in _LIMITS:
         value = row[i]
         if isinstance(value, str) and len(value) > limit:
@@ -61,7 +62,7 @@ def insert_records(conn: Connection, records: Sequence[UsageRecord], prices: Pri
         return
     rows: list[tuple[Any, ...]] = []
     hourly: dict[RollupKey, RollupSums] = {}
-    i_cached = _I.get("cached_tokens")
+    i_cached = _I["cached_tokens"]
     i_ts, i_gateway, i_provider, i_proxy, i_key = _I["ts"], _I["gateway"], _I["provider"], _I["proxy"], _I["key_id"]
     i_request_model, i_response_model, i_status = _I["request_model"], _I["response_model"], _I["status"]
     i_prompt, i_completion, i_total = _I["prompt_tokens"], _I["completion_tokens"], _I["total_tokens"]
@@ -70,9 +71,9 @@ def insert_records(conn: Connection, records: Sequence[UsageRecord], prices: Pri
         row = _fit(record)
         model = row[i_response_model] or row[i_request_model]
         prompt, completion = row[i_prompt], row[i_completion]
-        cached = None if i_cached is None else row[i_cached]
+        cached = row[i_cached]
         cost = prices.cost(model, prompt, completion, cached) if (prompt or completion) else 0.0
-        rows.append((*row, cost) if i_cached is not None else (*row, None, cost))
+        rows.append((*row, cost))
         dimensions = (row[i_gateway], row[i_provider], row[i_proxy] or "", row[i_key] or "", model or "", row[i_status])
         key = usage_rollups.hour_key(row[i_ts], dimensions)
         sums = hourly.get(key)

@@ -42,8 +42,8 @@ class UsageMetrics:
         self._prices = prices or default_table()
         self.requests = Counter(
             "tollgate_requests",
-            "Requests answered, by route, model, status class and whether the answer was a stream.",
-            [*_ROUTE, "status_class", "stream"],
+            "Requests answered, by route, model, client API, status class and whether the answer was a stream.",
+            [*_ROUTE, "client_api", "status_class", "stream"],
             registry=registry,
         )
         self.errors = Counter(
@@ -81,6 +81,14 @@ class UsageMetrics:
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
+        self.upstream = Histogram(
+            "gen_ai_client_operation_duration_seconds",
+            "Upstream latency: from sending the request to the vendor (last attempt) to the end of its answer "
+            "(OTel gen_ai.client.operation.duration, the gateway being the vendor's client).",
+            [*_ROUTE, "status_class"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
         self.ttft = Histogram(
             "gen_ai_server_time_to_first_token_seconds",
             "Time from request arrival to the first byte of a stream (OTel gen_ai.server.time_to_first_token).",
@@ -106,6 +114,7 @@ class UsageMetrics:
         cost: dict[tuple[str, ...], float] = {}
         duration: dict[tuple[str, ...], _Buckets] = {}
         ttft: dict[tuple[str, ...], _Buckets] = {}
+        upstream: dict[tuple[str, ...], _Buckets] = {}
         token_usage: dict[tuple[str, ...], _Buckets] = {}
         cache: dict[tuple[str, ...], int] = {}
         saved: dict[tuple[str, ...], int] = {}
@@ -113,9 +122,11 @@ class UsageMetrics:
         for r in records:
             route = (r.provider, r.proxy or "", self.model_label(r))
             klass = status_class(r.status)
-            key: tuple[str, ...] = (*route, klass, "true" if r.is_streaming else "false")
+            key: tuple[str, ...] = (*route, r.client_api or "", klass, "true" if r.is_streaming else "false")
             requests[key] = requests.get(key, 0) + 1
             _add(duration, (*route, klass), DURATION_BUCKETS, r.latency_ms / 1000.0)
+            if r.upstream_ms is not None:
+                _add(upstream, (*route, klass), DURATION_BUCKETS, r.upstream_ms / 1000.0)
             if r.error_code is not None or r.status >= 400:
                 key = (*route, r.error_code or f"http_{klass}")
                 errors[key] = errors.get(key, 0) + 1
@@ -126,7 +137,7 @@ class UsageMetrics:
                 cache[key] = cache.get(key, 0) + 1
                 if r.saved_tokens:
                     saved[route] = saved.get(route, 0) + r.saved_tokens
-            cached = getattr(r, "cached_tokens", None)
+            cached = r.cached_tokens
             for kind, count in (("input", r.prompt_tokens), ("output", r.completion_tokens), ("cached", cached)):
                 if count:
                     key = (*route, kind)
@@ -147,7 +158,12 @@ class UsageMetrics:
         ):
             for labels, amount in sums.items():
                 counter.labels(*labels).inc(amount)
-        for histogram, series in ((self.duration, duration), (self.ttft, ttft), (self.token_usage, token_usage)):
+        for histogram, series in (
+            (self.duration, duration),
+            (self.upstream, upstream),
+            (self.ttft, ttft),
+            (self.token_usage, token_usage),
+        ):
             for labels, buckets in series.items():
                 buckets.apply_to(histogram.labels(*labels))
 

@@ -6,19 +6,26 @@ from tests.gateway.gw_helpers import provider, resource_set
 from tollgate.gateway.exchange import Exchange
 from tollgate.gateway.snapshot import compile_snapshot
 from tollgate.gateway.upstream import PoolRegistry
-from tollgate.policies.cache.keys import DEFAULT_IGNORED_FIELDS, partition_key, prompt_text, request_key
+from tollgate.policies.cache.keys import DEFAULT_IGNORED_FIELDS, KeySpec, partition_key, prompt_text, request_key
 from tollgate.providers.base import RequestFacts
 from tollgate.types import JSONObject
 
 IGNORED = frozenset(DEFAULT_IGNORED_FIELDS)
+SPEC = KeySpec()
 SNAP = compile_snapshot(
     resource_set([provider("p", "openai", "/p", "http://127.0.0.1:9"), provider("q", "gemini", "/q", None)]),
     PoolRegistry(),
 )
 
 
-def ex(context: str = "/p", sub: str = "/v1/chat/completions", query: str = "", stream: bool = False) -> Exchange:
-    e = Exchange("r", 0.0, "POST", context + sub, query, [], "127.0.0.1")
+def ex(
+    context: str = "/p",
+    sub: str = "/v1/chat/completions",
+    query: str = "",
+    stream: bool = False,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> Exchange:
+    e = Exchange("r", 0.0, "POST", context + sub, query, headers or [], "127.0.0.1")
     e.route = SNAP.routes[context]
     e.client_api = e.route.client_api
     e.sub_path = sub
@@ -27,8 +34,8 @@ def ex(context: str = "/p", sub: str = "/v1/chat/completions", query: str = "", 
     return e
 
 
-def key(e: Exchange, body: JSONObject, per_key: bool = False, strip: frozenset[str] = frozenset()) -> str:
-    return request_key(e, body, IGNORED, per_key, strip)
+def key(e: Exchange, body: JSONObject, per_key: bool = False) -> str:
+    return request_key(e, body, KeySpec(per_key=per_key))
 
 
 BODY: JSONObject = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "temperature": 0}
@@ -52,31 +59,30 @@ def test_key_tells_apart_what_changes_the_answer() -> None:
         key(ex(query="a=1"), BODY),
         key(ex(), BODY, per_key=True),
         key(ex("/q"), BODY),  # another route (and client API)
+        key(ex(headers=[(b"anthropic-beta", b"tools-2024")]), BODY),
     }
-    assert base not in others and len(others) == 7
+    assert base not in others and len(others) == 8
+    assert key(ex(headers=[(b"x-stainless-os", b"Linux"), (b"user-agent", b"x")]), BODY) == base
 
 
 def test_query_is_sorted_and_loses_credential_parameters() -> None:
-    strip = frozenset({"key"})
-    a = key(ex("/q", query="alt=sse&key=SECRET1"), BODY, strip=strip)
-    assert a == key(ex("/q", query="key=OTHER&alt=sse"), BODY, strip=strip)
-    assert a != key(ex("/q", query="alt=json"), BODY, strip=strip)
+    a = key(ex("/q", query="alt=sse&key=SECRET1"), BODY)  # Gemini's `key` carries a client credential
+    assert a == key(ex("/q", query="key=OTHER&alt=sse"), BODY)
+    assert a != key(ex("/q", query="alt=json"), BODY)
 
 
 def test_partition_blanks_text_only() -> None:
     worded = {**BODY, "messages": [{"role": "user", "content": "something else entirely"}]}
-    assert partition_key(ex(), BODY, IGNORED, False, frozenset()) == partition_key(
-        ex(), worded, IGNORED, False, frozenset()
-    )
+    assert partition_key(ex(), BODY, SPEC) == partition_key(ex(), worded, SPEC)
     two_turns = {**BODY, "messages": [*BODY["messages"], {"role": "user", "content": "hi"}]}  # type: ignore[misc]
     image = {
         **BODY,
         "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/1.png"}}]}],
     }
-    base = partition_key(ex(), BODY, IGNORED, False, frozenset())
-    assert partition_key(ex(), two_turns, IGNORED, False, frozenset()) != base
-    assert partition_key(ex(), image, IGNORED, False, frozenset()) != base
-    assert partition_key(ex(), {**BODY, "temperature": 1}, IGNORED, False, frozenset()) != base
+    base = partition_key(ex(), BODY, SPEC)
+    assert partition_key(ex(), two_turns, SPEC) != base
+    assert partition_key(ex(), image, SPEC) != base
+    assert partition_key(ex(), {**BODY, "temperature": 1}, SPEC) != base
 
 
 def test_prompt_text_reads_every_client_api_shape() -> None:

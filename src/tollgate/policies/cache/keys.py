@@ -12,39 +12,62 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import orjson
 
 from tollgate.gateway.exchange import Exchange
 from tollgate.types import JSONObject, JSONValue
 
-__all__ = ["DEFAULT_IGNORED_FIELDS", "blank_texts", "partition_key", "prompt_text", "request_key"]
+__all__ = [
+    "DEFAULT_IGNORED_FIELDS",
+    "DEFAULT_KEY_HEADERS",
+    "KeySpec",
+    "blank_texts",
+    "partition_key",
+    "prompt_text",
+    "request_key",
+]
 
 #: Top-level body fields that never change the answer: `stream` (whether a stream was asked for is
 #: keyed separately, so `"stream": false` and no field are one request), the end-user and tracking
 #: ids (`user`, `metadata`, `safety_identifier`, `prompt_cache_key`) and `store` (OpenAI keeps a copy).
 #: `stream_options` stays: it changes what a stream carries (the usage chunk).
 DEFAULT_IGNORED_FIELDS = ("stream", "user", "metadata", "safety_identifier", "prompt_cache_key", "store")
+#: Request headers that change the answer (an API version, beta features): their values are in the key.
+DEFAULT_KEY_HEADERS = ("anthropic-version", "anthropic-beta", "openai-beta")
 #: Fields whose strings are prompt text, in every client API's request (OpenAI chat and responses,
 #: Anthropic messages, Gemini contents).
 _TEXT_KEYS = frozenset({"content", "text", "input", "instructions", "prompt", "system"})
 
 
-def _head(ex: Exchange, per_key: bool, strip_query: frozenset[str]) -> bytes:
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """What one cache attachment keys on besides the request itself; compiled once at build."""
+
+    ignored: frozenset[str] = frozenset(DEFAULT_IGNORED_FIELDS)
+    per_key: bool = False
+    headers: frozenset[bytes] = frozenset(h.encode() for h in DEFAULT_KEY_HEADERS)
+
+
+def _head(ex: Exchange, spec: KeySpec) -> bytes:
     route = ex.route
     assert route is not None and ex.client_api is not None
     query = ex.query
     if query:
-        query = "&".join(sorted(p for p in query.split("&") if p.split("=", 1)[0] not in strip_query))
-    parts = (
+        strip = route.targets[0].strip_query if route.targets else frozenset()
+        query = "&".join(sorted(p for p in query.split("&") if p.split("=", 1)[0] not in strip))
+    parts = [
         ex.client_api.name,
         route.context,
         ex.method,
         ex.sub_path,
         query,
         "stream" if ex.facts.is_streaming else "whole",
-        (ex.key_id or "") if per_key else "",
-    )
+        (ex.key_id or "") if spec.per_key else "",
+    ]
+    if spec.headers:
+        parts += sorted(f"{n.decode('latin-1')}={v.decode('latin-1')}" for n, v in ex.headers if n in spec.headers)
     return "\0".join(parts).encode()
 
 
@@ -53,9 +76,9 @@ def _digest(head: bytes, body: JSONObject, ignored: frozenset[str]) -> str:
     return hashlib.sha256(head + b"\0" + orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def request_key(ex: Exchange, body: JSONObject, ignored: frozenset[str], per_key: bool, strip: frozenset[str]) -> str:
+def request_key(ex: Exchange, body: JSONObject, spec: KeySpec) -> str:
     """The exact-match key of this request (64 hex digits)."""
-    return _digest(_head(ex, per_key, strip), body, ignored)
+    return _digest(_head(ex, spec), body, spec.ignored)
 
 
 def blank_texts(value: JSONValue, under_text: bool = False) -> JSONValue:
@@ -69,11 +92,11 @@ def blank_texts(value: JSONValue, under_text: bool = False) -> JSONValue:
     return value
 
 
-def partition_key(ex: Exchange, body: JSONObject, ignored: frozenset[str], per_key: bool, strip: frozenset[str]) -> str:
+def partition_key(ex: Exchange, body: JSONObject, spec: KeySpec) -> str:
     """The semantic partition of this request: its exact key with all prompt text blanked."""
     blanked = blank_texts(body)
     assert isinstance(blanked, dict)
-    return _digest(_head(ex, per_key, strip) + b"\0semantic", blanked, ignored)
+    return _digest(_head(ex, spec) + b"\0semantic", blanked, spec.ignored)
 
 
 def _texts(value: JSONValue, under_text: bool, out: list[str]) -> None:
