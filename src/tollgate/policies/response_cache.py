@@ -159,7 +159,7 @@ class ResponseCache(AttachedPolicy):
         if opt_out is not None:
             ex.cache_result = "bypass"
             if opt_out == b"no-cache":  # HTTP's no-cache: do not answer from the cache, do keep the fresh answer
-                ex.set(self._state, Recording(key, self.params.max_entry_bytes, store=True))
+                ex.set(self._state, Recording(key, self.params.max_entry_bytes))
             return None
         try:
             answer = await self.store.get(key)
@@ -169,7 +169,7 @@ class ResponseCache(AttachedPolicy):
         if answer is not None:
             return self._hit(ex, answer, "hit", None)
         ex.cache_result = "miss"
-        recording = Recording(key, self.params.max_entry_bytes, store=True)
+        recording = Recording(key, self.params.max_entry_bytes)
         if self.embedder is not None and self.vectors is not None:
             reply = await self._semantic(ex, body, recording)
             if reply is not None:
@@ -297,7 +297,7 @@ def _opt_out(ex: Exchange) -> bytes | None:
         if name == HEADER:
             own = True
             word = value.strip().lower()
-            if word in _NO_CACHE or word == b"bypass":
+            if word in _NO_CACHE:
                 found = b"no-store" if word == b"no-store" else found or b"no-cache"
         elif name == b"cache-control":
             directives = {d.strip().split(b"=", 1)[0] for d in value.lower().split(b",")}
