@@ -36,7 +36,7 @@ def test_policies_lists_every_builtin(api: LiveAPI) -> None:
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0].split() == ["NAME", "CATEGORY", "PARAMETERS", "DESCRIPTION"]
-    assert len(lines) == 16
+    assert len(lines) == 17  # the header and the 16 built-in policies
     assert any(line.startswith("rate-limit ") and "limits*" in line for line in lines)
     one = json.loads(run("policies", "token-limit", "-o", "json").output)
     assert one["parameters"]["properties"]["defaultMaxTokens"]["default"] == 1024
