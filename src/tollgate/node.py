@@ -175,6 +175,9 @@ class Node:
             self.metrics_dir = make_metrics_dir()
         env = {METRICS_DIR_ENV: self.metrics_dir} if self.metrics_dir else {}
         self.usage_writer = UsageWriterProcess(cfg.db_url, env=env)
+        # Started now, not on the first batch: its imports (the store) cost a second or more of CPU,
+        # which must not compete with the first requests on a small machine.
+        await self.usage_writer.start()
         if cfg.role == "gateway":
             serve_metrics_port(self, self.metrics_dir, cfg.admin_host)
         recorder = self.recorder = UsageRecorder(self.usage_writer)

@@ -15,6 +15,7 @@ and fails under CI.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -86,44 +87,54 @@ SETUPS = {s.id: s for s in setups(AZURE_DEPLOYMENT, FOUNDRY_DEPLOYMENT)}
 
 
 class Worker:
-    """One `sdk_worker.py` process in an SDK environment; calls are sent one at a time."""
+    """One `sdk_worker.py` process in an SDK environment; calls are sent one at a time. A call that
+    hangs or kills it gets a fresh process, so a late answer is never read as the next call's."""
 
     def __init__(self, env: Environment) -> None:
-        python = ROOT / env.name / "bin" / "python"
-        self.proc = subprocess.Popen(
-            [str(python), str(WORKER), AZURE_DEPLOYMENT, FOUNDRY_DEPLOYMENT, *env.pins()],
+        self.env = env
+        self.proc = self._spawn()
+        self.versions: dict[str, str | None] = json.loads(self._line())
+
+    def _spawn(self) -> subprocess.Popen[str]:
+        python = ROOT / self.env.name / "bin" / "python"
+        return subprocess.Popen(
+            [str(python), str(WORKER), AZURE_DEPLOYMENT, FOUNDRY_DEPLOYMENT, *self.env.pins()],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             cwd=WORKER.parent,
         )
-        self.versions: dict[str, str | None] = self._read()
 
-    def _read(self) -> Any:
+    def _line(self) -> str:
+        """The worker's next line; a worker that is silent for CALL_TIMEOUT_S or gone is ended."""
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], CALL_TIMEOUT_S)
-        if not ready:
-            raise AssertionError(f"the SDK worker answered nothing in {CALL_TIMEOUT_S} s")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"the SDK worker exited with {self.proc.wait()}")
-        return json.loads(line)
+        line = self.proc.stdout.readline() if ready else ""
+        if line:
+            return line
+        failure = f"answered nothing in {CALL_TIMEOUT_S} s" if not ready else f"exited with {self.proc.poll()}"
+        self.close()
+        raise AssertionError(f"the SDK worker in {self.env.name} {failure}")
 
     def call(self, setup: str, mode: str, url: str, key: str, prompt: str) -> Result:
+        if self.proc.poll() is not None:  # ended after a failed call: a fresh one
+            self.proc = self._spawn()
+            self._line()
         assert self.proc.stdin is not None
         request = {"setup": setup, "mode": mode, "url": url, "key": key, "prompt": prompt}
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
-        answer = self._read()
+        answer = json.loads(self._line())
         if "error" in answer:
             raise AssertionError(f"{setup} {mode} raised in the previous-majors environment: {answer['error']}")
         return Result(**answer)
 
     def close(self) -> None:
         if self.proc.stdin is not None:
-            self.proc.stdin.close()
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
         try:
-            self.proc.wait(10)
+            self.proc.wait(5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()

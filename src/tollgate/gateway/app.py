@@ -25,7 +25,7 @@ from tollgate.gateway.upstream import PoolRegistry
 from tollgate.gateway.upstream_errors import UpstreamErrorCounts
 from tollgate.policies.services import PolicyServices
 from tollgate.resources.resource_set import ResourceSet
-from tollgate.security.backoff import FailureBackoff
+from tollgate.security.backoff import DEFAULT_MAX_FAILURES, FailureBackoff
 from tollgate.usage.sink import UsageSink
 
 DEFAULT_PORT = 8080
@@ -33,6 +33,10 @@ DEFAULT_PORT = 8080
 
 #: Reverse proxies in front of the gateway whose `X-Forwarded-For`/`Forwarded` entries are believed.
 DEFAULT_TRUSTED_HOPS = 0
+
+
+#: Wrong keys one address may present per back-off window over all key ids (10x the per-key-id bar).
+ADDRESS_MAX_FAILURES = 10 * DEFAULT_MAX_FAILURES
 
 
 class GatewayState:
@@ -44,6 +48,7 @@ class GatewayState:
     """
 
     __slots__ = (
+        "address_backoff",
         "backoff",
         "backoff_active",
         "connections",
@@ -78,8 +83,11 @@ class GatewayState:
         self.routing_counters: dict[str, RoutingCounters] = {}
         #: requests refused for a bad key: counted, and recorded only up to a rate
         self.refusals = RefusalLog()
-        #: clients (by address) that keep presenting bad keys are answered 429 for a while
+        #: clients that keep presenting bad keys are answered 429 for a while: per (address, key id) ...
         self.backoff = FailureBackoff()
+        #: ... and per address over all key ids, with a higher bar, so rotating made-up key ids to
+        #: dodge the first count still ends in a block
+        self.address_backoff = FailureBackoff(max_failures=ADDRESS_MAX_FAILURES)
         #: set at the first wrong key: until then the relay skips the back-off lookup altogether
         self.backoff_active = False
         self.snapshot = Snapshot({})

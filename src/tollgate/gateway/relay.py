@@ -132,7 +132,9 @@ class Relay:
         client = ex.client_api = route.client_api
         chain = route.chain
         if state.backoff_active:  # someone presented a wrong key since start: is this client and key id blocked?
-            wait = state.backoff.retry_after(_backoff_bucket(ex, route))
+            wait = state.backoff.retry_after(_backoff_bucket(ex, route)) or state.address_backoff.retry_after(
+                ex.client_ip
+            )
             if wait is not None:  # not even checked, not logged one by one
                 self._refuse(conn, ex, RateLimitedError("Too many requests with an invalid API key.", retry_after=wait))
                 return
@@ -358,9 +360,9 @@ class Relay:
             filters = [f for make in chain.stream_filters if (f := make(ex)) is not None]
         if chain.stream_taps:
             taps = [t for make in chain.stream_taps if (t := make(ex)) is not None]
-        # The upstream's length holds while nothing rewrites the bytes (a JSON-array stream sent whole);
-        # read before the first chunk is taken (a drained body reports 0).
-        length = resp.content_length if translation is None and not filters else None
+        # A JSON-array stream sent whole keeps the upstream's length while nothing rewrites the bytes (read
+        # before the first chunk is taken: a drained body reports 0); SSE streams are never looked up.
+        length = resp.content_length if not is_sse and translation is None and not filters else None
         chunk = await resp.next_chunk()  # surface a failure before the head goes out, as a clean error
         conn.start_stream(resp.status, ex.response_headers, length)
         try:
@@ -432,9 +434,11 @@ class Relay:
         presented = route.auth.presented(ex.headers, ex.query)
         if presented is None:
             return err
-        backoff = self.state.backoff
-        self.state.backoff_active = True
+        state = self.state
+        backoff = state.backoff
+        state.backoff_active = True
         blocked = backoff.record_failure(_backoff_bucket(ex, route))
+        blocked_address = state.address_backoff.record_failure(ex.client_ip)
         log.warning(
             "gateway key refused: client=%s route=%s fp=%s %s",
             ex.client_ip,
@@ -442,9 +446,18 @@ class Relay:
             fingerprint(presented),
             err.message,
         )
-        if blocked is None:
+        if blocked is None and blocked_address is None:
             return err
-        log.warning("client %s blocked for %.0f s after %d invalid keys", ex.client_ip, blocked, backoff.max_failures)
+        if blocked_address is not None:  # guessing across key ids: the whole address waits
+            blocked, count, which = (
+                max(blocked or 0.0, blocked_address),
+                state.address_backoff.max_failures,
+                "of any id",
+            )
+        else:
+            count, which = backoff.max_failures, "for one key id"
+        assert blocked is not None
+        log.warning("client %s blocked for %.0f s after %d invalid keys %s", ex.client_ip, blocked, count, which)
         return RateLimitedError("Too many requests with an invalid API key.", retry_after=blocked)
 
     def _refuse(self, conn: Connection, ex: Exchange, err: GatewayError) -> None:

@@ -20,6 +20,7 @@ from tollgate.gateway.failover import FailoverSettings, Routing, RoutingCounters
 from tollgate.gateway.selection import build_selector
 from tollgate.gateway.targets import Target, TargetHealth
 from tollgate.gateway.upstream import Origin, PoolRegistry, Timeout, UpstreamPool, split_base_url
+from tollgate.gateway.upstream_proxy import basic_proxy_authorization
 from tollgate.policies.attach import build_policies
 from tollgate.policies.base import Policy, PolicyChain
 from tollgate.policies.services import PolicyServices
@@ -29,7 +30,15 @@ from tollgate.providers.pairs import client_api_named
 from tollgate.providers.registry import BUILTIN_TEMPLATES, build_template
 from tollgate.providers.template import Template
 from tollgate.providers.translators import translator_for
-from tollgate.resources.models import InboundSecurity, LLMProvider, PolicyRef, ProxySpec, SecretRef, TemplateSpec
+from tollgate.resources.models import (
+    InboundSecurity,
+    LLMProvider,
+    PolicyRef,
+    ProviderSpec,
+    ProxySpec,
+    SecretRef,
+    TemplateSpec,
+)
 from tollgate.resources.resource_set import ResourceSet
 from tollgate.resources.routing import CircuitBreakerSpec, FailoverSpec, RoutingSpec
 from tollgate.types import HeaderList
@@ -139,6 +148,17 @@ def _resolve_secret(ref: SecretRef | None, resources: ResourceSet) -> str | None
     return os.environ.get(ref.env)
 
 
+def _proxy_authorization(spec: ProviderSpec, resources: ResourceSet) -> bytes | None:
+    """The outbound proxy's `Proxy-Authorization` value, or None when it needs none; ValueError
+    (the provider answers 503, and says why) when its credential is missing or malformed."""
+    if spec.proxy_credential is None:
+        return None
+    credential = _resolve_secret(spec.proxy_credential, resources)
+    if credential is None:
+        raise ValueError("the outbound proxy's credential is not available")
+    return basic_proxy_authorization(credential)
+
+
 def _auth_check(security: InboundSecurity, client: ClientAPI, keys: dict[str, KeyEntry]) -> AuthCheck:
     name = security.name.lower().encode() if security.location == "header" else b""
     return AuthCheck(
@@ -184,7 +204,8 @@ def _compile_upstream(
         unavailable = "the provider has no upstream URL configured"
     else:
         try:
-            origin, base_path = split_base_url(base_url, spec.ca_bundle, spec.proxy)
+            proxy_auth = _proxy_authorization(spec, resources)
+            origin, base_path = split_base_url(base_url, spec.ca_bundle, spec.proxy, proxy_auth)
             pool = pools.get(origin, spec.max_connections)
         except (OSError, ValueError) as exc:  # a CA bundle gone or unreadable (ssl.SSLError is an OSError)
             unavailable = UPSTREAM_SETUP_FAILED

@@ -75,9 +75,9 @@ def integrity_errors(
                     f"is required: template {spec.template!r} has no default base URL",
                 )
             )
-        secret = spec.credential.secret if spec.credential is not None else None
-        if secret is not None and secret not in secrets:
-            errors.append(_err(provider, "spec.credential.secret", f"no Secret named {secret!r} exists"))
+        for path, secret in spec.secret_refs().items():
+            if secret not in secrets:
+                errors.append(_err(provider, path, f"no Secret named {secret!r} exists"))
     for proxy in _of(items, LLMProxy):
         if proxy.spec.provider not in providers:
             errors.append(_err(proxy, "spec.provider", f"no LLMProvider named {proxy.spec.provider!r} exists"))

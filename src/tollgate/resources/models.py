@@ -309,6 +309,11 @@ class ProviderSpec(Model):
         default=None,
         description="Outbound HTTP proxy for this provider's upstream, http://host:port (CONNECT tunnel for https).",
     )
+    proxy_credential: SecretRef | None = Field(
+        default=None,
+        alias="proxyCredential",
+        description="user:password for the outbound proxy (Proxy-Authorization: Basic), from a Secret or env var.",
+    )
     max_connections: int = Field(
         default=1000,
         alias="maxConnections",
@@ -352,6 +357,17 @@ class ProviderSpec(Model):
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError("must not have a path or query")
         return value.rstrip("/")
+
+    def secret_refs(self) -> dict[str, str]:
+        """Field path -> name of each Secret this spec reads (its credential, its proxy's credential)."""
+        refs = {"spec.credential.secret": self.credential, "spec.proxyCredential.secret": self.proxy_credential}
+        return {path: ref.secret for path, ref in refs.items() if ref is not None and ref.secret is not None}
+
+    @model_validator(mode="after")
+    def _proxy_credential_needs_a_proxy(self) -> ProviderSpec:
+        if self.proxy_credential is not None and self.proxy is None:
+            raise ValueError("proxyCredential is set but proxy is not: name the proxy it is for")
+        return self
 
     @field_validator("upstream_url")
     @classmethod

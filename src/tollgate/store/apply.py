@@ -47,8 +47,7 @@ def check_against_store(conn: Connection, docs: Sequence[Resource], known_templa
     for doc in docs:
         if isinstance(doc, LLMProvider):
             wanted["ProviderTemplate"].add(doc.spec.template)
-            if doc.spec.credential is not None and doc.spec.credential.secret is not None:
-                secrets.add(doc.spec.credential.secret)
+            secrets.update(doc.spec.secret_refs().values())
         elif isinstance(doc, LLMProxy):
             wanted["LLMProvider"].add(doc.spec.provider)
         elif isinstance(doc, APIKey):

@@ -66,6 +66,10 @@ class UsageWriterProcess:
         self._env = dict(env or {})  # more environment for the child (e.g. its metrics directory)
         self._proc: asyncio.subprocess.Process | None = None
 
+    async def start(self) -> None:
+        """Start the child now (it imports the store while the node starts); `write` restarts it if it dies."""
+        await self._ensure_child()
+
     async def _ensure_child(self) -> asyncio.subprocess.Process:
         proc = self._proc
         if proc is None or proc.returncode is not None or proc.stdin is None or proc.stdin.is_closing():
