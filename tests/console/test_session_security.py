@@ -101,3 +101,24 @@ def test_a_generated_key_is_shown_on_the_next_page_only(app_client: TestClient) 
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     keys = app_client.get("/api/v1/keys", headers=admin).json()
     assert [(k["name"], k["status"], k["expiresAt"] is not None) for k in keys] == [("k1", "active", True)]
+
+
+def test_regenerating_a_key_shows_the_new_value_once_and_keeps_its_id(app_client: TestClient) -> None:
+    _sign_in(app_client)
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    created = app_client.post(
+        "/api/v1/keys", json={"name": "k2", "target": {"kind": "LLMProvider", "name": "p1"}}, headers=admin
+    ).json()
+    page = app_client.get("/console/providers/p1?tab=keys")
+    assert 'data-testid="regenerate-k2"' in page.text
+    answer = app_client.post(
+        "/console/providers/p1/regenerate-key", data={"csrf_token": _csrf(page.text), "key_id": created["id"]}
+    )
+    assert answer.headers["location"] == "/console/providers/p1?tab=keys"
+    shown = re.search(
+        r'data-testid="new-key">(tg_[0-9a-f]{12}_[^<]+)<', app_client.get(answer.headers["location"]).text
+    )
+    assert shown is not None
+    assert shown.group(1) != created["value"]
+    assert shown.group(1)[3:15] == created["id"]
+    assert shown.group(1) not in app_client.get("/console/providers/p1?tab=keys").text

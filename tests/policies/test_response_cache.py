@@ -6,6 +6,7 @@ the SDKs, opt-outs, TTL, the LRU bound, errors never cached, metering of hits, t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -13,8 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
+from google import genai
+from google.genai import types as genai_types
 
 from tests.gateway.gw_helpers import ListSink, RunningGateway, new_key, provider, resource_set
 from tests.redis_support import OwnRedis, require_shared_redis
@@ -68,13 +72,13 @@ async def start(
 ) -> Site:
     """A gateway with an `openai` and an `anthropic` provider (the cache on both) and an `embed` provider."""
     providers, keys, records = [], {}, []
-    for name in ("openai", "anthropic"):
+    for name in ("openai", "anthropic", "gemini"):
         policies = [{"name": "response-cache", "params": cache}]
         providers.append(provider(name, name, f"/{name}", mock.url(name), secret=name, policies=policies))
         value, rec = new_key("LLMProvider", name)
         keys[f"/{name}"], records = value, [*records, rec]
     providers.append(provider("embed", "openai", "/embed", mock.url("openai"), secret="openai"))
-    rs = resource_set(providers, keys=records, secrets={n: mock.keys[n] for n in ("openai", "anthropic")})
+    rs = resource_set(providers, keys=records, secrets={n: mock.keys[n] for n in ("openai", "anthropic", "gemini")})
     sink = ListSink()
     state = GatewayState("test-gw", sink)
     if services is not None:
@@ -195,6 +199,30 @@ async def test_anthropic_basic_and_streaming_hits(site: Site, mock: MockServer) 
     assert [r.cache_result for r in site.records] == ["miss", "hit", "miss", "hit"]
 
 
+async def test_gemini_stream_and_whole_answer_hits(site: Site, mock: MockServer) -> None:
+    http = genai_types.HttpOptions(
+        base_url=f"{site.gw.url}/gemini",
+        headers={"X-API-Key": site.keys["/gemini"]},
+        retry_options=genai_types.HttpRetryOptions(attempts=1),
+    )
+    client = genai.Client(api_key="placeholder", http_options=http)
+    texts = []
+    for _ in range(2):
+        stream = await client.aio.models.generate_content_stream(model="gemini-2.5-flash", contents="count from 1 to 9")
+        texts.append("".join([c.text or "" async for c in stream]))
+        await settled(site, len(texts))
+    whole = [
+        (await client.aio.models.generate_content(model="gemini-2.5-flash", contents="count from 1 to 9")).text
+        for _ in range(2)
+    ]
+    await settled(site, 4)
+    assert texts[0] == texts[1] == whole[0] == whole[1] == "1 2 3 4 5 6 7 8 9"
+    assert [r.cache_result for r in site.records] == ["miss", "hit", "miss", "hit"]
+    generate = [r for r in mock.requests("gemini") if "generatecontent" in str(r["vendor_path"]).lower()]
+    assert len(generate) == 2
+    assert ["alt=sse" in str(r["query"]) for r in generate] == [True, False]  # a stream and a whole answer: two keys
+
+
 async def test_opt_out_headers_bypass_the_cache(site: Site, mock: MockServer) -> None:
     client = site.openai()
     await client.chat.completions.create(model="gpt-4o", messages=ask("opt out"))
@@ -256,6 +284,23 @@ async def test_errors_are_never_cached(site: Site, mock: MockServer) -> None:
         await settled(site, done)
     assert chat_calls(mock) == 2
     assert [r.status for r in site.records] == [500, 500]
+    anthropic_client = site.anthropic()
+    for directive, done in (
+        ("[mock:break]", 3),
+        ("[mock:break]", 4),
+        ("[mock:stream-error]", 5),
+        ("[mock:stream-error]", 6),
+    ):
+        with contextlib.suppress(anthropic.APIError, httpx.HTTPError):
+            async with anthropic_client.messages.stream(
+                model="claude-sonnet-4-5", max_tokens=64, messages=ask(f"a cut story {directive}")
+            ) as s:
+                async for _ in s.text_stream:
+                    pass
+        await settled(site, done)
+    assert chat_calls(mock, "anthropic") == 4  # a cut stream and a stream ending in an error event: never cached
+    assert [r.cache_result for r in site.records[2:]] == ["miss"] * 4
+    assert all(r.error_code is not None for r in site.records[2:])
 
 
 async def test_a_hit_settles_a_token_limit_to_nothing(mock: MockServer) -> None:

@@ -80,7 +80,10 @@ class SemanticParams(PolicyParams):
         default=None, ge=1, le=8192, description="Ask for embeddings of this size (smaller is a cheaper lookup)."
     )
     max_entries: int = Field(
-        default=1000, ge=1, le=20_000, description="Prompts indexed at most (in all); the oldest go first."
+        default=256,
+        ge=1,
+        le=20_000,
+        description="Prompts indexed at most (memory: in all; Redis: per partition); the oldest go first.",
     )
     timeout: float = Field(default=2.0, gt=0, le=30, description="Seconds the embedding call may take; then no lookup.")
 
@@ -159,7 +162,7 @@ class ResponseCache(AttachedPolicy):
         if opt_out is not None:
             ex.cache_result = "bypass"
             if opt_out == b"no-cache":  # HTTP's no-cache: do not answer from the cache, do keep the fresh answer
-                ex.set(self._state, Recording(key, self.params.max_entry_bytes, store=True))
+                ex.set(self._state, Recording(key, self.params.max_entry_bytes))
             return None
         try:
             answer = await self.store.get(key)
@@ -169,7 +172,7 @@ class ResponseCache(AttachedPolicy):
         if answer is not None:
             return self._hit(ex, answer, "hit", None)
         ex.cache_result = "miss"
-        recording = Recording(key, self.params.max_entry_bytes, store=True)
+        recording = Recording(key, self.params.max_entry_bytes)
         if self.embedder is not None and self.vectors is not None:
             reply = await self._semantic(ex, body, recording)
             if reply is not None:
@@ -297,7 +300,7 @@ def _opt_out(ex: Exchange) -> bytes | None:
         if name == HEADER:
             own = True
             word = value.strip().lower()
-            if word in _NO_CACHE or word == b"bypass":
+            if word in _NO_CACHE:
                 found = b"no-store" if word == b"no-store" else found or b"no-cache"
         elif name == b"cache-control":
             directives = {d.strip().split(b"=", 1)[0] for d in value.lower().split(b",")}

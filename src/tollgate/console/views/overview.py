@@ -60,6 +60,7 @@ async def _secrets_page(
         "message": message,
         "values": values,
         "saved": request.query_params.get("saved"),
+        "reencrypted": request.query_params.get("reencrypted"),
     }
     return render(request, Page("secrets.html", "Secrets", nav="secrets", context=context, status=status), session)
 
@@ -77,6 +78,29 @@ async def put_secret(request: Request) -> Response:
             errors, message = {"name": exc.message}, None
         return await _secrets_page(request, session, errors, message, {"name": name}, exc.status)
     return redirect(f"/secrets?saved={name}")
+
+
+async def delete_secret(request: Request) -> Response:
+    """Refused by the API (409, shown) while a provider's credential names the secret."""
+    session = await signed_in(request)
+    form = await checked_form(request, session)
+    try:
+        await session.api.call("DELETE", f"/secrets/{text(form, 'name')}")
+    except ApiError as exc:
+        return await _secrets_page(request, session, {}, exc.message, {}, exc.status)
+    return redirect("/secrets")
+
+
+async def rotate_secrets(request: Request) -> Response:
+    """Re-encrypt every secret with the newest key of the key file (a fresh one first when asked)."""
+    session = await signed_in(request)
+    form = await checked_form(request, session)
+    body = {"newKey": form.get("new_key") == "on", "retireOldKeys": form.get("retire_old_keys") == "on"}
+    try:
+        answer = await session.api.call("POST", "/secrets/rotate", json=body)
+    except ApiError as exc:
+        return await _secrets_page(request, session, {}, exc.message, {}, exc.status)
+    return redirect(f"/secrets?reencrypted={int(answer['reencrypted'])}")
 
 
 async def keys(request: Request) -> Response:
@@ -109,6 +133,8 @@ routes = [
     Route("/templates/{name:str}/delete", delete_template, methods=["POST"]),
     Route("/secrets", secrets, methods=["GET"]),
     Route("/secrets", put_secret, methods=["POST"]),
+    Route("/secrets/delete", delete_secret, methods=["POST"]),
+    Route("/secrets/rotate", rotate_secrets, methods=["POST"]),
     Route("/keys", keys, methods=["GET"]),
     Route("/keys/revoke", revoke_key, methods=["POST"]),
     Route("/audit", audit, methods=["GET"]),

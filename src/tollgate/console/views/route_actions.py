@@ -109,6 +109,21 @@ async def revoke_key(request: Request) -> Response:
     return redirect(f"/{kind.collection}/{name}?tab=keys")
 
 
+async def regenerate_key(request: Request) -> Response:
+    """A new value for the same key (the old one is refused within a second), shown once like a new key."""
+    session = await signed_in(request)
+    kind = kind_of(request)
+    name = request.path_params["name"]
+    form = await checked_form(request, session)
+    try:
+        created = await session.api.call("POST", f"/keys/{text(form, 'key_id')}/regenerate")
+    except ApiError as exc:
+        return await _fail(request, session, "keys", exc)
+    response = redirect(f"/{kind.collection}/{name}?tab=keys")
+    hand_over_key(response, request, str(created["value"]))
+    return response
+
+
 routes = [
     Route(f"/{collection}/{{name:str}}/{action}", handler, methods=["POST"])
     for collection in ("providers", "proxies")
@@ -118,5 +133,6 @@ routes = [
         ("restore", restore),
         ("keys", generate_key),
         ("revoke-key", revoke_key),
+        ("regenerate-key", regenerate_key),
     )
 ]

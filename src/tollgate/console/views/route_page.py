@@ -145,6 +145,7 @@ async def show(
     model = models[0] if models else DEFAULT_MODELS.get(vendor, "<model>")
     key_value = new_key["value"] if new_key else None
     context["invoke_url"] = invoke
+    context["vendor"] = vendor
     context["snippets"] = snippet_tabs(vendor, invoke, key_value, model, placement_of(family_spec)) if invoke else []
     page = Page("route.html", name, nav=kind.collection, context=context, status=status)
     return render(request, page, session)

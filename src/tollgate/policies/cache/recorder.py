@@ -19,14 +19,11 @@ class Recording:
     (None without one).
     """
 
-    __slots__ = ("_parts", "_size", "body", "key", "limit", "overflowed", "partition", "store", "vector")
+    __slots__ = ("_parts", "_size", "body", "key", "limit", "overflowed", "partition", "vector")
 
-    def __init__(
-        self, key: str, limit: int, store: bool, partition: str | None = None, vector: array[float] | None = None
-    ) -> None:
+    def __init__(self, key: str, limit: int, partition: str | None = None, vector: array[float] | None = None) -> None:
         self.key = key
         self.limit = limit
-        self.store = store
         self.partition = partition
         self.vector = vector
         self.body: bytes | None = None
