@@ -327,3 +327,18 @@ def test_target_health_states() -> None:
     assert health.acquire(15.2)
     health.succeeded()
     assert (health.failures, health.down_until, health.probing) == (0, 0.0, False)
+
+
+async def test_suspension_and_recovery_are_logged_once_each(caplog: pytest.LogCaptureFixture) -> None:
+    r = route(circuitBreaker={"failures": 1, "suspendFor": 0.05})
+    with caplog.at_level("WARNING", logger="tollgate.gateway"):
+        await call(r, Upstreams({"a": [UpstreamConnectError("refused")], "b": [FakeResponse(200)]}))
+        await call(r, Upstreams({"a": [], "b": [FakeResponse(200)]}))  # passed over: nothing to say
+        await asyncio.sleep(0.06)
+        await call(r, Upstreams({"a": [FakeResponse(200)], "b": []}))
+        await call(r, Upstreams({"a": [FakeResponse(429, {b"retry-after": b"9"})], "b": [FakeResponse(200)]}))
+    assert [rec.getMessage() for rec in caplog.records] == [
+        "provider a suspended for 0.05 s after 1 consecutive failures (last: upstream_unreachable)",
+        "provider a is back in service (a trial request succeeded)",
+        "provider a suspended for 9 s: it answered 429 with Retry-After",
+    ]

@@ -219,7 +219,7 @@ def test_sticky_hash_is_stable_per_user_across_snapshots_and_falls_to_the_next_i
     assert all([t.name for t in two.order(exchange({"x-user-id": u}), 0.0)] == orders[u] for u in users)
     assert all(orders[u] == [t.name for t in one.order(exchange({"x-user-id": u}), 9.0)] for u in users[:20])
     # rendezvous hashing is a fixed function (every node and release agrees): this spread is exact
-    assert Counter(o[0] for o in orders.values()) == {"a": 93, "b": 104, "c": 103}
+    assert Counter(o[0] for o in orders.values()) == {"a": 104, "b": 100, "c": 96}
     # without c, c's users go to their own second choice and nobody else moves
     two_targets = selector(route_with(spec, names=("a", "b")))
     for user in users:

@@ -190,7 +190,7 @@ class Routing:
                 resp, translation = await send(target)
             except UpstreamError as err:
                 now = time.monotonic()
-                health.failed(settings.suspend_for, settings.failures, now)
+                _failed(target, settings, now, err.code)
                 following, pos = self._next(order, pos, attempt, limit, now)
                 if following is None:
                     raise
@@ -204,6 +204,8 @@ class Routing:
             now = time.monotonic()
             status = resp.status
             if status not in settings.retry_statuses:
+                if trial:
+                    log.warning("provider %s is back in service (a trial request succeeded)", target.name)
                 health.succeeded()
                 if self.observes_latency:
                     health.observe((now - started) * 1000.0, now, settings.smoothing, settings.decay)
@@ -211,9 +213,13 @@ class Routing:
             retry_after = parse_retry_after(resp)
             wait = None
             if retry_after is not None and retry_after > settings.max_retry_after and status in _SUSPENDING:
-                health.suspend(min(retry_after, settings.max_suspend), now)
+                seconds = min(retry_after, settings.max_suspend)
+                health.suspend(seconds, now)
+                log.warning(
+                    "provider %s suspended for %g s: it answered %d with Retry-After", target.name, seconds, status
+                )
             else:
-                health.failed(settings.suspend_for, settings.failures, now)
+                _failed(target, settings, now, f"status {status}")
                 wait = retry_after
             following, pos = self._next(order, pos, attempt, limit, now)
             if following is None:
@@ -236,6 +242,21 @@ class Routing:
             log.warning("retry budget spent: not trying %s", target.name)
             return None, pos
         return target, pos
+
+
+def _failed(target: Target, settings: FailoverSettings, now: float, reason: str) -> None:
+    """Count a failure; say so once when it suspends the target (not for every request passed over)."""
+    health = target.health
+    was_up = health.down_until <= now
+    health.failed(settings.suspend_for, settings.failures, now)
+    if was_up and health.down_until > now:
+        log.warning(
+            "provider %s suspended for %g s after %d consecutive failures (last: %s)",
+            target.name,
+            settings.suspend_for,
+            health.failures,
+            reason,
+        )
 
 
 def _pick(order: tuple[Target, ...], pos: int, now: float) -> tuple[Target | None, int]:

@@ -27,8 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Selector", "build_selector", "smooth_weighted_schedule"]
 
-#: Blake2b keys are at most 64 bytes; a provider name is at most 63.
-_SEED_SIZE = 64
+_MASK64 = (1 << 64) - 1
 
 
 class Selector(Protocol):
@@ -145,21 +144,31 @@ class ByModel:
 
 
 class StickyHash:
-    """Rendezvous (highest random weight) hashing of a header's value, else of the API key id: one
-    user always lands on the same target, and when it is out, on the next one in its own hash order;
-    adding or removing a target moves only the users whose first choice it is."""
+    """Rendezvous (highest random weight) hashing of a header's value, else of the API key id (else
+    the client address): one user always lands on the same target, and when it is out, on the next
+    one in its own hash order; adding or removing a target moves only the users whose first choice it
+    is. The value is hashed once (blake2b, the same on every node and release), then mixed with each
+    target's seed (splitmix64's finalizer), so a request costs one hash, not one per target."""
 
     observes_latency = False
 
     def __init__(self, targets: tuple[Target, ...], header: str | None) -> None:
         self._name = header.encode() if header is not None else None
-        self._seeded = tuple((hashlib.sha256(t.name.encode()).digest()[:_SEED_SIZE], t) for t in targets)
+        self._seeded = tuple((int.from_bytes(hashlib.sha256(t.name.encode()).digest()[:8]), t) for t in targets)
 
     def order(self, ex: Exchange, now: float) -> tuple[Target, ...]:
         value = _header(ex, self._name) if self._name is not None else None
         key = (value if value is not None else ex.key_id or ex.client_ip).encode()
-        scored = sorted(self._seeded, key=lambda st: hashlib.blake2b(key, digest_size=8, key=st[0]).digest())
-        return tuple(t for _, t in reversed(scored))
+        point = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest())
+        scored = sorted(self._seeded, key=lambda st: _mix64(point ^ st[0]), reverse=True)
+        return tuple(t for _, t in scored)
+
+
+def _mix64(x: int) -> int:
+    """Splitmix64's finalizer: a bijection of 64-bit integers that spreads every input bit."""
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
 
 
 def _header(ex: Exchange, name: bytes) -> str | None:
