@@ -19,7 +19,20 @@ from tollgate.control.auth import AdminAuth, require_permission
 from tollgate.control.errors import install_error_handlers
 from tollgate.control.guard import DEFAULT_ADMIN_MAX_BODY, AdminGuard
 from tollgate.control.health import health_router
-from tollgate.control.routes import apply, audit, deployments, keys, login, policies, resources, secrets, usage, users
+from tollgate.control.jobs import JobRegistry
+from tollgate.control.routes import (
+    apply,
+    audit,
+    deployments,
+    jobs,
+    keys,
+    login,
+    policies,
+    resources,
+    secrets,
+    usage,
+    users,
+)
 from tollgate.control.schemas import ErrorResponse
 from tollgate.security.backoff import FailureBackoff
 from tollgate.store import Store
@@ -72,6 +85,7 @@ def create_app(
     )
     app.state.store = store
     app.state.auth = auth or AdminAuth(store)
+    app.state.jobs = JobRegistry()
     install_error_handlers(app)
     app.state.backoff = FailureBackoff() if backoff is None else backoff
     app.add_middleware(
@@ -96,7 +110,7 @@ def create_app(
             return Response(render(), media_type=METRICS_CONTENT_TYPE)
 
     guarded = [Depends(require_permission), Depends(record_changes, scope="function")]
-    for module in (resources, secrets, keys, deployments, apply, usage, users, audit, policies):
+    for module in (resources, secrets, keys, deployments, apply, jobs, usage, users, audit, policies):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded, responses=_ERRORS)
     login_errors: dict[int | str, dict[str, object]] = {c: _ERRORS[c] for c in (401, 413, 422, 429)}
     app.include_router(login.router, prefix=API_PREFIX, responses=login_errors)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tollgate.gcpause import full_collections_paused
 from tollgate.security.backoff import FailureBackoff, retry_after_header
 from tollgate.security.fingerprint import fingerprint
 
@@ -25,6 +26,9 @@ log = logging.getLogger("tollgate.security")
 
 #: Largest management API request body accepted (bytes); larger ones get 413 before being read.
 DEFAULT_ADMIN_MAX_BODY = 16 * 1024 * 1024
+#: Bodies from this size on (a bulk apply of a few thousand documents) pause full garbage collections
+#: while the request runs.
+LARGE_BODY = 1024 * 1024
 _BEARER = b"bearer "
 
 
@@ -81,7 +85,11 @@ class AdminGuard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        if len(body) < LARGE_BODY:
+            await self.app(scope, replay, send)
+            return
+        with full_collections_paused():  # a large apply: see `tollgate.gcpause`
+            await self.app(scope, replay, send)
 
     def _is_guarded(self, path: str) -> bool:
         prefix = self._prefix

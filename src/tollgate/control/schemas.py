@@ -87,6 +87,31 @@ class ApplyResponse(APIModel):
     results: list[ApplyItem]
 
 
+JobState = Literal["queued", "running", "succeeded", "failed"]
+
+
+class JobInfo(APIModel):
+    """An apply job (`POST /apply?async=true`): where it is, then its result or its error."""
+
+    id: str = Field(description="Read it at /api/v1/jobs/{id} (on the node that accepted it).")
+    kind: Literal["apply"] = "apply"
+    state: JobState = Field(description="queued, running, then succeeded (see `result`) or failed (see `error`).")
+    done: int = Field(description="Documents committed so far (a failed job's earlier chunks stay applied).")
+    total: int = Field(description="Documents in the batch.")
+    user: str = Field(description="Who submitted it.")
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: ApplyResponse | None = Field(
+        default=None, description="When succeeded: what POST /apply would have answered (not in listings)."
+    )
+    error: ErrorBody | None = Field(
+        default=None,
+        description="When failed: the error POST /apply would have answered (422: one entry per bad "
+        "document, field and reason).",
+    )
+
+
 class OutcomeResponse(APIModel):
     kind: str
     name: str
