@@ -126,6 +126,7 @@ def _describe_permissions(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = build()
+        schema["components"]["schemas"].update(apply.BODY_SCHEMAS)
         for path, operations in schema["paths"].items():
             if not path.startswith(API_PREFIX + "/") or path == f"{API_PREFIX}/login":
                 continue

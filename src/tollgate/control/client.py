@@ -37,7 +37,7 @@ class ManagementError(Exception):
 
 
 class AuthFailedError(ManagementError):
-    """401: the admin token is missing or not accepted."""
+    """401: the token is missing or not accepted (wrong, expired or revoked)."""
 
 
 class ForbiddenError(ManagementError):

@@ -30,7 +30,12 @@ from tollgate.store import Store
 
 router = APIRouter(tags=["apply"])
 
-_BODY_SCHEMA = ApplyRequest.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+#: The body's schema, under its own name in the OpenAPI components (`control.app` adds it there): the
+#: route reads the body itself, so FastAPI does not see it as a parameter.
+BODY_SCHEMAS = {
+    "ApplyRequest": ApplyRequest.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+}
+_BODY_REF = {"$ref": "#/components/schemas/ApplyRequest"}
 _ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {
         "model": JobInfo,
@@ -65,7 +70,7 @@ def _apply_json(store: Store, call: ApplyCall) -> bytes:
     "/apply",
     response_model=ApplyResponse,
     responses=_ACCEPTED,
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_REF}}}},
 )
 async def apply_documents(
     request: Request, store: StoreDep, principal: PrincipalDep, run_async: AsyncParam = False
