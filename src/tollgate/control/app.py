@@ -127,6 +127,7 @@ def _describe_permissions(app: FastAPI) -> None:
             return app.openapi_schema
         schema = build()
         schema["components"]["schemas"].update(apply.BODY_SCHEMAS)
+        _absent_not_null(schema)
         for path, operations in schema["paths"].items():
             if not path.startswith(API_PREFIX + "/") or path == f"{API_PREFIX}/login":
                 continue
@@ -139,3 +140,18 @@ def _describe_permissions(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _absent_not_null(schema: dict[str, Any]) -> None:
+    """An optional query, header or path parameter is absent or a string: never JSON null (a query or
+    header cannot carry one; generated clients sent the text "null"). FastAPI documents `str | None`
+    parameters as `anyOf: [..., {type: null}]`; keep the non-null branch."""
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                branches = parameter.get("schema", {}).get("anyOf")
+                if not parameter.get("required") and branches:
+                    kept = [b for b in branches if b.get("type") != "null"]
+                    if len(kept) == 1 and len(kept) < len(branches):
+                        rest = {k: v for k, v in parameter["schema"].items() if k != "anyOf"}
+                        parameter["schema"] = {**kept[0], **rest}
