@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tollgate.sse import SSEFrameSplitter, event_spans, parse_frame, split_frames, without_spans
+from tollgate.sse import SSEFrameSplitter, event_spans, first_event_span, parse_frame, split_frames, without_spans
 
 LF = b'event: a\ndata: {"x": 1}\n\ndata: [DONE]\n\n'
 CRLF = b'data: {"candidates": []}\r\n\r\ndata: {"y": 2}\r\n\r\n'
@@ -129,3 +129,12 @@ def test_event_spans_and_without_spans_cut_exactly_the_events_holding_the_needle
     assert [buf[s:e] for s, e in spans] == [b'data: {"usage":2}\n\n', b'data: {"usage":4}\n\n']
     assert without_spans(buf, spans) == b'data: {"a":1}\n\ndata: {"b":3}\n\n'
     assert without_spans(buf, []) is buf
+
+
+def test_first_event_span_is_the_first_of_event_spans() -> None:
+    buf = b'data: {"a":1}\n\ndata: {"model":"x","n":2}\n\ndata: {"model":"x","n":3}\n\n'
+    span = first_event_span(buf, b'"model"')
+    assert span == event_spans(buf, b'"model"')[0] == (15, 42)
+    assert buf[15:42] == b'data: {"model":"x","n":2}\n\n'
+    assert first_event_span(b'data: {"model":"y"}', b'"model"') == (0, 19)  # the last event, unterminated
+    assert first_event_span(buf, b'"usage"') is None

@@ -13,7 +13,8 @@
     │   └── UpstreamError            502/504: the vendor could not be reached or misbehaved
     │       ├── UpstreamConnectError     502: connect refused / DNS / TLS failure
     │       ├── UpstreamTimeoutError     504: connect, first-byte or idle timeout
-    │       └── UpstreamProtocolError    502: the upstream broke HTTP framing
+    │       ├── UpstreamProtocolError    502: the upstream broke HTTP framing
+    │       └── UpstreamUnavailableError 503: every target of the route is suspended (circuit breaker)
     ├── ResourceValidationError      a resource document is invalid (carries document and field path)
     │   └── ResourceValidationGroupError  several such errors at once (`errors` lists each)
     ├── ResourceNotFoundError        the store has no resource / key / deployment of that name
@@ -114,6 +115,11 @@ class UpstreamTimeoutError(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     code = "upstream_protocol_error"
+
+
+class UpstreamUnavailableError(UpstreamError):
+    status = 503
+    code = "upstream_unavailable"
 
 
 class ResourceValidationError(TollgateError):

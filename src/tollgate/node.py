@@ -15,6 +15,7 @@ import gc
 import logging
 import signal
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,12 +25,19 @@ from typing import Literal, Protocol
 from tollgate.gateway.app import GatewayState, server_ssl_context, start_gateway_server
 from tollgate.gateway.isolation import Problems, apply_isolating
 from tollgate.gateway.server_limits import ServerLimits
+from tollgate.gateway.tracing import Tracing
 from tollgate.listen import bind_listener
 from tollgate.resources.loader import load_documents
 from tollgate.resources.resource_set import ResourceSet
 from tollgate.store import Store
-from tollgate.usage.metrics_export import make_metrics_dir, remove_metrics_dir, serve_metrics_port
+from tollgate.usage.metrics_export import (
+    make_metrics_dir,
+    remove_metrics_dir,
+    serve_metrics_port,
+    traffic_metrics_enabled,
+)
 from tollgate.usage.recorder import UsageRecorder
+from tollgate.usage.traces import require_otel, sample_ratio, traces_enabled
 from tollgate.usage.writer_process import METRICS_DIR_ENV, UsageWriterProcess
 
 log = logging.getLogger("tollgate.node")
@@ -99,6 +107,8 @@ class Node:
         self._problems_reported = False
         self.admin_port: int | None = None
         self.metrics_dir: str | None = None
+        #: unix time the routing snapshot in use was swapped in (0: none yet), for the snapshot age metric
+        self.snapshot_applied_at = 0.0
 
     @property
     def public_url(self) -> str:
@@ -161,13 +171,22 @@ class Node:
 
     async def _start_gateway(self, store: Store, sock: socket.socket) -> None:
         cfg = self.config
-        self.metrics_dir = make_metrics_dir()  # the writer child keeps its metrics here; /metrics reads them
-        self.usage_writer = UsageWriterProcess(cfg.db_url, env={METRICS_DIR_ENV: self.metrics_dir})
+        if traffic_metrics_enabled():  # the writer child keeps its metrics here; /metrics reads them
+            self.metrics_dir = make_metrics_dir()
+        env = {METRICS_DIR_ENV: self.metrics_dir} if self.metrics_dir else {}
+        self.usage_writer = UsageWriterProcess(cfg.db_url, env=env)
+        # Started now, not on the first batch: its imports (the store) cost a second or more of CPU,
+        # which must not compete with the first requests on a small machine.
+        await self.usage_writer.start()
         if cfg.role == "gateway":
             serve_metrics_port(self, self.metrics_dir, cfg.admin_host)
         recorder = self.recorder = UsageRecorder(self.usage_writer)
         state = self.state = GatewayState(cfg.gateway_name, recorder, trusted_hops=cfg.trusted_hops)
+        if traces_enabled():
+            require_otel()
+            state.tracing = Tracing(sample_ratio())
         resources = await asyncio.to_thread(store.load_resource_set, cfg.gateway_name)
+        state.readiness.store_ok()
         self._apply(state, resources)
         tls = server_ssl_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None
         server = await start_gateway_server(state, cfg.host, cfg.port, tls, sock=sock, limits=cfg.server_limits)
@@ -212,6 +231,8 @@ class Node:
                 state.snapshot.revision,
             )
             return
+        self.snapshot_applied_at = time.time()
+        state.readiness.loaded(resources.revision)
         for (kind, name), reason in sorted(problems.items()):
             if self.problems.get((kind, name)) != reason:
                 log.error("%s %r is not served on gateway %s: %s", kind, name, self.config.gateway_name, reason)
@@ -231,6 +252,7 @@ class Node:
             await asyncio.sleep(self.config.poll_interval)
             try:
                 revision = await asyncio.to_thread(store.current_revision)
+                state.readiness.store_ok()
                 if revision != self.applied_revision:
                     resources = await asyncio.to_thread(store.load_resource_set, self.config.gateway_name)
                     self._apply(state, resources)

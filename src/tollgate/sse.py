@@ -8,7 +8,7 @@ policies decide what a frame means.
 
 from __future__ import annotations
 
-__all__ = ["SSEFrameSplitter", "event_spans", "parse_frame", "split_frames", "without_spans"]
+__all__ = ["SSEFrameSplitter", "event_spans", "first_event_span", "parse_frame", "split_frames", "without_spans"]
 
 _LF = 0x0A
 
@@ -180,6 +180,17 @@ def event_spans(buf: bytes, needle: bytes) -> list[tuple[int, int]]:
         spans.append((start, end))
         pos = buf.find(needle, end)
     return spans
+
+
+def first_event_span(buf: bytes, needle: bytes) -> tuple[int, int] | None:
+    """(start, end) of the first LF-framed event of `buf` containing `needle`, or None: `event_spans`
+    for when one is enough (a stream's model), without cutting every other event that names it."""
+    pos = buf.find(needle)
+    if pos < 0:
+        return None
+    start = buf.rfind(b"\n\n", 0, pos)
+    end = buf.find(b"\n\n", pos)
+    return (0 if start < 0 else start + 2, len(buf) if end < 0 else end + 2)
 
 
 def without_spans(buf: bytes, spans: list[tuple[int, int]]) -> bytes:

@@ -97,3 +97,26 @@ def test_nul_characters_are_422_not_500(client: TestClient) -> None:
     assert client.put("/api/v1/providers/openai", json=doc).status_code == 422
     response = client.post("/api/v1/apply", json={"documents": [secret(value="x"), doc]})
     assert response.status_code == 422 and response.json()["error"]["errors"][0]["field"] == "metadata.description"
+
+
+def test_proxy_fallbacks_and_routing_are_checked_and_a_fallback_in_use_cannot_be_deleted(client: TestClient) -> None:
+    client.put("/api/v1/providers/openai", json=provider())
+    client.put("/api/v1/providers/claude", json=provider(name="claude", context="/claude"))
+    team = proxy()
+    team["spec"].update(fallbacks=["claude", "ghost"])
+    response = client.put("/api/v1/proxies/team", json=team)
+    assert response.status_code == 422
+    assert [(e["field"], e["reason"]) for e in response.json()["error"]["errors"]] == [
+        ("spec.fallbacks.1", "no LLMProvider named 'ghost' exists")
+    ]
+    team["spec"].update(fallbacks=["claude"], routing={"strategy": "weighted", "weights": {"claude": 1001}})
+    response = client.put("/api/v1/proxies/team", json=team)
+    assert response.status_code == 422
+    assert [(e["field"], e["reason"]) for e in response.json()["error"]["errors"]] == [
+        ("spec.routing.weights.claude", "input should be less than or equal to 1000")
+    ]
+    team["spec"]["routing"] = {"strategy": "weighted", "weights": {"claude": 3}}
+    assert client.put("/api/v1/proxies/team", json=team).json()["outcome"] == "created"  # claude is in the store
+    refused = client.delete("/api/v1/providers/claude")
+    assert refused.status_code == 409
+    assert "cannot delete LLMProvider 'claude': it is used by LLMProxy 'team'" in refused.json()["error"]["message"]

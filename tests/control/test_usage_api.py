@@ -75,6 +75,8 @@ def test_a_record_in_full(client: TestClient, seeded: Store) -> None:
             "ttfbMs": 30.25,
             "streaming": True,
             "errorCode": None,
+            "cacheResult": None,
+            "savedTokens": None,
         }
     ]
     assert body["nextCursor"] is not None
@@ -198,12 +200,13 @@ def test_csv_export(client: TestClient, seeded: Store) -> None:
     lines = answer.text.splitlines()
     assert lines[0] == (
         "id,time,requestId,gateway,provider,proxy,keyId,method,path,requestModel,responseModel,promptTokens,"
-        "completionTokens,totalTokens,cachedTokens,cost,status,latencyMs,ttfbMs,streaming,errorCode"
+        "completionTokens,totalTokens,cachedTokens,cost,status,latencyMs,ttfbMs,streaming,errorCode,cacheResult,"
+        "savedTokens"
     )
     # a client-chosen model that a spreadsheet would run as a formula is defused with a quote
     assert lines[1] == (
         "3,2026-11-03T00:00:07Z,c,default,openai,team,0123456789ab,POST,/team/v1/chat/completions,"
-        "'=HYPERLINK(1),,,500,1500,,0.0,200,120.5,30.25,True,"
+        "'=HYPERLINK(1),,,500,1500,,0.0,200,120.5,30.25,True,,,"
     )
     assert lines[2].startswith("1,2026-11-02T00:01:00Z,a,default,openai,team,0123456789ab,")
     assert len(lines) == 3

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 
 def test_a_printed_snippet_runs_as_pasted(tmp_path: Path) -> None:
     demo = subprocess.Popen(
@@ -33,6 +35,10 @@ def test_a_printed_snippet_runs_as_pasted(tmp_path: Path) -> None:
         banner = "".join(lines)
         assert banner.count("# --- ") == 13
         assert len(re.findall(r"\s(tg_[0-9a-f]{12}_\S+)", banner)) >= 12  # a key per provider and proxy
+        console = re.search(r"^Web console: +(http://\S+)/console  \(user demo, password (\S+)\)$", banner, re.M)
+        assert console is not None, banner
+        login = httpx.post(f"{console.group(1)}/api/v1/login", json={"username": "demo", "password": console.group(2)})
+        assert (login.status_code, login.json()["role"]) == (200, "admin")
         first = banner.split("# --- 01.")[1].split("\n", 1)[1].split("\n# --- 02.")[0]
         script = tmp_path / "pasted.py"
         script.write_text(re.sub(r"\x1b\[[0-9;]*m", "", first))

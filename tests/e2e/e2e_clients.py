@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Any
 
 TIMEOUT_S = 15.0
@@ -160,9 +161,17 @@ def chat_anthropic(url: str, key: str) -> Any:
     )
 
 
+def major(package: str) -> int:
+    """The installed major version of `package` (the previous-majors environments run these setups too)."""
+    return int(version(package).split(".", 1)[0])
+
+
 def chat_gemini(url: str, key: str) -> Any:
     from langchain_google_genai import ChatGoogleGenerativeAI
 
+    # Up to 3.x it speaks gRPC by default, which no HTTP gateway serves: the guide's previous-majors
+    # section says to add transport="rest" (its stream is then one JSON array, not SSE).
+    extra: dict[str, Any] = {"transport": "rest"} if major("langchain-google-genai") < 4 else {}
     # LangChain-Gemini retries 5xx/429 six times with backoff by default: keep it at one attempt.
     return ChatGoogleGenerativeAI(
         model="gemini-2.5-flash",
@@ -171,6 +180,7 @@ def chat_gemini(url: str, key: str) -> Any:
         additional_headers={"X-API-Key": key},
         timeout=TIMEOUT_S,
         max_retries=0,
+        **extra,
     )
 
 
@@ -252,13 +262,18 @@ def _genai_stream(url: str, key: str, prompt: str) -> Result:
 
 
 def mistral_client(url: str, key: str) -> Any:
-    import httpx2
-    from mistralai.client import Mistral  # sdk-contract §6.2: `from mistralai import Mistral` fails on 3.x
+    from mistralai.client import Mistral  # sdk-contract §6.2: `from mistralai import Mistral` fails on >= 2
+
+    # mistralai 3.x is built on httpx2, 2.x on httpx: the hook client is the one the SDK uses.
+    if major("mistralai") >= 3:
+        import httpx2 as http
+    else:
+        import httpx as http  # type: ignore[no-redef]
 
     def _inject_api_key(request: Any) -> None:
         request.headers["X-API-Key"] = key
 
-    http_client = httpx2.Client(event_hooks={"request": [_inject_api_key]}, timeout=TIMEOUT_S)
+    http_client = http.Client(event_hooks={"request": [_inject_api_key]}, timeout=TIMEOUT_S)
     return Mistral(api_key=key, server_url=url, client=http_client, timeout_ms=int(TIMEOUT_S * 1000))
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 import yaml
@@ -24,6 +25,10 @@ from e2e_clients import TIMEOUT_S, Result, anthropic_client, chat_anthropic, cha
 from e2e_harness import GatewayProcess, closed_port, env_name, timed, wait_usage
 
 from tollgate.mock import MockServer
+from tollgate.mock import anthropic as anthropic_mock
+from tollgate.mock import gemini as gemini_mock
+from tollgate.mock import mistral as mistral_mock
+from tollgate.mock import openai as openai_mock
 from tollgate.mock.text import count_words
 from tollgate.resources.keys import generate_key
 
@@ -125,7 +130,9 @@ def gw(mock_server: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Ite
     }
     docs.append(_doc("LLMProvider", "slow-openai", slow))
     for name, primary in (("fo-connect", "down-openai"), ("fo-slow", "slow-openai")):
-        docs.append(_doc("LLMProxy", name, {"provider": primary, "context": f"/t/{name}", "fallbacks": ["claude"]}))
+        breaker = {"failures": 1}  # one failure suspends: the test below relies on it
+        spec = {"provider": primary, "context": f"/t/{name}", "fallbacks": ["claude"], "circuitBreaker": breaker}
+        docs.append(_doc("LLMProxy", name, spec))
         key_for("LLMProxy", name)
     config = workdir / "config"
     config.mkdir()
@@ -362,9 +369,92 @@ def test_untranslatable_field_is_a_400_naming_it(gw: Gateway) -> None:
         )
 
 
-def test_other_paths_are_404_in_the_client_shape(gw: Gateway) -> None:
-    with pytest.raises(openai.NotFoundError):
+def test_other_endpoints_are_404_naming_the_endpoint_in_the_client_shape(gw: Gateway) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
         oai(gw, "oai-anthropic").embeddings.create(model="x", input="y", timeout=TIMEOUT_S)
+    assert caught.value.message == (
+        "Error code: 404 - The embeddings endpoint (POST /v1/embeddings) is not available on this route: it "
+        "translates only OpenAI chat completions and the models list to its Anthropic backend."
+    )
+    assert caught.value.body["type"] == "not_found_error"  # type: ignore[index]
+    with pytest.raises(anthropic.NotFoundError) as not_found:
+        ant(gw, "ant-gemini").messages.count_tokens(
+            model="gemini-2.5-flash", messages=[{"role": "user", "content": "x"}]
+        )
+    assert not_found.value.body["error"]["message"] == (  # type: ignore[index]
+        "The token counting endpoint (POST /v1/messages/count_tokens) is not available on this route: it "
+        "translates only Anthropic messages and the models list to its Gemini backend."
+    )
+    # a GET of a path that is not the models list: a 404 too, not a complaint about a missing body
+    response = httpx.get(gw.url("oai-gemini") + "/v1/files", headers={"X-API-Key": gw.keys["oai-gemini"]})
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == (
+        "GET /v1/files is not available on this route: it translates only OpenAI chat completions and the "
+        "models list to its Gemini backend."
+    )
+
+
+@pytest.mark.parametrize(
+    ("route", "expected"),
+    [
+        ("oai-anthropic", [(m, "anthropic") for m, _, _ in anthropic_mock.MODELS]),
+        ("oai-gemini", [(m, "google") for m in gemini_mock.MODELS]),
+        ("oai-mistral", [(m, "mistralai") for m in mistral_mock.MODELS]),
+    ],
+)
+def test_openai_models_list_is_translated(gw: Gateway, route: str, expected: list[tuple[str, str]]) -> None:
+    models = list(oai(gw, route).models.list())
+    assert [(m.id, m.owned_by) for m in models] == expected
+    assert all(m.object == "model" for m in models)
+    vendor = ROUTES[route][1]
+    listed = gw.mock.requests(vendor)[-1]
+    assert listed["method"] == "GET" and listed["body"] == ""
+    assert (listed["vendor_path"], listed["query"]) == {
+        "anthropic": ("/v1/models", "limit=1000"),
+        "gemini": ("/v1beta/models", "pageSize=1000"),
+        "mistral": ("/v1/models", ""),
+    }[vendor]
+
+
+def test_openai_model_retrieve_is_translated(gw: Gateway) -> None:
+    claude = oai(gw, "oai-anthropic").models.retrieve("claude-opus-4-1")
+    # Anthropic's created_at 2025-08-05T00:00:00Z in unix seconds
+    assert (claude.id, claude.created, claude.owned_by) == ("claude-opus-4-1", 1754352000, "anthropic")
+    gemini = oai(gw, "oai-gemini").models.retrieve("gemini-2.5-pro")
+    assert (gemini.id, gemini.created, gemini.owned_by) == ("gemini-2.5-pro", 0, "google")
+    assert gw.mock.requests("gemini")[-1]["vendor_path"] == "/v1beta/models/gemini-2.5-pro"
+
+
+@pytest.mark.parametrize("route", ["ant-openai", "ant-gemini", "ant-mistral"])
+def test_anthropic_models_list_is_translated(gw: Gateway, route: str) -> None:
+    page = ant(gw, route).models.list()
+    ids = {
+        "ant-openai": list(openai_mock.MODELS),
+        "ant-gemini": list(gemini_mock.MODELS),
+        "ant-mistral": list(mistral_mock.MODELS),
+    }[route]
+    assert [m.id for m in page.data] == ids
+    assert (page.first_id, page.last_id, page.has_more) == (ids[0], ids[-1], False)
+    assert all(m.type == "model" for m in page.data)
+    first = page.data[0]
+    if route == "ant-openai":  # OpenAI's created 1715367049 as RFC 3339, the id as display name
+        assert (first.display_name, first.created_at.isoformat()) == ("gpt-4o", "2024-05-10T18:50:49+00:00")
+    if route == "ant-gemini":  # Gemini's displayName; it has no creation time
+        assert (first.display_name, first.created_at.isoformat()) == ("Gemini 2.5 Flash", "1970-01-01T00:00:00+00:00")
+    model = ant(gw, route).models.retrieve(ids[1])
+    assert model.id == ids[1]
+
+
+@pytest.mark.parametrize(("route", "backend"), [("oai-azure", "Azure OpenAI"), ("ant-foundry", "Azure AI Foundry")])
+def test_models_list_on_an_azure_backend_is_a_404_naming_it(gw: Gateway, route: str, backend: str) -> None:
+    error = openai.NotFoundError if route.startswith("oai") else anthropic.NotFoundError
+    client = oai(gw, route) if route.startswith("oai") else ant(gw, route)
+    with pytest.raises(error) as caught:
+        client.models.list()
+    chat = "OpenAI chat completions" if route.startswith("oai") else "Anthropic messages"
+    assert f"GET /v1/models is not available on this route: it translates only {chat} to its {backend} backend." in (
+        str(caught.value)
+    )
 
 
 def test_gateway_errors_are_in_the_client_api_shape(gw: Gateway) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from tollgate.gateway.exchange import NO_FACTS, Exchange, ExchangeKey, record
 from tollgate.gateway.snapshot import compile_snapshot
+from tollgate.gateway.tracing import TraceContext
 from tollgate.gateway.upstream import PoolRegistry
 from tollgate.providers.base import RequestFacts
-from tollgate.usage.record import TokenUsage, UsageResult
+from tollgate.usage.record import SpanFacts, TokenUsage, UsageResult
 
 from .gw_helpers import provider, proxy, resource_set
 
@@ -40,13 +41,23 @@ def test_the_usage_record_comes_from_the_exchange() -> None:
     ex.is_stream = True
     ex.status = 200
     ex.ttfb_ms = 12.5
-    ex.result = UsageResult(TokenUsage(3, 4, None), "gpt-4o-2024")
+    ex.result = UsageResult(TokenUsage(3, 4, None, 2), "gpt-4o-2024", ("stop",))
     row = record(ex, "gw-1", 40.0)
     assert row == (
         1000.0, "rid-1", "gw-1", "base", "app", "abc", "POST", "/app/v1/chat/completions", "gpt-4o",
-        "gpt-4o-2024", 3, 4, 7, 200, 40.0, 12.5, True, None,
+        "gpt-4o-2024", 3, 4, 7, 200, 40.0, 12.5, True, None, None, None, 2, "openai", None, None,
     )  # fmt: skip
+    ex.cache_result, ex.saved_tokens = "hit", 7
+    hit = record(ex, "gw-1", 40.0)
+    assert (hit.cache_result, hit.saved_tokens) == ("hit", 7)
     assert ex.endpoint == "chat"
+    # sent upstream 5 ms after arrival, traced: the upstream time and the span's facts
+    ex.target = ex.route.targets[0]
+    ex.upstream_started = 1000.005
+    ex.trace = TraceContext("a" * 32, "b" * 16, "c" * 16)
+    row = record(ex, "gw-1", 40.0)
+    assert row.upstream_ms is not None and round(row.upstream_ms, 6) == 35.0
+    assert row.trace == SpanFacts("a" * 32, "b" * 16, "c" * 16, "openai", "chat", "/app", ("stop",))
 
 
 def test_a_refused_exchange_records_no_usage_and_a_cut_path() -> None:

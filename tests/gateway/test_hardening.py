@@ -288,6 +288,29 @@ async def test_a_client_guessing_keys_is_backed_off_and_others_are_not(
     assert wrong not in caplog.text and wrong[15:] not in caplog.text
 
 
+async def test_a_client_rotating_key_ids_is_backed_off_by_address(
+    lenient_gw: tuple[RunningGateway, RawUpstream, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Made-up key ids never repeat, so the (address, key id) count never fills; the address count
+    over all ids does, at ten times the per-id bar, and then the whole address waits."""
+    gw, up, key = lenient_gw
+    gw.state.trusted_hops = 1
+    body = b'{"model": "gpt-4o", "messages": []}'
+    bar = gw.state.address_backoff.max_failures
+    assert bar == 10 * gw.state.backoff.max_failures == 100
+    statuses = []
+    for i in range(bar):
+        made_up = f"tg_{i:012x}_{'x' * 30}"  # well formed, a new id each time
+        status, _, _ = await raw(gw, post("/p/v1/chat/completions", made_up, body, "X-Forwarded-For: 10.7.7.7"))
+        statuses.append(status)
+    assert statuses == [401] * (bar - 1) + [429]
+    status, headers, _ = await raw(gw, post("/p/v1/chat/completions", key, body, "X-Forwarded-For: 10.7.7.7"))
+    assert status == 429 and int(headers["retry-after"]) >= 29  # the address waits, valid key or not
+    status, _, _ = await raw(gw, post("/p/v1/chat/completions", key, body, "X-Forwarded-For: 10.1.1.2"))
+    assert status == 200 and len(up.requests) == 1  # other addresses are not affected
+    assert "client 10.7.7.7 blocked for 30 s after 100 invalid keys of any id" in caplog.text
+
+
 # --- large and length-less non-streamed responses are relayed as they arrive --------------------
 
 BIG_CONTENT = "lorem ipsum " * 700_000  # ~8 MB of answer

@@ -453,6 +453,33 @@ async def test_upstream_break_in_a_non_sse_stream_breaks_the_client_connection(e
     assert again.status_code == 200
 
 
+@pytest.mark.parametrize("unchunked", [False, True], ids=["chunked", "content-length"])
+async def test_gemini_json_array_stream_is_relayed_and_metered(env: Env, unchunked: bool) -> None:
+    """`:streamGenerateContent` without `alt=sse` answers one JSON array, chunked or (through a buffering
+    proxy) with a Content-Length: either way a stream, metered from the last element's usageMetadata."""
+    v = VENDORS["gemini"]
+    path = v.path.replace(":generateContent", ":streamGenerateContent")
+    prompt = "Count from 1 to 5." + (" [mock:unchunked]" if unchunked else "")
+    prompt_words = 6 if unchunked else 5  # the mock counts every word of the prompt, the directive too
+    resp = await env.client.post(
+        env.url("/gemini", path), json=v.body(prompt), headers={"x-goog-api-key": env.keys["gemini"]}
+    )
+    assert resp.status_code == 200
+    assert ("content-length" in resp.headers) is unchunked
+    assert resp.headers.get("transfer-encoding") == (None if unchunked else "chunked")
+    if unchunked:
+        assert int(resp.headers["content-length"]) == len(resp.content)
+    elements = orjson.loads(resp.content)
+    text = "".join(e["candidates"][0]["content"]["parts"][0]["text"] for e in elements)
+    assert text == "1 2 3 4 5" and len(elements) == 5
+    assert elements[-1]["usageMetadata"]["candidatesTokenCount"] == 5
+    await wait_until(lambda: bool(env.gw.sink.records))
+    record = env.gw.sink.records[-1]
+    assert record.status == 200 and record.error_code is None and record.is_streaming
+    assert (record.prompt_tokens, record.completion_tokens, record.total_tokens) == (prompt_words, 5, prompt_words + 5)
+    assert record.response_model == "gemini-2.5-flash"
+
+
 async def test_first_chunk_failure_is_a_clean_502(mock: MockServer) -> None:
     async def head_then_reset(up: RawUpstream, req: RawRequest, writer: asyncio.StreamWriter) -> bool:
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")

@@ -60,9 +60,10 @@ def test_proxy_fallbacks_become_further_targets_with_their_own_translators() -> 
         ("oai", "openai->openai"),
         ("claude", "openai->anthropic"),
     ]
-    assert route.chain.retry_statuses == frozenset({429, 503})
+    assert route.routing is not None and route.routing.settings.retry_statuses == frozenset({429, 503})
+    assert route.routing.targets == route.targets
     assert route.targets[1].health is not route.targets[0].health
     plain = compile_snapshot(
         resource_set([provider("oai", "openai", "/oai", UP)], [proxy("p", "oai", "/p")]), PoolRegistry()
     )
-    assert len(plain.routes["/p"].targets) == 1 and plain.routes["/p"].chain.retry_statuses == frozenset()
+    assert len(plain.routes["/p"].targets) == 1 and plain.routes["/p"].routing is None

@@ -14,7 +14,7 @@ from tests.gateway.gw_helpers import RawUpstream
 from tests.gateway.test_upstream import FAST, get
 from tollgate.errors import UpstreamConnectError
 from tollgate.gateway.upstream import UpstreamPool, split_base_url
-from tollgate.gateway.upstream_proxy import parse_proxy_url
+from tollgate.gateway.upstream_proxy import basic_proxy_authorization, parse_proxy_url
 from tollgate.mock.certs import self_signed_cert
 
 
@@ -22,8 +22,11 @@ class TinyProxy:
     """A forward proxy: `CONNECT host:port` opens a tunnel; any other request line is sent on to
     the host it names, as is, and the connection piped from there. Records what it was asked."""
 
-    def __init__(self, refuse_connect: int | None = None) -> None:
+    def __init__(self, refuse_connect: int | None = None, require: bytes | None = None) -> None:
         self.refuse_connect = refuse_connect
+        #: the Proxy-Authorization value it wants (407 without it); only a connection's first request is read
+        self.require = require
+        self.authorizations: list[bytes | None] = []
         self.first_lines: list[bytes] = []
         self.connections = 0
         self.server: asyncio.Server | None = None
@@ -45,6 +48,12 @@ class TinyProxy:
             line = head.split(b"\r\n", 1)[0]
             self.first_lines.append(line)
             method, target, _ = line.split(b" ", 2)
+            fields = dict(f.split(b": ", 1) for f in head[:-4].split(b"\r\n")[1:])
+            self.authorizations.append(fields.get(b"proxy-authorization"))
+            if self.require is not None and fields.get(b"proxy-authorization") != self.require:
+                writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n")
+                await writer.drain()
+                return
             if method == b"CONNECT":
                 if self.refuse_connect is not None:
                     writer.write(b"HTTP/1.1 %d Nope\r\ncontent-length: 0\r\n\r\n" % self.refuse_connect)
@@ -142,3 +151,51 @@ async def test_unreachable_proxy_is_a_connect_error() -> None:
     origin, _ = split_base_url("https://api.example.com", proxy="http://127.0.0.1:9")
     with pytest.raises(UpstreamConnectError, match="unreachable during connect"):
         await UpstreamPool(origin).request("GET", "/x", [], b"", b"", FAST)
+
+
+LOGIN = basic_proxy_authorization("gw:pa55word")
+
+
+def test_proxy_credentials_become_a_basic_authorization() -> None:
+    assert LOGIN == b"Basic Z3c6cGE1NXdvcmQ="  # base64("gw:pa55word")
+    for bad in ("no-colon", "a:b\r\nx-injected: 1"):
+        with pytest.raises(ValueError, match="user:password"):
+            basic_proxy_authorization(bad)
+    origin, _ = split_base_url("https://api.example.com/v1", proxy="http://p:3128", proxy_authorization=LOGIN)
+    assert "pa55" not in repr(origin) and "Z3c6" not in repr(origin)  # never in a log line
+
+
+async def test_https_through_a_proxy_that_wants_credentials(tmp_path: Path) -> None:
+    cert, key = self_signed_cert(tmp_path)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    up = await RawUpstream(ssl=ctx).start()
+    proxy = await TinyProxy(require=LOGIN).start()
+    try:
+        origin, _ = split_base_url(up.url, str(cert), proxy=proxy.url, proxy_authorization=LOGIN)
+        pool = UpstreamPool(origin)
+        assert await get(pool, "/v1/chat/completions", body=b"{}") == (200, b'{"ok":true}')
+        assert proxy.authorizations == [LOGIN]  # on CONNECT
+        assert "proxy-authorization" not in up.requests[0].headers  # never inside the tunnel, to the vendor
+        pool.close()
+        anonymous, _ = split_base_url(up.url, str(cert), proxy=proxy.url)
+        with pytest.raises(UpstreamConnectError, match=r"proxy refused the tunnel \(status 407\)"):
+            await UpstreamPool(anonymous).request("GET", "/x", [], b"", b"", FAST)
+    finally:
+        await proxy.close()
+        await up.close()
+
+
+async def test_http_through_a_proxy_that_wants_credentials(upstream: RawUpstream) -> None:
+    proxy = await TinyProxy(require=LOGIN).start()
+    try:
+        origin, _ = split_base_url(upstream.url, proxy=proxy.url, proxy_authorization=LOGIN)
+        pool = UpstreamPool(origin)
+        for _ in range(2):
+            assert await get(pool, "/v1/models") == (200, b'{"ok":true}')
+        assert proxy.authorizations == [LOGIN]  # one connection: the proxy read its first request
+        # absolute form: every request carries it (this proxy passes later requests through as they are)
+        assert [r.headers["proxy-authorization"] for r in upstream.requests[1:]] == [LOGIN.decode()]
+        pool.close()
+    finally:
+        await proxy.close()

@@ -57,6 +57,39 @@ def test_error_429_in_each_vendor_shape_with_retry_after(mock: MockServer) -> No
         azure.chat.completions.create(model="my-gpt", messages=ask("[mock:error=429]"))
 
 
+def test_retry_after_setting_replaces_or_adds_the_header(mock: MockServer) -> None:
+    with pytest.raises(openai.RateLimitError) as limited:
+        oa(mock).chat.completions.create(model="gpt-4o", messages=ask("hi [mock:error=429] [mock:retry-after=7]"))
+    assert limited.value.response.headers["retry-after"] == "7"
+    with pytest.raises(openai.InternalServerError) as unavailable:
+        oa(mock).chat.completions.create(model="gpt-4o", messages=ask("hi [mock:error=503] [mock:retry-after=0]"))
+    assert unavailable.value.response.headers["retry-after"] == "0"
+    azure = openai.AzureOpenAI(
+        api_key=mock.keys["azure"], azure_endpoint=mock.url("azure"), api_version="2024-10-21", max_retries=0
+    )
+    with pytest.raises(openai.RateLimitError) as azure_limited:
+        azure.chat.completions.create(model="my-gpt", messages=ask("[mock:error=429] [mock:retry-after=3]"))
+    headers = azure_limited.value.response.headers
+    assert (headers["retry-after"], headers["retry-after-ms"]) == ("3", "3000")
+    with pytest.raises(openai.InternalServerError) as plain:
+        oa(mock).chat.completions.create(model="gpt-4o", messages=ask("hi [mock:error=500]"))
+    assert "retry-after" not in plain.value.response.headers
+
+
+def test_times_limits_the_config_to_the_next_requests_of_its_vendors(mock: MockServer) -> None:
+    mock.configure(error=500, times=2, vendors=["openai"])
+    ant = anthropic.Anthropic(api_key=mock.keys["anthropic"], base_url=mock.url("anthropic"), max_retries=0)
+    ant.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+    assert mock.state.config() == {"error": 500, "times": 2, "vendors": ["openai"]}  # another vendor: not counted
+    for left in (1, None):
+        with pytest.raises(openai.InternalServerError):
+            oa(mock).chat.completions.create(model="gpt-4o", messages=ask("hi"))
+        assert mock.state.config().get("times") == left
+    assert mock.state.config() == {}
+    answer = oa(mock).chat.completions.create(model="gpt-4o", messages=ask("hi"))
+    assert answer.choices[0].message.content == "Hello from the mock OpenAI API."
+
+
 def test_error_500_and_529(mock: MockServer) -> None:
     with pytest.raises(openai.InternalServerError):
         oa(mock).chat.completions.create(model="gpt-4o", messages=ask("[mock:error=500]"))

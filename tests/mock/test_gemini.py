@@ -65,6 +65,24 @@ def test_stream_without_alt_sse_is_one_json_array(mock: MockServer) -> None:
     assert [i["candidates"][0]["content"]["parts"][0]["text"] for i in items] == ["1", " 2", " 3"]
 
 
+@pytest.mark.parametrize("directive", ["", " [mock:stream-error]"], ids=["whole", "stream-error"])
+def test_unchunked_stream_is_one_array_with_a_content_length(mock: MockServer, directive: str) -> None:
+    response = httpx.post(
+        mock.url("gemini") + f"/v1beta/models/{MODEL}:streamGenerateContent",
+        headers={"x-goog-api-key": mock.keys["gemini"]},
+        json={"contents": [{"parts": [{"text": "Count from 1 to 4 [mock:unchunked]" + directive}]}]},
+    )
+    assert "transfer-encoding" not in response.headers
+    assert int(response.headers["content-length"]) == len(response.content)
+    items = orjson.loads(response.content)
+    texts = [i["candidates"][0]["content"]["parts"][0]["text"] for i in items if "candidates" in i]
+    if directive:  # half the pieces, then Google's error object as the array's last element
+        assert texts == ["1", " 2"] and items[-1]["error"]["code"] == 500
+    else:
+        assert texts == ["1", " 2", " 3", " 4"]
+        assert items[-1]["usageMetadata"]["candidatesTokenCount"] == 4
+
+
 def test_count_tokens_embed_and_models(mock: MockServer) -> None:
     api = client(mock)
     assert api.models.count_tokens(model=MODEL, contents="one two three").total_tokens == 3

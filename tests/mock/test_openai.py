@@ -116,3 +116,14 @@ def test_records_the_credential_the_vendor_received(mock: MockServer) -> None:
     assert recorded["vendor_path"] == "/v1/chat/completions"
     assert recorded["method"] == "POST"
     assert '"model":"gpt-4o"' in str(recorded["body"]).replace(" ", "")
+
+
+def test_cached_directive_reports_prompt_tokens_read_from_the_cache(mock: MockServer) -> None:
+    ask = [{"role": "user", "content": "Count from 1 to 5. [mock:cached=4]"}]
+    response = client(mock).chat.completions.create(model="gpt-4o", messages=ask)  # type: ignore[arg-type]
+    assert response.usage is not None and response.usage.prompt_tokens_details is not None
+    assert (response.usage.prompt_tokens, response.usage.prompt_tokens_details.cached_tokens) == (6, 4)
+    many = [{"role": "user", "content": "Hi [mock:cached=99]"}]  # never more than the prompt
+    usage = client(mock).chat.completions.create(model="gpt-4o", messages=many).usage  # type: ignore[arg-type]
+    assert usage is not None and usage.prompt_tokens_details is not None
+    assert (usage.prompt_tokens, usage.prompt_tokens_details.cached_tokens) == (2, 2)

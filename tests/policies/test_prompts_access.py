@@ -172,7 +172,7 @@ def test_registry_validation_names_document_policy_and_field() -> None:
 def test_registry_lists_every_policy_with_a_schema() -> None:
     schemas = policy_schemas()
     assert [s["name"] for s in schemas] == list(BUILTIN_POLICIES)
-    assert len(schemas) == 15
+    assert len(schemas) == 16
     token = next(s for s in schemas if s["name"] == "token-limit")
     props = token["parameters"]["properties"]  # type: ignore[index]
     assert props["defaultMaxTokens"]["default"] == 1024  # type: ignore[index]

@@ -49,7 +49,10 @@ def test_input_tokens_include_cache_reads_and_writes() -> None:
 
 def test_usage_from_json() -> None:
     result = BACKEND.usage_from_json(fixture("anthropic_message.json"), FACTS.model)
-    assert result == UsageResult(TokenUsage(2095 + 1800, 503, 2095 + 1800 + 503), "claude-sonnet-4-5-20250929")
+    expected = UsageResult(
+        TokenUsage(2095 + 1800, 503, 2095 + 1800 + 503, cached_tokens=1800), "claude-sonnet-4-5-20250929", ("end_turn",)
+    )
+    assert result == expected
 
 
 def test_stream_merges_message_start_and_message_delta() -> None:
@@ -59,7 +62,11 @@ def test_stream_merges_message_start_and_message_delta() -> None:
         for chunk in chunks:
             tap.feed(chunk)
         tap.close()
-        assert tap.result() == UsageResult(TokenUsage(2125, 15, 2140), "claude-sonnet-4-5-20250929")
+        # message_start: 25 uncached + 2000 read from the cache + 100 written to it
+        expected = UsageResult(
+            TokenUsage(2125, 15, 2140, cached_tokens=2000), "claude-sonnet-4-5-20250929", ("end_turn",)
+        )
+        assert tap.result() == expected
 
 
 def test_stream_without_message_start_keeps_request_model() -> None:

@@ -61,7 +61,7 @@ def test_prompt_filter_chunk_passes_and_only_the_usage_chunk_is_dropped() -> Non
         assert out == expected
         assert out.startswith(frames[0])
         assert run_tap(BACKEND.new_stream_tap(facts.model), chunks) == UsageResult(
-            TokenUsage(18, 10, 28), "gpt-4o-2024-05-13"
+            TokenUsage(18, 10, 28, cached_tokens=0), "gpt-4o-2024-05-13", ("stop",)
         )
 
 
@@ -70,4 +70,4 @@ def test_client_asked_usage_passes_through_whole() -> None:
     body: JSONObject = {"model": None, "stream": True, "stream_options": {"include_usage": True}}
     translation, _ = translate(BACKEND.pass_through, PATH, QUERY, body, RequestFacts("gpt-4o-prod", True))
     assert translation is None  # nothing to hide: the relay forwards the stream's bytes as they come
-    assert run_tap(BACKEND.new_stream_tap("gpt-4o-prod"), [stream]).usage == TokenUsage(18, 10, 28)
+    assert run_tap(BACKEND.new_stream_tap("gpt-4o-prod"), [stream]).usage == TokenUsage(18, 10, 28, 0)

@@ -20,7 +20,7 @@ BACKEND = TEMPLATE_.backend
 STREAM_PATH = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
 FACTS = RequestFacts(model="gemini-2.5-flash", is_streaming=True)
 # 45 thinking tokens count as output: 10 + 45 = 55; prompt 8; total 63 as reported.
-STREAM_RESULT = UsageResult(TokenUsage(8, 55, 63), "gemini-2.5-flash")
+STREAM_RESULT = UsageResult(TokenUsage(8, 55, 63), "gemini-2.5-flash", ("STOP",))
 
 
 def test_template_identity() -> None:
@@ -43,7 +43,7 @@ def test_model_and_stream_come_from_the_path(version: str) -> None:
 
 def test_usage_from_json() -> None:
     result = BACKEND.usage_from_json(fixture("gemini_response.json"), RequestFacts("gemini-2.0-flash", False))
-    assert result == UsageResult(TokenUsage(8, 9, 17), "gemini-2.0-flash")
+    assert result == UsageResult(TokenUsage(8, 9, 17), "gemini-2.0-flash", ("STOP",))
 
 
 def test_gemini_usage_adds_thoughts_and_tool_prompts() -> None:

@@ -38,14 +38,14 @@ def test_streams_are_not_rewritten() -> None:
 
 def test_usage_from_json() -> None:
     result = BACKEND.usage_from_json(fixture("mistral_chat.json"), FACTS.model)
-    assert result == UsageResult(TokenUsage(16, 34, 50), "mistral-small-latest")
+    assert result == UsageResult(TokenUsage(16, 34, 50), "mistral-small-latest", ("stop",))
 
 
 def test_stream_usage_from_the_final_chunk() -> None:
     stream = fixture("mistral_chat_stream.sse")
     for chunks in chunkings(stream):
         assert run_tap(BACKEND.new_stream_tap(FACTS.model), chunks) == UsageResult(
-            TokenUsage(7, 4, 11), "mistral-small-latest"
+            TokenUsage(7, 4, 11), "mistral-small-latest", ("stop",)
         )
 
 

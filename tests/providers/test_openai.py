@@ -107,15 +107,15 @@ def test_other_stream_options_are_kept_and_explicit_requests_untouched() -> None
 
 
 @pytest.mark.parametrize(
-    ("name", "usage", "model"),
+    ("name", "usage", "model", "finish"),
     [
-        ("openai_chat.json", TokenUsage(1117, 46, 1163), "gpt-4o-2024-08-06"),
-        ("openai_responses.json", TokenUsage(36, 87, 123), "gpt-4.1-2025-04-14"),
-        ("openai_embeddings.json", TokenUsage(8, None, 8), "text-embedding-3-small"),
+        ("openai_chat.json", TokenUsage(1117, 46, 1163, 0), "gpt-4o-2024-08-06", ("stop",)),
+        ("openai_responses.json", TokenUsage(36, 87, 123, 0), "gpt-4.1-2025-04-14", ()),
+        ("openai_embeddings.json", TokenUsage(8, None, 8), "text-embedding-3-small", ()),
     ],
 )
-def test_usage_from_json(name: str, usage: TokenUsage, model: str) -> None:
-    assert BACKEND.usage_from_json(fixture(name), "asked") == UsageResult(usage, model)
+def test_usage_from_json(name: str, usage: TokenUsage, model: str, finish: tuple[str, ...]) -> None:
+    assert BACKEND.usage_from_json(fixture(name), "asked") == UsageResult(usage, model, finish)
 
 
 def test_usage_from_bad_json_falls_back_to_request_model() -> None:
@@ -127,7 +127,7 @@ def test_tap_reads_usage_in_every_chunking() -> None:
     stream = fixture("openai_chat_stream.sse")
     for chunks in chunkings(stream):
         tap = BACKEND.new_stream_tap("gpt-4o-mini")
-        assert run_tap(tap, chunks) == UsageResult(TokenUsage(9, 12, 21), "gpt-4o-mini-2024-07-18")
+        assert run_tap(tap, chunks) == UsageResult(TokenUsage(9, 12, 21, 0), "gpt-4o-mini-2024-07-18", ("stop",))
         assert tap.error is None
 
 
@@ -139,7 +139,7 @@ def test_translation_hides_only_the_usage_chunk_while_the_tap_meters_it() -> Non
     assert len(expected) < len(stream)
     for chunks in chunkings(stream):
         assert run_translation(IncludeUsageTranslation(), chunks) == expected
-        assert run_tap(BACKEND.new_stream_tap("gpt-4o-mini"), chunks).usage == TokenUsage(9, 12, 21)
+        assert run_tap(BACKEND.new_stream_tap("gpt-4o-mini"), chunks).usage == TokenUsage(9, 12, 21, 0)
 
 
 def test_translation_drops_a_usage_chunk_cut_off_at_eof() -> None:
@@ -159,7 +159,9 @@ def test_translation_keeps_a_client_visible_usage_mention_and_malformed_events()
 def test_responses_api_stream_usage_from_response_completed() -> None:
     stream = fixture("openai_responses_stream.sse")
     for chunks in chunkings(stream):
-        assert run_tap(BACKEND.new_stream_tap("m"), chunks) == UsageResult(TokenUsage(37, 11, 48), "gpt-4.1-2025-04-14")
+        assert run_tap(BACKEND.new_stream_tap("m"), chunks) == UsageResult(
+            TokenUsage(37, 11, 48, 0), "gpt-4.1-2025-04-14"
+        )
 
 
 @pytest.mark.parametrize(

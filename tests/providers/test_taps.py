@@ -30,12 +30,12 @@ CASES: list[tuple[Template, bytes, UsageResult]] = [
     (
         openai_template(),
         _inflate(fixture("openai_chat.json"), ["choices", 0, "message", "content"], 3 * BODY_EDGE),
-        UsageResult(TokenUsage(1117, 46, 1163), "gpt-4o-2024-08-06"),
+        UsageResult(TokenUsage(1117, 46, 1163, 0), "gpt-4o-2024-08-06", ("stop",)),
     ),
     (
         anthropic_template(),
         _inflate(fixture("anthropic_message.json"), ["content", 0, "text"], 3 * BODY_EDGE),
-        UsageResult(TokenUsage(2095 + 1800, 503, 2095 + 1800 + 503), "claude-sonnet-4-5-20250929"),
+        UsageResult(TokenUsage(2095 + 1800, 503, 2095 + 1800 + 503, 1800), "claude-sonnet-4-5-20250929", ("end_turn",)),
     ),
     (
         gemini_template(),
@@ -94,3 +94,34 @@ def test_json_value_at_skips_braces_in_strings_and_says_when_cut() -> None:
 )
 def test_event_error(event: bytes | None, obj: dict[str, object] | None, code: str | None) -> None:
     assert event_error(event, obj) == code  # type: ignore[arg-type]
+
+
+def test_cached_prompt_tokens_as_each_vendor_reports_them() -> None:
+    openai_body = (
+        b'{"model":"gpt-4o","choices":[{"index":0,"finish_reason":"length"},{"index":1,"finish_reason":"stop"}],'
+        b'"usage":{"prompt_tokens":2006,"completion_tokens":300,"total_tokens":2306,'
+        b'"prompt_tokens_details":{"cached_tokens":1920}}}'
+    )
+    assert openai_template().backend.usage_from_json(openai_body, "m") == UsageResult(
+        TokenUsage(2006, 300, 2306, 1920), "gpt-4o", ("length", "stop")
+    )
+    responses_body = b'{"model":"gpt-4.1","usage":{"input_tokens":1500,"output_tokens":20,"total_tokens":1520,"input_tokens_details":{"cached_tokens":1024}}}'  # noqa: E501
+    assert openai_template().backend.usage_from_json(responses_body, "m").usage == TokenUsage(1500, 20, 1520, 1024)
+    stream = (
+        b'data: {"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}\n\n'
+        b'data: {"model":"gpt-4o","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        b'data: {"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":1100,"completion_tokens":1,'
+        b'"total_tokens":1101,"prompt_tokens_details":{"cached_tokens":1024}}}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    for chunks in chunkings(stream):
+        assert run_tap(openai_template().backend.new_stream_tap("m"), chunks) == UsageResult(
+            TokenUsage(1100, 1, 1101, 1024), "gpt-4o", ("stop",)
+        )
+    gemini_body = (
+        b'{"candidates":[{"finishReason":"MAX_TOKENS"}],"modelVersion":"gemini-2.5-flash","usageMetadata":'
+        b'{"promptTokenCount":4000,"candidatesTokenCount":8,"totalTokenCount":4008,"cachedContentTokenCount":3072}}'
+    )
+    assert gemini_template().backend.usage_from_json(gemini_body, "m") == UsageResult(
+        TokenUsage(4000, 8, 4008, 3072), "gemini-2.5-flash", ("MAX_TOKENS",)
+    )

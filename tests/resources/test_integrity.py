@@ -47,6 +47,18 @@ def test_missing_references() -> None:
     }
 
 
+def test_a_semantic_cache_names_an_existing_embeddings_provider() -> None:
+    def cache(provider: str) -> list[dict[str, object]]:
+        semantic = {"provider": provider, "model": "text-embedding-3-small"}
+        return [{"name": "rate-limit", "params": {"limits": [{"requests": 1, "per": "minute"}]}},
+                {"name": "response-cache", "params": {"semantic": semantic}}]  # fmt: skip
+
+    assert errors(
+        doc("LLMProvider", "p", template="openai", context="/p", policies=cache("p")),
+        doc("LLMProxy", "x", provider="p", context="/x", policies=cache("embedder")),
+    ) == {("LLMProxy 'x'", "spec.policies.1.params.semantic.provider")}
+
+
 def test_secret_names_from_elsewhere_count() -> None:
     p = doc("LLMProvider", "p", template="openai", context="/p", credential={"secret": "stored"})
     assert errors(p, secrets=("stored",)) == set()

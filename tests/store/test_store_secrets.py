@@ -119,3 +119,17 @@ def test_malformed_env_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.setenv("TOLLGATE_SECRET_KEY", "not-a-key")
     with pytest.raises(SecretKeyError, match=r"32 bytes|base64"):
         Store.open(f"sqlite:///{tmp_path / 't.db'}")
+
+
+def test_a_proxy_credential_names_an_existing_secret_which_then_cannot_be_deleted(store: Store) -> None:
+    """The outbound proxy's credential is a Secret reference like the vendor credential: checked at
+    apply, loaded (decrypted) into the routing snapshot, and protected from deletion while in use."""
+    behind_proxy = provider(proxy="http://proxy.internal:3128", proxyCredential={"secret": "proxy-login"})
+    with pytest.raises(ResourceValidationError, match=r"spec\.proxyCredential\.secret: no Secret named 'proxy-login'"):
+        store.apply_documents([behind_proxy])
+    store.apply_documents([secret("proxy-login", "gw:pa55word"), behind_proxy])
+    assert store.load_resource_set("default").secrets == {"proxy-login": "gw:pa55word"}
+    with pytest.raises(ResourceConflictError, match=r"cannot delete Secret 'proxy-login': used by LLMProvider openai"):
+        store.delete_secret("proxy-login")
+    with pytest.raises(ResourceValidationError, match=r"proxyCredential is set but proxy is not"):
+        store.apply_documents([provider(proxyCredential={"secret": "proxy-login"})])

@@ -85,3 +85,11 @@ async def test_the_writer_child_logs_every_record(tmp_path: Path, monkeypatch: p
     else:
         assert [line.split()[1] for line in lines] == ["req-1", "req-2", "req-3"]
     assert "tg_" not in log_file.read_text()
+
+
+def test_cache_fields_only_on_cached_routes() -> None:
+    hit = RECORD._replace(cache_result="hit", saved_tokens=1500, prompt_tokens=0, completion_tokens=0, total_tokens=0)
+    line = json.loads(json_line(hit))
+    assert (line["cache"], line["saved_tokens"], line["total_tokens"]) == ("hit", 1500, 0)
+    assert "cache" not in json.loads(json_line(RECORD))
+    assert plain_line(hit).decode().endswith(" error=- cache=hit")

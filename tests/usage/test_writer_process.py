@@ -154,3 +154,20 @@ async def test_a_dead_child_is_replaced_on_the_next_write(db_url: str) -> None:
     assert writer._proc is not proc
     assert request_ids(db_url) == {"req-1", "req-2"}
     assert (recorder.dropped, recorder.lost, recorder.written) == (0, 0, 1)
+
+
+async def test_a_gateway_node_starts_its_writer_child_before_the_first_request(tmp_path: Path) -> None:
+    """The child imports the store (seconds of CPU on a small loaded machine): it starts with the
+    node, so that work never competes with the first requests."""
+    from tollgate.node import Node, NodeConfig
+
+    node = Node(NodeConfig(db_url=f"sqlite:///{tmp_path / 'node.db'}", role="gateway", port=0))
+    await node.start()
+    try:
+        assert node.usage_writer is not None
+        proc = node.usage_writer._proc
+        assert proc is not None and proc.returncode is None  # running, and no request has been made
+        assert node.recorder is not None and node.recorder.written == 0
+    finally:
+        await node.shutdown()
+    assert proc.returncode == 0  # closed with the node: end of input, then a clean exit

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -18,20 +19,37 @@ import uvloop
 
 from tollgate.demo.deployment import VENDORS, demo_documents, proxy_name
 from tollgate.demo.snippets import Snippet, snippets
-from tollgate.errors import ListenError
+from tollgate.errors import ListenError, ResourceConflictError
 from tollgate.mock.server import MockServer
 from tollgate.node import Node, NodeConfig
 from tollgate.store import Store
 
 _SNIPPET_TIMEOUT = 120
+#: The web console's user of the demo (an admin), with a password printed once in the banner.
+DEMO_USER = "demo"
 
 
-def _print_banner(node: Node, keys: dict[str, str], out_dir: Path, items: list[Snippet]) -> None:
+def _console_user(store: Store) -> str | None:
+    """A console user `demo` (admin) with a fresh password, or None when a reused --dir already has one."""
+    password = secrets.token_urlsafe(12)
+    try:
+        store.access.create_user(DEMO_USER, "user", "admin", password)
+    except ResourceConflictError:
+        return None
+    return password
+
+
+def _print_banner(
+    node: Node, keys: dict[str, str], out_dir: Path, items: list[Snippet], console_password: str | None
+) -> None:
     base = node.public_url
     click.echo(click.style("\nTollgate demo is running.", bold=True))
     click.echo(f"Gateway (data plane): {base}   database: {node.config.db_url}")
     if node.admin_port:
         click.echo(f"Management API:       http://{node.config.admin_host}:{node.admin_port}")
+        login = f"password {console_password}" if console_password else "the password printed when this --dir was new"
+        console = f"http://{node.config.admin_host}:{node.admin_port}/console"
+        click.echo(f"Web console:          {console}  (user {DEMO_USER}, {login})")
     click.echo("\nInvoke URLs and API keys (each key opens only its own provider or proxy):")
     for vendor in VENDORS:
         for name, ctx in ((vendor.name, f"/{vendor.name}"), (proxy_name(vendor), f"/apps/{vendor.name}")):
@@ -87,6 +105,7 @@ async def _run(port: int, host: str, admin_port: int, workdir: Path, self_test: 
         node = Node(NodeConfig(db_url=db_url, host=host, port=port, admin_port=admin_port))
         store = await asyncio.to_thread(Store.open, db_url)
         report = await asyncio.to_thread(store.apply_documents, docs)
+        console_password = await asyncio.to_thread(_console_user, store)
         await asyncio.to_thread(store.close)
         keys = {target.split("/", 1)[1]: value for _, target, value in report.new_keys}
         await node.start()
@@ -97,7 +116,7 @@ async def _run(port: int, host: str, admin_port: int, workdir: Path, self_test: 
         try:
             if self_test:
                 return await _self_test(paths)
-            _print_banner(node, keys, workdir / "snippets", items)
+            _print_banner(node, keys, workdir / "snippets", items, console_password)
             loop = asyncio.get_running_loop()
             stop = asyncio.Event()
             for sig in ("SIGINT", "SIGTERM"):

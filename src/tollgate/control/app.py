@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Response
 
+from tollgate.console.app import console_app
 from tollgate.control import permissions
 from tollgate.control.audit import record_changes
 from tollgate.control.auth import AdminAuth, require_permission
@@ -115,6 +116,7 @@ def create_app(
     login_errors: dict[int | str, dict[str, object]] = {c: _ERRORS[c] for c in (401, 413, 422, 429)}
     app.include_router(login.router, prefix=API_PREFIX, responses=login_errors)
     _describe_permissions(app)
+    app.mount("/console", console_app(app))
     return app
 
 

@@ -15,16 +15,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from tollgate.resources.models import RESERVED_CONTEXT_PREFIX
+from tollgate.gateway.probes import LIVE_PATH, READY_PATH, STORE_FRESHNESS
 from tollgate.store import Store
 
-#: The store must have answered this recently for the API to call itself ready.
-STORE_FRESHNESS = 5.0
+__all__ = ["CHECK_INTERVAL", "LIVE_PATH", "READY_PATH", "STORE_FRESHNESS", "StoreProbe", "health_router"]
+
 #: At most one store check per this many seconds, however often the probes come.
 CHECK_INTERVAL = 1.0
-
-LIVE_PATH = f"{RESERVED_CONTEXT_PREFIX}/live"
-READY_PATH = f"{RESERVED_CONTEXT_PREFIX}/ready"
 
 
 class StoreProbe:

@@ -37,6 +37,12 @@ class UsageRecordInfo(APIModel):
     ttfb_ms: float | None
     streaming: bool
     error_code: str | None
+    cache_result: str | None = Field(
+        default=None, description="On a cached route: hit, semantic_hit, miss, bypass or unavailable."
+    )
+    saved_tokens: int | None = Field(
+        default=None, description="On a cache hit: the tokens the cached answer was metered at (tokens here are 0)."
+    )
 
 
 class UsageRecordPage(APIModel):
@@ -111,6 +117,8 @@ def record_info(row: StoredUsage) -> UsageRecordInfo:
         ttfb_ms=row.ttfb_ms,
         streaming=row.is_streaming,
         error_code=row.error_code,
+        cache_result=row.cache_result,
+        saved_tokens=row.saved_tokens,
     )
 
 

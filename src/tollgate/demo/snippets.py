@@ -8,7 +8,10 @@ streamed call, printing both.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+
+from tollgate.resources.models import DEFAULT_KEY_HEADER
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +27,7 @@ _OPENAI = """from openai import OpenAI
 INVOKE_URL = "{url}/v1"
 API_KEY = "{key}"
 
-client = OpenAI(api_key=API_KEY, base_url=INVOKE_URL, default_headers={{"X-API-Key": API_KEY}})
+client = OpenAI(api_key=API_KEY, base_url=INVOKE_URL, {key_kwarg})
 
 response = client.chat.completions.create(
     model="{model}", messages=[{{"role": "user", "content": "What is an AI gateway?"}}]
@@ -47,7 +50,7 @@ from langchain_openai import ChatOpenAI
 INVOKE_URL = "{url}/v1"
 API_KEY = "{key}"
 
-llm = ChatOpenAI(model="{model}", api_key=API_KEY, base_url=INVOKE_URL, default_headers={{"X-API-Key": API_KEY}})
+llm = ChatOpenAI(model="{model}", api_key=API_KEY, base_url=INVOKE_URL, {key_kwarg})
 
 print(llm.invoke([HumanMessage(content="What is an AI gateway?")]).content)
 for chunk in llm.stream([HumanMessage(content="Count from 1 to 5.")]):
@@ -61,7 +64,7 @@ _ANTHROPIC = """import anthropic
 INVOKE_URL = "{url}"
 API_KEY = "{key}"
 
-client = anthropic.Anthropic(api_key=API_KEY, base_url=INVOKE_URL)
+client = anthropic.Anthropic(api_key=API_KEY, base_url=INVOKE_URL, {key_kwarg})
 
 response = client.messages.create(
     model="{model}", max_tokens=1024, messages=[{{"role": "user", "content": "What is an AI gateway?"}}]
@@ -84,7 +87,7 @@ API_KEY = "{key}"
 
 llm = ChatAnthropic(
     model="{model}", api_key=API_KEY, anthropic_api_url=INVOKE_URL,
-    default_headers={{"X-API-Key": API_KEY}}, max_tokens=1024,
+    {key_kwarg}, max_tokens=1024,
 )
 
 print(llm.invoke([HumanMessage(content="What is an AI gateway?")]).content)
@@ -100,7 +103,7 @@ from google.genai import types as genai_types
 INVOKE_URL = "{url}"
 API_KEY = "{key}"
 
-http_options = genai_types.HttpOptions(base_url=INVOKE_URL, headers={{"X-API-Key": API_KEY}})
+http_options = genai_types.HttpOptions(base_url=INVOKE_URL, {key_kwarg})
 client = genai.Client(api_key="placeholder", http_options=http_options)
 
 print(client.models.generate_content(model="{model}", contents="What is an AI gateway?").text)
@@ -118,7 +121,7 @@ API_KEY = "{key}"
 
 llm = ChatGoogleGenerativeAI(
     model="{model}", google_api_key=API_KEY,
-    client_options={{"api_endpoint": INVOKE_URL}}, additional_headers={{"X-API-Key": API_KEY}},
+    client_options={{"api_endpoint": INVOKE_URL}}, {key_kwarg},
 )
 
 print(llm.invoke([HumanMessage(content="What is an AI gateway?")]).content)
@@ -136,7 +139,7 @@ API_KEY = "{key}"
 
 
 def _inject_api_key(request):
-    request.headers["X-API-Key"] = API_KEY
+    {key_hook}
 
 
 client = Mistral(
@@ -159,7 +162,7 @@ INVOKE_URL = "{url}"
 API_KEY = "{key}"
 
 client = AzureOpenAI(
-    api_key=API_KEY, azure_endpoint=INVOKE_URL, api_version="{api_version}", default_headers={{"X-API-Key": API_KEY}}
+    api_key=API_KEY, azure_endpoint=INVOKE_URL, api_version="{api_version}", {key_kwarg}
 )
 
 response = client.chat.completions.create(
@@ -185,7 +188,7 @@ API_KEY = "{key}"
 
 llm = AzureChatOpenAI(
     azure_deployment="{model}", api_version="{api_version}", azure_endpoint=INVOKE_URL,
-    api_key=API_KEY, default_headers={{"X-API-Key": API_KEY}},
+    api_key=API_KEY, {key_kwarg},
 )
 
 print(llm.invoke([HumanMessage(content="What is an AI gateway?")]).content)
@@ -195,28 +198,135 @@ for chunk in llm.stream([HumanMessage(content="Count from 1 to 5.")]):
 print()
 """
 
-#: (client, vendor, pip install line, template, api_version) — the 13 rows of the SDK matrix.
-_MATRIX: tuple[tuple[str, str, str, str, str], ...] = (
-    ("openai", "openai", "openai", _OPENAI, ""),
-    ("langchain-openai", "openai", "langchain-openai", _LANGCHAIN_OPENAI, ""),
-    ("anthropic", "anthropic", "anthropic", _ANTHROPIC, ""),
-    ("langchain-anthropic", "anthropic", "langchain-anthropic", _LANGCHAIN_ANTHROPIC, ""),
-    ("google-genai", "gemini", "google-genai", _GENAI, ""),
-    ("langchain-google-genai", "gemini", "'langchain-google-genai>=4'", _LANGCHAIN_GENAI, ""),
-    ("mistralai", "mistral", "mistralai", _MISTRAL, ""),
-    ("openai", "mistral", "openai", _OPENAI, ""),
-    ("langchain-openai", "mistral", "langchain-openai", _LANGCHAIN_OPENAI, ""),
-    ("openai (AzureOpenAI)", "azure-openai", "openai", _AZURE, "2024-10-21"),
-    ("langchain-openai (AzureChatOpenAI)", "azure-openai", "langchain-openai", _LANGCHAIN_AZURE, "2024-10-21"),
-    ("openai (AzureOpenAI)", "azure-foundry", "openai", _AZURE, "2024-05-01-preview"),
-    ("langchain-openai (AzureChatOpenAI)", "azure-foundry", "langchain-openai", _LANGCHAIN_AZURE, "2024-05-01-preview"),
+
+@dataclass(frozen=True, slots=True)
+class KeyPlacement:
+    """Where a route wants its API key (its Security tab): a header or a query parameter, by name, with a prefix."""
+
+    location: str = "header"  # "header" or "query"
+    name: str = DEFAULT_KEY_HEADER
+    prefix: str = ""
+
+
+#: The demo's routes: the key in `X-API-Key`, as the SDK guide shows.
+DEFAULT_PLACEMENT = KeyPlacement()
+#: The mistralai client adds the key in a request hook (it has no default-headers option).
+_HOOK = "hook"
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    client: str
+    vendor: str
+    install: str
+    template: str
+    api_version: str
+    header_kwarg: str  # the client's keyword for extra headers (or _HOOK)
+    query_kwarg: str | None  # ... for extra query parameters; None: the client cannot add one
+
+
+#: The 13 rows of the SDK matrix.
+_MATRIX: tuple[_Row, ...] = (
+    _Row("openai", "openai", "openai", _OPENAI, "", "default_headers", "default_query"),
+    _Row("langchain-openai", "openai", "langchain-openai", _LANGCHAIN_OPENAI, "", "default_headers", "default_query"),
+    _Row("anthropic", "anthropic", "anthropic", _ANTHROPIC, "", "default_headers", "default_query"),
+    _Row("langchain-anthropic", "anthropic", "langchain-anthropic", _LANGCHAIN_ANTHROPIC, "", "default_headers", None),
+    _Row("google-genai", "gemini", "google-genai", _GENAI, "", "headers", None),
+    _Row(
+        "langchain-google-genai",
+        "gemini",
+        "'langchain-google-genai>=4'",
+        _LANGCHAIN_GENAI,
+        "",
+        "additional_headers",
+        None,
+    ),
+    _Row("mistralai", "mistral", "mistralai", _MISTRAL, "", _HOOK, _HOOK),
+    _Row("openai", "mistral", "openai", _OPENAI, "", "default_headers", "default_query"),
+    _Row("langchain-openai", "mistral", "langchain-openai", _LANGCHAIN_OPENAI, "", "default_headers", "default_query"),
+    _Row("openai (AzureOpenAI)", "azure-openai", "openai", _AZURE, "2024-10-21", "default_headers", "default_query"),
+    _Row(
+        "langchain-openai (AzureChatOpenAI)",
+        "azure-openai",
+        "langchain-openai",
+        _LANGCHAIN_AZURE,
+        "2024-10-21",
+        "default_headers",
+        "default_query",
+    ),
+    _Row(
+        "openai (AzureOpenAI)",
+        "azure-foundry",
+        "openai",
+        _AZURE,
+        "2024-05-01-preview",
+        "default_headers",
+        "default_query",
+    ),
+    _Row(
+        "langchain-openai (AzureChatOpenAI)",
+        "azure-foundry",
+        "langchain-openai",
+        _LANGCHAIN_AZURE,
+        "2024-05-01-preview",
+        "default_headers",
+        "default_query",
+    ),
 )
+#: The vendors of the matrix, in its order (what a route's template family maps to).
+VENDORS = tuple(dict.fromkeys(row.vendor for row in _MATRIX))
 
 
-def snippets(invoke_urls: dict[str, str], keys: dict[str, str], models: dict[str, str]) -> list[Snippet]:
+class PlacementUnsupportedError(ValueError):
+    """The client has no way to send the key where the route wants it (a query parameter, for some SDKs)."""
+
+
+def _key_value(placement: KeyPlacement) -> str:
+    return f"{json.dumps(placement.prefix)} + API_KEY" if placement.prefix else "API_KEY"
+
+
+def _key_code(row: _Row, placement: KeyPlacement) -> tuple[str, str]:
+    """The (constructor keyword argument, request-hook line) that put the key where `placement` says."""
+    name = json.dumps(placement.name)
+    if placement.location == "query":
+        if row.query_kwarg is None:
+            raise PlacementUnsupportedError(f"{row.client} cannot send the key in a query parameter")
+        if row.query_kwarg == _HOOK:
+            return "", f"request.url = request.url.copy_merge_params({{{name}: {_key_value(placement)}}})"
+        return f"{row.query_kwarg}={{{name}: {_key_value(placement)}}}", ""
+    if row.header_kwarg == _HOOK:
+        return "", f"request.headers[{name}] = {_key_value(placement)}"
+    return f"{row.header_kwarg}={{{name}: {_key_value(placement)}}}", ""
+
+
+def _render(row: _Row, url: str, key: str, model: str, placement: KeyPlacement) -> Snippet:
+    kwarg, hook = _key_code(row, placement)
+    code = row.template.format(
+        url=url, key=key, model=model, api_version=row.api_version, key_kwarg=kwarg, key_hook=hook
+    )
+    return Snippet(client=row.client, vendor=row.vendor, install=f"pip install {row.install}", code=code)
+
+
+def snippets(
+    invoke_urls: dict[str, str],
+    keys: dict[str, str],
+    models: dict[str, str],
+    placement: KeyPlacement = DEFAULT_PLACEMENT,
+) -> list[Snippet]:
     """One snippet per matrix row; `invoke_urls`, `keys` and `models` are keyed by demo vendor."""
-    out = []
-    for client, vendor, install, template, api_version in _MATRIX:
-        code = template.format(url=invoke_urls[vendor], key=keys[vendor], model=models[vendor], api_version=api_version)
-        out.append(Snippet(client=client, vendor=vendor, install=f"pip install {install}", code=code))
+    return [_render(row, invoke_urls[row.vendor], keys[row.vendor], models[row.vendor], placement) for row in _MATRIX]
+
+
+def route_snippets(vendor: str, url: str, key: str, model: str, placement: KeyPlacement) -> list[Snippet | str]:
+    """The snippets of the matrix rows of `vendor` for one route (the console's Get started panel).
+
+    A row whose client cannot put the key where the route wants it is a sentence saying so instead.
+    """
+    out: list[Snippet | str] = []
+    for row in _MATRIX:
+        if row.vendor == vendor:
+            try:
+                out.append(_render(row, url, key, model, placement))
+            except PlacementUnsupportedError as exc:
+                out.append(f"{exc}: choose a header on the Security tab to use it.")
     return out

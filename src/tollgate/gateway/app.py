@@ -12,16 +12,20 @@ import asyncio
 import socket
 import ssl
 
+from tollgate.gateway.failover import RoutingCounters
+from tollgate.gateway.probes import Readiness
 from tollgate.gateway.refusals import RefusalLog
 from tollgate.gateway.relay import Relay
 from tollgate.gateway.server import protocol_factory
-from tollgate.gateway.server_limits import ServerLimits
+from tollgate.gateway.server_limits import ConnectionSlots, ServerLimits
 from tollgate.gateway.snapshot import Snapshot, compile_snapshot
 from tollgate.gateway.targets import TargetHealth
+from tollgate.gateway.tracing import Tracing
 from tollgate.gateway.upstream import PoolRegistry
+from tollgate.gateway.upstream_errors import UpstreamErrorCounts
 from tollgate.policies.services import PolicyServices
 from tollgate.resources.resource_set import ResourceSet
-from tollgate.security.backoff import FailureBackoff
+from tollgate.security.backoff import DEFAULT_MAX_FAILURES, FailureBackoff
 from tollgate.usage.sink import UsageSink
 
 DEFAULT_PORT = 8080
@@ -29,6 +33,10 @@ DEFAULT_PORT = 8080
 
 #: Reverse proxies in front of the gateway whose `X-Forwarded-For`/`Forwarded` entries are believed.
 DEFAULT_TRUSTED_HOPS = 0
+
+
+#: Wrong keys one address may present per back-off window over all key ids (10x the per-key-id bar).
+ADDRESS_MAX_FAILURES = 10 * DEFAULT_MAX_FAILURES
 
 
 class GatewayState:
@@ -40,8 +48,10 @@ class GatewayState:
     """
 
     __slots__ = (
+        "address_backoff",
         "backoff",
         "backoff_active",
+        "connections",
         "draining",
         "health",
         "inflight",
@@ -49,9 +59,14 @@ class GatewayState:
         "name",
         "policy_services",
         "pools",
+        "readiness",
         "refusals",
+        "routing_counters",
         "snapshot",
+        "streams",
+        "tracing",
         "trusted_hops",
+        "upstream_errors",
         "usage",
     )
 
@@ -64,17 +79,32 @@ class GatewayState:
         self.policy_services = PolicyServices.from_env()
         #: passive health of targets by provider name, carried from one snapshot to the next
         self.health: dict[str, TargetHealth] = {}
+        #: rotation positions and retry budgets of multi-provider proxies by name, carried likewise
+        self.routing_counters: dict[str, RoutingCounters] = {}
         #: requests refused for a bad key: counted, and recorded only up to a rate
         self.refusals = RefusalLog()
-        #: clients (by address) that keep presenting bad keys are answered 429 for a while
+        #: clients that keep presenting bad keys are answered 429 for a while: per (address, key id) ...
         self.backoff = FailureBackoff()
+        #: ... and per address over all key ids, with a higher bar, so rotating made-up key ids to
+        #: dodge the first count still ends in a block
+        self.address_backoff = FailureBackoff(max_failures=ADDRESS_MAX_FAILURES)
         #: set at the first wrong key: until then the relay skips the back-off lookup altogether
         self.backoff_active = False
         self.snapshot = Snapshot({})
+        #: what the data port's readiness probe reports: snapshot loaded, store answered recently
+        self.readiness = Readiness()
         #: key id -> unix time of its last use; flushed to the store off the request path
         self.key_last_used: dict[str, float] = {}
         #: requests being answered right now (streams included), for a graceful shutdown
         self.inflight = 0
+        #: of those, streams being relayed right now
+        self.streams = 0
+        #: the data port's open connections (set when the listener starts)
+        self.connections: ConnectionSlots | None = None
+        #: upstream failures by (provider, kind), failover attempts included
+        self.upstream_errors = UpstreamErrorCounts()
+        #: W3C trace context per request when tracing is on (`TOLLGATE_TRACES`); None: off, no cost
+        self.tracing: Tracing | None = None
         #: set at shutdown: connections close after their current response
         self.draining = False
 
@@ -88,7 +118,7 @@ class GatewayState:
 
     def apply(self, resources: ResourceSet) -> Snapshot:
         """Compile and swap in a new snapshot (call from the event loop thread)."""
-        snapshot = compile_snapshot(resources, self.pools, self.health, self.policy_services)
+        snapshot = compile_snapshot(resources, self.pools, self.health, self.policy_services, self.routing_counters)
         self.snapshot = snapshot
         return snapshot
 
@@ -123,7 +153,8 @@ async def start_gateway_server(
     """
     loop = asyncio.get_running_loop()
     limits = limits or ServerLimits()
-    factory = protocol_factory(Relay(state), max_body, limits)
+    state.connections = ConnectionSlots(limits.connection_cap())
+    factory = protocol_factory(Relay(state), max_body, limits, state.connections)
     # A TLS handshake is bounded like a request head: a client that stalls it holds a descriptor
     # outside the connection cap (the protocol only sees connections whose handshake is done).
     handshake = limits.header_timeout if ssl_context is not None else None

@@ -18,8 +18,9 @@ from tollgate.usage.record import TokenUsage, UsageRecord, UsageResult
 if TYPE_CHECKING:
     from tollgate.gateway.snapshot import Route
     from tollgate.gateway.targets import Target
+    from tollgate.gateway.tracing import TraceContext
 
-__all__ = ["NO_FACTS", "Exchange", "ExchangeKey", "record"]
+__all__ = ["NO_FACTS", "Exchange", "ExchangeKey", "attempt_record", "record"]
 
 T = TypeVar("T")
 
@@ -53,10 +54,14 @@ class Exchange:
     - after routing and auth: `route`, `client_api`, `sub_path` (below the context), `key_id`;
     - after the body is read: `body` (bytes), `body_obj` (parsed JSON object, when something needed
       it), `facts` (model, streaming asked);
-    - per upstream attempt: `target`, `upstream` (the request as it will be sent), `attempts`;
+    - when traced (tracing on, request sampled): `trace`, right after routing;
+    - per upstream attempt: `target`, `upstream` (the request as it will be sent), `attempts`,
+      `upstream_started` (unix time it was sent);
     - with the response: `status`, `response_headers` (as the client gets them), `ttfb_ms`,
       `is_stream` (asked for a stream until the response says what it is), `result` (usage and response model);
-    - at the end: `error` (a code when the exchange failed, also mid-stream).
+    - at the end: `error` (a code when the exchange failed, also mid-stream);
+    - on a route with a response cache: `cache_result` ("hit", "semantic_hit", "miss", "bypass",
+      "unavailable") and, on a hit, `saved_tokens` (the tokens the cached answer was metered at).
     """
 
     __slots__ = (
@@ -64,6 +69,7 @@ class Exchange:
         "attempts",
         "body",
         "body_obj",
+        "cache_result",
         "client_api",
         "client_ip",
         "error",
@@ -78,12 +84,15 @@ class Exchange:
         "response_headers",
         "result",
         "route",
+        "saved_tokens",
         "started",
         "status",
         "sub_path",
         "target",
+        "trace",
         "ttfb_ms",
         "upstream",
+        "upstream_started",
     )
 
     def __init__(
@@ -105,6 +114,8 @@ class Exchange:
         self.facts = NO_FACTS
         self.target: Target | None = None
         self.upstream: UpstreamRequest | None = None
+        self.upstream_started = 0.0
+        self.trace: TraceContext | None = None
         self.attempts = 0
         self.status = 0
         self.response_headers: HeaderList = []
@@ -112,6 +123,8 @@ class Exchange:
         self.is_stream = False
         self.result: UsageResult | None = None
         self.error: str | None = None
+        self.cache_result: str | None = None
+        self.saved_tokens: int | None = None
         self._locals: dict[ExchangeKey[object], object] | None = None
 
     def __repr__(self) -> str:
@@ -163,4 +176,42 @@ def record(ex: Exchange, gateway: str, latency_ms: float, path_limit: int | None
         ex.ttfb_ms,
         ex.is_stream,
         ex.error,
+        ex.cache_result,
+        ex.saved_tokens,
+        usage.cached_tokens,
+        ex.client_api.name if ex.client_api is not None else None,
+        latency_ms - (ex.upstream_started - ex.started) * 1000.0 if ex.upstream_started else None,
+        ex.trace.facts(ex, result) if ex.trace is not None else None,
+    )
+
+
+def attempt_record(ex: Exchange, gateway: str, latency_ms: float, status: int, error: str) -> UsageRecord:
+    """The usage row of one failed upstream attempt that the exchange went on from (failover): the
+    target tried (`ex.target`), what it answered or how it failed, no tokens. Shares the request id."""
+    route = ex.route
+    assert route is not None and ex.target is not None
+    return UsageRecord(
+        ex.started,
+        ex.request_id,
+        gateway,
+        ex.target.name,
+        route.proxy,
+        ex.key_id,
+        ex.method,
+        ex.path,
+        ex.facts.model,
+        None,
+        None,
+        None,
+        None,
+        status,
+        latency_ms,
+        None,
+        ex.facts.is_streaming,
+        error,
+        None,  # cache result
+        None,  # saved tokens
+        None,  # cached tokens
+        ex.client_api.name if ex.client_api is not None else None,
+        latency_ms,  # an attempt is all upstream time
     )

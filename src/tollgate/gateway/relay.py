@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from functools import partial
 from itertools import count
 from typing import TYPE_CHECKING
 
@@ -29,11 +30,12 @@ from tollgate.errors import (
 )
 from tollgate.gateway.exchange import Exchange, record
 from tollgate.gateway.forwarding import client_address
+from tollgate.gateway.probes import PROBE_PREFIX, probe_response
 from tollgate.gateway.server import Connection, Request
 from tollgate.gateway.snapshot import Route
-from tollgate.gateway.targets import first_available
+from tollgate.gateway.targets import Target, first_available
 from tollgate.gateway.upstream import BUFFER_LIMIT, UpstreamResponse
-from tollgate.policies.base import ChunkFilter, ChunkTap
+from tollgate.policies.base import ChunkFilter, ChunkTap, Reply
 from tollgate.providers.base import ClientAPI, IdentityTranslation, Translation, UpstreamRequest
 from tollgate.providers.unmatched import client_api_for_unmatched
 from tollgate.resources.keys import split_key
@@ -116,14 +118,23 @@ class Relay:
         )
         route = state.snapshot.match(req.path)
         if route is None:
+            if req.path.startswith(PROBE_PREFIX):
+                probe = probe_response(req.method, req.path, state.readiness)
+                if probe is not None:
+                    conn.send_response(*probe)
+                    return
             err = RouteNotFoundError(f"No API is deployed at {req.path!r}.")
             self._fail(conn, client_api_for_unmatched(req.path), err, ex.request_id)
             return
         ex.route = route
+        if state.tracing is not None:
+            state.tracing.start(ex)
         client = ex.client_api = route.client_api
         chain = route.chain
         if state.backoff_active:  # someone presented a wrong key since start: is this client and key id blocked?
-            wait = state.backoff.retry_after(_backoff_bucket(ex, route))
+            wait = state.backoff.retry_after(_backoff_bucket(ex, route)) or state.address_backoff.retry_after(
+                ex.client_ip
+            )
             if wait is not None:  # not even checked, not logged one by one
                 self._refuse(conn, ex, RateLimitedError("Too many requests with an invalid API key.", retry_after=wait))
                 return
@@ -147,10 +158,13 @@ class Relay:
             ex.is_stream = facts.is_streaming
             if route.models is not None:
                 _check_model(route.models, ex)
-            for hook in chain.request_body:
-                verdict = await hook(ex)
-                if verdict is not None:
-                    raise verdict
+            for body_hook in chain.request_body:
+                answer = await body_hook(ex)
+                if answer is not None:
+                    if isinstance(answer, Reply):  # answered without an upstream (a cache hit)
+                        self._reply(conn, ex, answer)
+                        return
+                    raise answer
             resp, translation = await self._call_upstream(route, ex)
         except GatewayError as err:
             ex.status = self._fail(conn, client, err, ex.request_id)
@@ -171,14 +185,20 @@ class Relay:
                 if verdict is not None:
                     raise verdict
             is_sse = (resp.header(b"content-type") or b"").startswith(_EVENT_STREAM)
-            if is_sse or (ex.facts.is_streaming and resp.header(b"content-length") is None):
+            if is_sse or (ex.facts.is_streaming and _relayed_as_stream(ex, resp)):
                 ex.is_stream = True  # metered as what the upstream sent, whatever the client asked
-                await self._stream(conn, ex, resp, translation, client, is_sse)
+                state.streams += 1
+                try:
+                    await self._stream(conn, ex, resp, translation, client, is_sse)
+                finally:
+                    state.streams -= 1
             else:
                 ex.is_stream = False
                 await self._relay_body(conn, ex, resp, translation)
         except GatewayError as err:  # failed before anything was sent to the client (else: cut it)
             resp.release()
+            if isinstance(err, UpstreamError) and ex.target is not None:
+                state.upstream_errors.failed(ex.target.name, err)
             if conn.response_started:
                 conn.abort()
                 ex.status = err.status
@@ -199,6 +219,9 @@ class Relay:
     async def _call_upstream(self, route: Route, ex: Exchange) -> tuple[UpstreamResponse, Translation | None]:
         """Pick a target, translate the request for it, send it; on a failure before the response head
         (or a status the chain retries) try the next target. Raises the last failure when none is left."""
+        if route.routing is not None:  # several targets: strategy, failover, breaker (gateway/failover.py)
+            state = self.state
+            return await route.routing.call(ex, partial(self._send, route, ex), state.usage, state.name)
         chain = route.chain
         candidates = route.targets
         failure: GatewayError | None = None
@@ -215,16 +238,8 @@ class Relay:
             if target.unavailable is not None or target.pool is None:
                 failure = UpstreamError(f"Upstream unavailable: {target.unavailable}.", status=503)
                 continue
-            up = ex.upstream = UpstreamRequest(
-                ex.method, ex.sub_path, ex.query, _upstream_headers(route, target.default_headers, ex.headers), ex.body
-            )
-            translation = target.translator.start(ex.facts, up, ex.body_obj)
-            if translation is not None:
-                translation.request(up, ex.body_obj)
             try:
-                url = target.target_url(up.path, up.query)
-                fixed = target.fixed_headers
-                resp = await target.pool.request(up.method, url, up.headers, fixed, up.body, target.timeout)
+                resp, translation = await self._send(route, ex, target)
             except UpstreamError as err:
                 target.health.failed()
                 failure = err
@@ -237,6 +252,24 @@ class Relay:
                 target.health.succeeded()
             return resp, translation
         raise failure if failure is not None else UpstreamError("No upstream target is available.", status=503)
+
+    async def _send(self, route: Route, ex: Exchange, target: Target) -> tuple[UpstreamResponse, Translation | None]:
+        """One upstream attempt: the request for `target` (its headers, its translation), sent on its pool."""
+        assert target.pool is not None
+        up = ex.upstream = UpstreamRequest(
+            ex.method, ex.sub_path, ex.query, _upstream_headers(route, target.default_headers, ex.headers), ex.body
+        )
+        translation = target.translator.start(ex.facts, up, ex.body_obj)
+        if translation is not None:
+            translation.request(up, ex.body_obj)
+        url = target.target_url(up.path, up.query)
+        ex.upstream_started = time.time()
+        try:
+            resp = await target.pool.request(up.method, url, up.headers, target.fixed_headers, up.body, target.timeout)
+        except UpstreamError as err:
+            self.state.upstream_errors.failed(target.name, err)  # every attempt, failed-over ones included
+            raise
+        return resp, translation
 
     async def _relay_body(
         self, conn: Connection, ex: Exchange, resp: UpstreamResponse, translation: Translation | None
@@ -294,6 +327,7 @@ class Relay:
                 conn.end_stream()
         except UpstreamError as err:
             conn.abort()
+            self.state.upstream_errors.failed(ex.target.name, err)
             log.warning("request %s: upstream body failed: %s", ex.request_id, err.message)
             ex.status, ex.error = 502, err.code
         if tap is not None:
@@ -326,8 +360,11 @@ class Relay:
             filters = [f for make in chain.stream_filters if (f := make(ex)) is not None]
         if chain.stream_taps:
             taps = [t for make in chain.stream_taps if (t := make(ex)) is not None]
+        # A JSON-array stream sent whole keeps the upstream's length while nothing rewrites the bytes (read
+        # before the first chunk is taken: a drained body reports 0); SSE streams are never looked up.
+        length = resp.content_length if not is_sse and translation is None and not filters else None
         chunk = await resp.next_chunk()  # surface a failure before the head goes out, as a clean error
-        conn.start_stream(resp.status, ex.response_headers)
+        conn.start_stream(resp.status, ex.response_headers, length)
         try:
             while chunk is not None:
                 tap.feed(chunk)
@@ -357,6 +394,8 @@ class Relay:
                 for reader in taps:
                     reader.close()
         except GatewayError as err:
+            if isinstance(err, UpstreamError):
+                self.state.upstream_errors.failed(ex.target.name, err)
             frame = client.stream_error_frame(err) if is_sse else None
             if frame is not None and not conn.closed:
                 await conn.write_chunk(frame)
@@ -372,15 +411,34 @@ class Relay:
             ex.status = 502 if ex.status < 400 else ex.status
             ex.error = tap.error[:_ERROR_CODE_MAX]
 
+    def _reply(self, conn: Connection, ex: Exchange, reply: Reply) -> None:
+        """Send a policy's `Reply`: response-head hooks run (they may still refuse it), then the whole
+        body goes out in one write and the exchange completes."""
+        assert ex.route is not None
+        ex.ttfb_ms = (time.time() - ex.started) * 1000.0
+        ex.status = reply.status
+        ex.is_stream = reply.is_stream
+        ex.response_headers = [*reply.headers, (b"x-request-id", ex.request_id.encode())]
+        for check in ex.route.chain.response_headers:
+            verdict = check(ex)
+            if verdict is not None:
+                raise verdict
+        if ex.key_id is not None:
+            self.state.key_last_used[ex.key_id] = ex.started
+        conn.send_response(reply.status, ex.response_headers, reply.body)
+        self._finish(ex)
+
     def _key_failed(self, ex: Exchange, route: Route, err: AuthenticationError) -> GatewayError:
         """Count a wrong key against the client (backoff) and log it by fingerprint, never the value; the
         error to answer. A request without any key is a misconfigured client, not a guess: only answered."""
         presented = route.auth.presented(ex.headers, ex.query)
         if presented is None:
             return err
-        backoff = self.state.backoff
-        self.state.backoff_active = True
+        state = self.state
+        backoff = state.backoff
+        state.backoff_active = True
         blocked = backoff.record_failure(_backoff_bucket(ex, route))
+        blocked_address = state.address_backoff.record_failure(ex.client_ip)
         log.warning(
             "gateway key refused: client=%s route=%s fp=%s %s",
             ex.client_ip,
@@ -388,9 +446,18 @@ class Relay:
             fingerprint(presented),
             err.message,
         )
-        if blocked is None:
+        if blocked is None and blocked_address is None:
             return err
-        log.warning("client %s blocked for %.0f s after %d invalid keys", ex.client_ip, blocked, backoff.max_failures)
+        if blocked_address is not None:  # guessing across key ids: the whole address waits
+            blocked, count, which = (
+                max(blocked or 0.0, blocked_address),
+                state.address_backoff.max_failures,
+                "of any id",
+            )
+        else:
+            count, which = backoff.max_failures, "for one key id"
+        assert blocked is not None
+        log.warning("client %s blocked for %.0f s after %d invalid keys %s", ex.client_ip, blocked, count, which)
         return RateLimitedError("Too many requests with an invalid API key.", retry_after=blocked)
 
     def _refuse(self, conn: Connection, ex: Exchange, err: GatewayError) -> None:
@@ -419,6 +486,16 @@ class Relay:
                 log.exception("request %s: completion hook failed", ex.request_id)
         state = self.state
         state.usage.submit(record(ex, state.name, (time.time() - ex.started) * 1000.0))
+
+
+def _relayed_as_stream(ex: Exchange, resp: UpstreamResponse) -> bool:
+    """Whether a non-SSE answer to a streaming request is a stream: one without a length, or a 2xx of a
+    backend that streams JSON arrays (Gemini without `alt=sse`, even sent whole with a Content-Length),
+    which is then relayed as it arrives and metered by the stream tap, not read as one object."""
+    if resp.header(b"content-length") is None:
+        return True
+    assert ex.target is not None
+    return ex.target.backend.array_streams and 200 <= resp.status < 300
 
 
 def _rewrites_body(translation: Translation | None, status: int) -> bool:

@@ -457,12 +457,17 @@ class Connection(ResponseWriter):
 
 
 def protocol_factory(
-    handler: Handler, max_body: int | None = None, limits: ServerLimits | None = None
+    handler: Handler,
+    max_body: int | None = None,
+    limits: ServerLimits | None = None,
+    slots: ConnectionSlots | None = None,
 ) -> Callable[[], Connection]:
-    """Connections for one listener; `max_body` overrides `limits.max_body` (kept for callers and tests)."""
+    """Connections for one listener; `max_body` overrides `limits.max_body` (kept for callers and tests).
+    `slots` counts and caps the listener's connections (made from `limits` when not given)."""
     limits = limits or ServerLimits()
     if max_body is not None:
         limits = dataclasses.replace(limits, max_body=max_body)
-    slots = ConnectionSlots(limits.connection_cap())
+    if slots is None:
+        slots = ConnectionSlots(limits.connection_cap())
     loop = asyncio.get_running_loop()
     return lambda: Connection(handler, loop, limits, slots)

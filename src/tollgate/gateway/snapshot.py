@@ -16,8 +16,11 @@ from urllib.parse import quote
 
 from tollgate.errors import ResourceValidationError
 from tollgate.gateway.auth import AuthCheck, KeyEntry
+from tollgate.gateway.failover import FailoverSettings, Routing, RoutingCounters
+from tollgate.gateway.selection import build_selector
 from tollgate.gateway.targets import Target, TargetHealth
 from tollgate.gateway.upstream import Origin, PoolRegistry, Timeout, UpstreamPool, split_base_url
+from tollgate.gateway.upstream_proxy import basic_proxy_authorization
 from tollgate.policies.attach import build_policies
 from tollgate.policies.base import Policy, PolicyChain
 from tollgate.policies.services import PolicyServices
@@ -27,8 +30,17 @@ from tollgate.providers.pairs import client_api_named
 from tollgate.providers.registry import BUILTIN_TEMPLATES, build_template
 from tollgate.providers.template import Template
 from tollgate.providers.translators import translator_for
-from tollgate.resources.models import InboundSecurity, LLMProvider, PolicyRef, SecretRef, TemplateSpec
+from tollgate.resources.models import (
+    InboundSecurity,
+    LLMProvider,
+    PolicyRef,
+    ProviderSpec,
+    ProxySpec,
+    SecretRef,
+    TemplateSpec,
+)
 from tollgate.resources.resource_set import ResourceSet
+from tollgate.resources.routing import CircuitBreakerSpec, FailoverSpec, RoutingSpec
 from tollgate.types import HeaderList
 
 log = logging.getLogger("tollgate.gateway")
@@ -68,7 +80,7 @@ class Route:
     """Everything the relay needs for one deployed provider or proxy, prebuilt.
 
     `client_api` is what the route's clients speak; `targets` are the upstreams a request may go to
-    (today one per route: the provider's), each with the translator from `client_api` to its
+    (the provider's, then a proxy's fallbacks), each with the translator from `client_api` to its
     backend; `chain` holds the policies compiled per phase. `strip_headers` are never forwarded
     (client credentials, hop-by-hop and framing headers, the target's own credential names).
     """
@@ -83,6 +95,9 @@ class Route:
     strip_headers: frozenset[bytes]
     models: frozenset[str] | None
     max_body: int
+    #: selection and failover among several targets (a proxy with fallbacks or routing settings); None
+    #: for a route with one target and no settings, which then pays nothing for them
+    routing: Routing | None = None
 
 
 class Snapshot:
@@ -133,6 +148,17 @@ def _resolve_secret(ref: SecretRef | None, resources: ResourceSet) -> str | None
     return os.environ.get(ref.env)
 
 
+def _proxy_authorization(spec: ProviderSpec, resources: ResourceSet) -> bytes | None:
+    """The outbound proxy's `Proxy-Authorization` value, or None when it needs none; ValueError
+    (the provider answers 503, and says why) when its credential is missing or malformed."""
+    if spec.proxy_credential is None:
+        return None
+    credential = _resolve_secret(spec.proxy_credential, resources)
+    if credential is None:
+        raise ValueError("the outbound proxy's credential is not available")
+    return basic_proxy_authorization(credential)
+
+
 def _auth_check(security: InboundSecurity, client: ClientAPI, keys: dict[str, KeyEntry]) -> AuthCheck:
     name = security.name.lower().encode() if security.location == "header" else b""
     return AuthCheck(
@@ -178,7 +204,8 @@ def _compile_upstream(
         unavailable = "the provider has no upstream URL configured"
     else:
         try:
-            origin, base_path = split_base_url(base_url, spec.ca_bundle, spec.proxy)
+            proxy_auth = _proxy_authorization(spec, resources)
+            origin, base_path = split_base_url(base_url, spec.ca_bundle, spec.proxy, proxy_auth)
             pool = pools.get(origin, spec.max_connections)
         except (OSError, ValueError) as exc:  # a CA bundle gone or unreadable (ssl.SSLError is an OSError)
             unavailable = UPSTREAM_SETUP_FAILED
@@ -216,23 +243,28 @@ def compile_snapshot(
     pools: PoolRegistry,
     health: dict[str, TargetHealth] | None = None,
     services: PolicyServices | None = None,
+    counters: dict[str, RoutingCounters] | None = None,
 ) -> Snapshot:
     """Build every route of the deployed providers and proxies. Never raises for one bad resource:
     it is left out (or answers 503) and logged, so one mistake cannot take the gateway down.
 
-    `health` carries targets' passive health from one snapshot to the next (by provider name).
+    `health` carries targets' passive health from one snapshot to the next (by provider name), and
+    `counters` the rotation positions and retry budgets of multi-provider proxies (by proxy name), so
+    a configuration change elsewhere neither restarts a rotation nor refills a budget.
     """
     services = PolicyServices() if services is None else services
     baselines: dict[str, tuple[Policy, ...]] = {}
     health = {} if health is None else health
+    counters = {} if counters is None else counters
     tables = _key_tables(resources)
     upstreams: dict[str, _Upstream] = {}
     routes: dict[str, Route] = {}
+    targets: dict[str, Target] = {}  # provider -> its target, for policies that call a provider (embeddings)
     for name, provider in resources.providers.items():
         upstream = _compile_upstream(provider, resources, pools, health)
         if upstream is None:
             continue
-        policies = _policies("LLMProvider", name, provider.spec.policies, services)
+        policies = _policies("LLMProvider", name, provider.spec.policies, services, targets)
         if policies is None:
             continue
         upstreams[name] = upstream
@@ -250,6 +282,7 @@ def compile_snapshot(
         )
         if route is not None:
             routes[provider.spec.context] = route
+            targets[name] = route.targets[0]
     for name, proxy in resources.proxies.items():
         provider_name = proxy.spec.provider
         upstream = upstreams.get(provider_name)
@@ -257,7 +290,7 @@ def compile_snapshot(
         if upstream is None or base is None:
             log.error("proxy %s: provider %s is not deployed; not routed", name, provider_name)
             continue
-        own = _policies("LLMProxy", name, proxy.spec.policies, services)
+        own = _policies("LLMProxy", name, proxy.spec.policies, services, targets)
         if own is None:
             continue
         route = _route(
@@ -268,23 +301,28 @@ def compile_snapshot(
             proxy.spec.security,
             upstream,
             tables.get(("LLMProxy", name), {}),
-            proxy.spec.client_api or base.spec.client_api,
+            proxy.spec.client_api or _proxy_client_api(proxy.spec, upstreams, resources),
             baselines[provider_name] + own,  # THE policy order: the provider's baseline, then the proxy's
         )
         if route is not None and proxy.spec.fallbacks:
-            route = _with_fallbacks(route, proxy.spec.fallbacks, proxy.spec.retry_statuses, upstreams, resources)
+            route = _with_fallbacks(route, proxy.spec.fallbacks, upstreams, resources)
+        if route is not None and _routes_several(proxy.spec):
+            carried = counters.setdefault(name, RoutingCounters())
+            route = dataclasses.replace(route, routing=_routing(proxy.spec, route.targets, carried))
         if route is not None:
             routes[proxy.spec.context] = route
     return Snapshot(routes, resources.revision)
 
 
-def _policies(kind: str, name: str, refs: list[PolicyRef], services: PolicyServices) -> tuple[Policy, ...] | None:
+def _policies(
+    kind: str, name: str, refs: list[PolicyRef], services: PolicyServices, targets: dict[str, Target]
+) -> tuple[Policy, ...] | None:
     """The built policies of one document, or None (logged; the route is left out) when one cannot be built.
 
     A provider's policies are built once and shared by its own route and every proxy on it, so its
     counters are shared too."""
     try:
-        return build_policies(kind, name, refs, services)
+        return build_policies(kind, name, refs, services, targets)
     except ResourceValidationError as exc:
         log.error("%s %s: policy not built (%s); not routed", kind, name, exc)
         return None
@@ -348,11 +386,7 @@ def _route(
 
 
 def _with_fallbacks(
-    route: Route,
-    fallbacks: list[str],
-    retry_statuses: list[int],
-    upstreams: dict[str, _Upstream],
-    resources: ResourceSet,
+    route: Route, fallbacks: list[str], upstreams: dict[str, _Upstream], resources: ResourceSet
 ) -> Route:
     """The proxy's route with its fallback providers as further targets, tried in order before the
     first byte: each with the translator from the route's client API to its backend (a provider that
@@ -393,10 +427,51 @@ def _with_fallbacks(
                 unavailable=upstream.unavailable,
             )
         )
-    if len(targets) == 1:
-        return route
-    chain = dataclasses.replace(route.chain, retry_statuses=route.chain.retry_statuses | frozenset(retry_statuses))
-    return dataclasses.replace(route, targets=tuple(targets), chain=chain, strip_headers=frozenset(strip))
+    return dataclasses.replace(route, targets=tuple(targets), strip_headers=frozenset(strip))
+
+
+def _proxy_client_api(spec: ProxySpec, upstreams: dict[str, _Upstream], resources: ResourceSet) -> str | None:
+    """The client API of a proxy that names none: its provider's, unless its providers speak different
+    APIs, then OpenAI's (the one every backend can be translated to)."""
+    own: set[str] = set()
+    for name in (spec.provider, *spec.fallbacks):
+        provider, upstream = resources.providers.get(name), upstreams.get(name)
+        if provider is not None and upstream is not None:
+            own.add(provider.spec.client_api or upstream.template.client.name)
+    if len(own) > 1:
+        return "openai"
+    base = resources.providers.get(spec.provider)
+    return base.spec.client_api if base is not None else None
+
+
+def _routes_several(spec: ProxySpec) -> bool:
+    return (
+        bool(spec.fallbacks)
+        or spec.routing is not None
+        or spec.failover is not None
+        or (spec.circuit_breaker is not None)
+    )
+
+
+def _routing(spec: ProxySpec, targets: tuple[Target, ...], counters: RoutingCounters) -> Routing:
+    """The proxy's compiled selection strategy, failover settings, breaker settings and retry budget."""
+    failover = spec.failover or FailoverSpec()
+    breaker = spec.circuit_breaker or CircuitBreakerSpec()
+    routing = spec.routing or RoutingSpec()
+    settings = FailoverSettings(
+        retry_statuses=frozenset(spec.retry_statuses),
+        max_attempts=failover.max_attempts,
+        backoff_initial=failover.backoff.initial,
+        backoff_max=failover.backoff.max,
+        max_retry_after=failover.max_retry_after,
+        failures=breaker.failures,
+        suspend_for=breaker.suspend_for,
+        max_suspend=breaker.max_suspend,
+        smoothing=routing.smoothing,
+        decay=routing.decay,
+    )
+    counters.budget.configure(failover.budget.ratio, failover.budget.min_per_second)
+    return Routing(targets, build_selector(spec.routing, targets, counters), settings, counters.budget)
 
 
 __all__ = ["FORWARDING_HEADERS", "UPSTREAM_SETUP_FAILED", "Origin", "Route", "Snapshot", "compile_snapshot"]

@@ -7,6 +7,7 @@ before the first byte reaches the client. Targets are built at snapshot compile;
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -21,25 +22,67 @@ DEFAULT_COOLDOWN = 5.0
 
 
 class TargetHealth:
-    """Passive health of one target: consecutive failures and until when it is passed over.
+    """Passive health of one target: a circuit breaker and a moving average of its time to first byte.
 
-    Shared by the snapshots that keep the same target (by name and origin), mutated by the relay.
+    Closed (`down_until == 0`): the target serves. Open (`now < down_until`): passed over. Half-open
+    (the suspension ran out): `acquire` lets exactly one request through as a trial (`probing`); its
+    success closes the breaker, its failure opens it again. Shared by every route and snapshot that
+    keeps the same provider (by name), mutated only from the event loop thread (no locks).
     """
 
-    __slots__ = ("down_until", "failures")
+    __slots__ = ("down_until", "ewma_at", "ewma_ms", "failures", "probing")
 
     def __init__(self) -> None:
         self.failures = 0
         self.down_until = 0.0
+        self.probing = False
+        self.ewma_ms: float | None = None
+        self.ewma_at = 0.0
 
-    def failed(self, cooldown: float = DEFAULT_COOLDOWN) -> None:
+    def failed(self, cooldown: float = DEFAULT_COOLDOWN, threshold: int = 1, now: float | None = None) -> None:
+        """One more consecutive failure; at `threshold` (or while half-open) the target is suspended."""
         self.failures += 1
-        self.down_until = time.monotonic() + cooldown
+        self.probing = False
+        if self.failures >= threshold:
+            self.down_until = (time.monotonic() if now is None else now) + cooldown
+
+    def suspend(self, seconds: float, now: float) -> None:
+        """Pass the target over for `seconds` at once (the upstream asked, with Retry-After)."""
+        self.probing = False
+        self.down_until = max(self.down_until, now + seconds)
 
     def succeeded(self) -> None:
-        if self.failures:
+        if self.failures or self.down_until or self.probing:
             self.failures = 0
             self.down_until = 0.0
+            self.probing = False
+
+    def acquire(self, now: float) -> bool:
+        """Whether a request may go to this target now; a half-open target admits one trial at a time."""
+        if self.down_until == 0.0:
+            return True
+        if now < self.down_until or self.probing:
+            return False
+        self.probing = True
+        return True
+
+    def release(self) -> None:
+        """The trial ended without a verdict (the client left): let the next request try."""
+        self.probing = False
+
+    def observe(self, ms: float, now: float, smoothing: float, decay: float) -> None:
+        """Fold one time-to-first-byte sample into the moving average (decayed for the time unused)."""
+        ewma = self.ewma_ms
+        if ewma is None:
+            self.ewma_ms = ms
+        else:
+            self.ewma_ms = smoothing * ms + (1.0 - smoothing) * ewma * math.exp((self.ewma_at - now) / decay)
+        self.ewma_at = now
+
+    def latency(self, now: float, decay: float) -> float:
+        """The expected time to first byte, decayed towards 0 while unused; 0 before any sample."""
+        ewma = self.ewma_ms
+        return 0.0 if ewma is None else ewma * math.exp((self.ewma_at - now) / decay)
 
     @property
     def is_up(self) -> bool:

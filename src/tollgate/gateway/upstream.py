@@ -14,7 +14,7 @@ import errno
 import ssl
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from tollgate.errors import UpstreamConnectError, UpstreamError, UpstreamProtocolError, UpstreamTimeoutError
@@ -70,13 +70,14 @@ class Timeout:
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where a pool's connections go: scheme, host, port, the CA bundle, and the outbound proxy
-    (`http://host:port`) if any."""
+    (`http://host:port`) if any, with its `Proxy-Authorization` value (never in a repr)."""
 
     scheme: str
     host: str
     port: int
     ca_bundle: str | None = None
     proxy: str | None = None
+    proxy_authorization: bytes | None = field(default=None, repr=False)
 
     @property
     def is_tls(self) -> bool:
@@ -88,7 +89,9 @@ class Origin:
         return (self.host if self.port == default else f"{self.host}:{self.port}").encode("idna")
 
 
-def split_base_url(url: str, ca_bundle: str | None = None, proxy: str | None = None) -> tuple[Origin, str]:
+def split_base_url(
+    url: str, ca_bundle: str | None = None, proxy: str | None = None, proxy_authorization: bytes | None = None
+) -> tuple[Origin, str]:
     """(origin, base path without trailing slash) of an upstream base URL."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -96,7 +99,8 @@ def split_base_url(url: str, ca_bundle: str | None = None, proxy: str | None = N
     if proxy is not None:
         parse_proxy_url(proxy)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    return Origin(parts.scheme, parts.hostname, port, ca_bundle, proxy), parts.path.rstrip("/")
+    origin = Origin(parts.scheme, parts.hostname, port, ca_bundle, proxy, proxy_authorization if proxy else None)
+    return origin, parts.path.rstrip("/")
 
 
 @contextlib.contextmanager
@@ -198,6 +202,8 @@ class UpstreamPool:
             self._proxy = parse_proxy_url(origin.proxy)
             if not origin.is_tls:
                 self._target_prefix = b"http://" + origin.host_header
+                if origin.proxy_authorization:  # the proxy reads it from every request (absolute form)
+                    self._host_line += b"proxy-authorization: %s\r\n" % origin.proxy_authorization
         self._ssl: ssl.SSLContext | None = None
         if origin.is_tls:
             self._ssl = ssl.create_default_context(cafile=origin.ca_bundle)
@@ -221,7 +227,7 @@ class UpstreamPool:
                         lambda: UpstreamConnection(self.forget, loop), self._proxy[0], self._proxy[1]
                     )
                     return proto
-                tunnel = await open_tunnel(loop, self._proxy, origin.host, origin.port)
+                tunnel = await open_tunnel(loop, self._proxy, origin.host, origin.port, origin.proxy_authorization)
                 proto = UpstreamConnection(self.forget, loop)
                 try:
                     tls = await loop.start_tls(tunnel, proto, self._ssl, server_hostname=origin.host)

@@ -1,12 +1,15 @@
 """Reaching an upstream through an outbound HTTP proxy (a provider's `proxy`, `HTTPS_PROXY`-style).
 
 https upstreams go through a CONNECT tunnel, TLS runs inside it end to end; http upstreams are sent
-to the proxy in absolute form (`upstream.py` builds the target). No proxy authentication, no SOCKS.
+to the proxy in absolute form (`upstream.py` builds the target). A proxy that wants credentials gets
+`Proxy-Authorization: Basic` from a Secret (the provider's `proxyCredential`, never the URL): on
+CONNECT for https, on every request for http. No SOCKS.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -62,13 +65,27 @@ class _TunnelReply(asyncio.Protocol):
             self.done.set_exception(UpstreamConnectError("upstream proxy closed the connection during CONNECT"))
 
 
+def basic_proxy_authorization(credential: str) -> bytes:
+    """The `Proxy-Authorization` value for a `user:password` credential (RFC 7617 Basic)."""
+    if ":" not in credential or any(c in credential for c in "\r\n"):
+        raise ValueError("a proxy credential must look like user:password")
+    return b"Basic " + base64.b64encode(credential.encode())
+
+
 async def open_tunnel(
-    loop: asyncio.AbstractEventLoop, proxy: tuple[str, int], host: str, port: int
+    loop: asyncio.AbstractEventLoop,
+    proxy: tuple[str, int],
+    host: str,
+    port: int,
+    authorization: bytes | None = None,
 ) -> asyncio.Transport:
     """A transport to `proxy` on which `CONNECT host:port` succeeded; the caller starts TLS on it."""
     transport, reply = await loop.create_connection(lambda: _TunnelReply(loop), proxy[0], proxy[1])
     authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    transport.write(b"CONNECT %s HTTP/1.1\r\nhost: %s\r\n\r\n" % (authority.encode("idna"), authority.encode("idna")))
+    auth = b"proxy-authorization: %s\r\n" % authorization if authorization else b""
+    transport.write(
+        b"CONNECT %s HTTP/1.1\r\nhost: %s\r\n%s\r\n" % (authority.encode("idna"), authority.encode("idna"), auth)
+    )
     try:
         await reply.done
     except BaseException:

@@ -27,8 +27,16 @@ SETTINGS: dict[str, bool] = {
     "hang": False,
     "stream-error": False,
     "echo": False,
+    # a stream sent as one body with a Content-Length, as a buffering proxy in front of the vendor does
+    "unchunked": False,
     # read by mock/tools.py: how many of the offered tools to call at once
     "tool-calls": True,
+    # OpenAI chat: report this many of the prompt tokens as read from the prompt cache (at most all)
+    "cached": True,
+    # seconds in the `retry-after` header of a forced error (vendors send it on 429 and some 5xx)
+    "retry-after": True,
+    # config only: the config applies to the next N requests (of its vendors), then is dropped
+    "times": True,
 }
 _DISCONNECT_POLL_S = 0.05
 
@@ -54,6 +62,11 @@ class Behaviour:
     hangs: bool = False
     stream_error: bool = False
     echo: bool = False
+    cached_tokens: int = 0
+    #: send a stream's frames as one body with a Content-Length instead of chunk by chunk
+    unchunked: bool = False
+    #: `retry-after` of a forced error: replaces the vendor's default (1 s on 429), adds one on other statuses
+    retry_after: int | None = None
 
 
 def normalize_settings(settings: Mapping[str, JSONValue]) -> dict[str, int | bool]:
@@ -105,6 +118,9 @@ def resolve(config: Mapping[str, int | bool], text: str) -> Behaviour:
         hangs=bool(merged.get("hang", False)),
         stream_error=bool(merged.get("stream-error", False)),
         echo=bool(merged.get("echo", False)),
+        cached_tokens=int(merged.get("cached", 0)),
+        unchunked=bool(merged.get("unchunked", False)),
+        retry_after=int(merged["retry-after"]) if "retry-after" in merged else None,
     )
 
 
@@ -130,5 +146,10 @@ async def begin(request: Request, lookup: Callable[[], Behaviour], error: ErrorF
     if behaviour.delay_ms:
         await asyncio.sleep(behaviour.delay_ms / 1000)
     if behaviour.error:
-        return error(behaviour.error, None)
+        response = error(behaviour.error, None)
+        if behaviour.retry_after is not None:
+            response.headers["retry-after"] = str(behaviour.retry_after)
+            if "retry-after-ms" in response.headers:  # Azure sends both: keep them in agreement
+                response.headers["retry-after-ms"] = str(behaviour.retry_after * 1000)
+        return response
     return behaviour

@@ -92,6 +92,8 @@ class ChatReply:
     prompt_tokens: int
     completion_tokens: int
     tool_calls: tuple[MockToolCall, ...] = ()
+    #: prompt tokens reported as read from the prompt cache (`prompt_tokens_details.cached_tokens`)
+    cached_tokens: int = 0
 
 
 def make_reply(
@@ -115,15 +117,17 @@ def make_reply(
         text = reply_text(label, prompt, echo=behaviour.echo, min_words=behaviour.chunks or 0)
     if turn is not None and not calls:
         text += describe_images(turn.images)
+    prompt_tokens = count_prompt_tokens(body)
     return ChatReply(
         id=id_prefix + secrets.token_hex(12),
         created=int(time.time()),
         model=model,
         text=text,
         pieces=split_chunks(text, behaviour.chunks, behaviour.chunk_chars) if text else [],
-        prompt_tokens=count_prompt_tokens(body),
+        prompt_tokens=prompt_tokens,
         completion_tokens=count_words(text) + sum(count_words(c.arguments) for c in calls),
         tool_calls=calls,
+        cached_tokens=min(behaviour.cached_tokens, prompt_tokens),
     )
 
 
@@ -247,7 +251,7 @@ def usage_object(reply: ChatReply) -> JSONObject:
         "prompt_tokens": reply.prompt_tokens,
         "completion_tokens": reply.completion_tokens,
         "total_tokens": reply.prompt_tokens + reply.completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": reply.cached_tokens, "audio_tokens": 0},
         "completion_tokens_details": {
             "reasoning_tokens": 0,
             "audio_tokens": 0,

@@ -82,7 +82,8 @@ class MockState:
             self._requests.clear()
 
     def configure(self, settings: Mapping[str, JSONValue]) -> None:
-        """Replace the config. `vendors` (a list) limits it to those vendors; other keys are behaviours.
+        """Replace the config. `vendors` (a list) limits it to those vendors; `times` to the next N
+        requests (of those vendors), after which the config is dropped; other keys are behaviours.
 
         Raises `BehaviourError` (a `ValueError`) naming a bad setting; the old config then stays.
         """
@@ -112,6 +113,12 @@ class MockState:
         with self._lock:
             applies = self._config_vendors is None or vendor in self._config_vendors
             config = dict(self._config) if applies else {}
+            times = self._config.get("times")
+            if applies and times is not None:  # a config for the next N requests: count this one
+                if int(times) <= 1:
+                    self._config, self._config_vendors = {}, None
+                else:
+                    self._config["times"] = int(times) - 1
         return resolve(config, text)
 
     def deployment_model(self, deployment: str) -> str:

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Send
 
 from tollgate.mock.behaviour import Behaviour
@@ -82,9 +82,18 @@ async def play(plan: StreamPlan, behaviour: Behaviour) -> AsyncIterator[bytes]:
         yield frame
 
 
-def stream_response(
-    plan: StreamPlan, behaviour: Behaviour, *, media_type: str = "text/event-stream"
-) -> MockStreamResponse:
-    """The streaming response playing `plan`, never buffered or compressed."""
+def whole_body(plan: StreamPlan, behaviour: Behaviour) -> bytes:
+    """Every frame `play` would send, at once (a break cannot happen in a body of known length)."""
+    stop_at = cut_index(len(plan.body)) if behaviour.stream_error else len(plan.body)
+    frames = [*plan.head, *plan.body[:stop_at]]
+    frames += [plan.error] if behaviour.stream_error else plan.tail
+    return b"".join(frames)
+
+
+def stream_response(plan: StreamPlan, behaviour: Behaviour, *, media_type: str = "text/event-stream") -> Response:
+    """The streaming response playing `plan`, never buffered or compressed; with `unchunked`, the same
+    frames as one body with a Content-Length (what a client gets through a buffering proxy)."""
     headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+    if behaviour.unchunked:
+        return Response(whole_body(plan, behaviour), media_type=media_type, headers=headers)
     return MockStreamResponse(play(plan, behaviour), media_type=media_type, headers=headers)

@@ -18,6 +18,7 @@ TEXT_KEYS = frozenset({"content", "text", "input", "system", "instructions", "pr
 DIRECTIVE_RE = re.compile(r"\[mock:([a-z_-]+)(?:=([^\]\s]*))?\]")
 _COUNT_RE = re.compile(r"count\s+from\s+(-?\d+)\s+to\s+(-?\d+)", re.IGNORECASE)
 _MAX_COUNT = 1000
+_WORD_RE = re.compile(r"\w+")
 
 
 def collect_text(value: JSONValue, *, under_text_key: bool = True) -> list[str]:
@@ -93,10 +94,25 @@ def split_chunks(text: str, chunks: int | None, chars: int | None = None) -> lis
     return pieces
 
 
-def embedding_vector(text: str, dimensions: int) -> list[float]:
-    """A deterministic unit vector for `text` (same text, same vector)."""
-    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+def _word_vector(word: str, dimensions: int) -> list[float]:
+    seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "big")
     rng = random.Random(seed)
-    values = [rng.uniform(-1.0, 1.0) for _ in range(max(1, dimensions))]
+    return [rng.gauss(0.0, 1.0) for _ in range(dimensions)]
+
+
+def embedding_vector(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit vector for `text` whose cosine similarity means something: the normalised sum of
+    one pseudo-random vector per word (lower-cased, punctuation ignored), so texts sharing most of their
+    words are close (about shared / sqrt(words_a * words_b)) and unrelated texts are near 0. A text
+    without words gets a vector seeded by the whole text."""
+    size = max(1, dimensions)
+    words = _WORD_RE.findall(text.lower())
+    if words:
+        values = [0.0] * size
+        for word in words:
+            for i, v in enumerate(_word_vector(word, size)):
+                values[i] += v
+    else:
+        values = _word_vector(text, size)
     norm = math.sqrt(sum(v * v for v in values)) or 1.0
     return [round(v / norm, 6) for v in values]

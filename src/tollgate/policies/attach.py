@@ -8,6 +8,9 @@ compiler reports for its route.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from tollgate.errors import ResourceValidationError
 from tollgate.policies.access_control import path_regex
 from tollgate.policies.attached import AttachedPolicy, PathScope
@@ -17,11 +20,19 @@ from tollgate.policies.registry import BUILTIN_POLICIES, validate_params
 from tollgate.policies.services import PolicyServices
 from tollgate.resources.models import PolicyRef
 
+if TYPE_CHECKING:
+    from tollgate.gateway.targets import Target
+
 __all__ = ["build_policies"]
 
 
-def build_policies(kind: str, name: str, refs: list[PolicyRef], services: PolicyServices) -> tuple[Policy, ...]:
+def build_policies(
+    kind: str, name: str, refs: list[PolicyRef], services: PolicyServices, targets: Mapping[str, Target] | None = None
+) -> tuple[Policy, ...]:
     """The compiled policies of one document, in list order; ResourceValidationError for a bad one.
+
+    `targets` (provider name -> upstream target, filled by the snapshot compiler) is handed to policies
+    that call a provider themselves.
 
     Each is built with the owner `Kind/name#index`, the namespace of its counters: a provider's
     limits are one set of counters, whichever of its proxies (or the provider itself) is called.
@@ -31,7 +42,8 @@ def build_policies(kind: str, name: str, refs: list[PolicyRef], services: Policy
     for i, ref in enumerate(refs):
         where = f"spec.policies[{i}]"
         params = validate_params(document, where, ref.name, ref.params)  # type: ignore[arg-type]
-        env = BuildEnv(f"{document}#{i}", services.counters, services.cost)
+        shared = {} if targets is None else targets
+        env = BuildEnv(f"{document}#{i}", services.counters, services.cost, services.redis, shared, services.kept)
         policy = BUILTIN_POLICIES[ref.name].build(params, env)
         if not isinstance(policy, AttachedPolicy):
             raise ResourceValidationError(document, where, f"policy {ref.name!r} did not build")

@@ -17,7 +17,10 @@ Phases, in pipeline order (request phases run in chain order, response phases in
     COMPLETION         the client has everything: settle, meter       on_completion(ex)
 
 Ending the exchange: a request or response-head hook returns a `GatewayError` (or raises one); the
-relay renders it in the client API's shape before the first byte. Stream taps and filters raise
+relay renders it in the client API's shape before the first byte. A REQUEST_BODY hook may instead
+return a `Reply` (a cache hit): the relay sends it without calling any upstream, runs the
+RESPONSE_HEADERS hooks and COMPLETION, and skips the later REQUEST_BODY hooks and the stream and
+body phases (the reply is already what the client gets). Stream taps and filters raise
 `GatewayError`; after the first byte it becomes the client API's in-stream error event. A
 completion hook cannot end anything: the answer is already out.
 """
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from tollgate.errors import GatewayError
+from tollgate.types import HeaderList
 
 if TYPE_CHECKING:
     from tollgate.gateway.exchange import Exchange
@@ -37,16 +41,37 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EMPTY_CHAIN",
+    "BodyVerdict",
     "ChunkFilter",
     "ChunkTap",
     "Phase",
     "Policy",
     "PolicyChain",
+    "Reply",
     "Verdict",
 ]
 
 #: What a request or response-head hook returns: None to continue, a GatewayError to end the exchange.
 Verdict = GatewayError | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A whole answer a REQUEST_BODY hook gives instead of the upstream's (a cache hit).
+
+    `body` is exactly what the client gets (a stream is sent whole, as one body with its own content
+    type); `headers` come before the gateway's `x-request-id`. The hook sets what metering needs on
+    the exchange (`ex.result`, `ex.cache`) before returning it.
+    """
+
+    status: int
+    headers: HeaderList
+    body: bytes
+    is_stream: bool
+
+
+#: What a REQUEST_BODY hook returns: None to continue, a GatewayError to end, a Reply to answer.
+BodyVerdict = GatewayError | Reply | None
 
 
 class Phase(enum.Enum):
@@ -85,25 +110,27 @@ class Policy:
     Class attributes declare what the policy does with bodies, so the route compiles only the work
     it needs: `needs_request_body` (parse the JSON request body before REQUEST_BODY hooks),
     `buffers_response` (hold a whole non-streamed response for RESPONSE_COMPLETE; costs memory,
-    bounded by `max_buffered_response`), `retry_statuses` (upstream statuses on which the relay tries
-    the next target, before the first byte).
+    bounded by `max_buffered_response`), `reads_final_response` (its RESPONSE_COMPLETE hook runs after
+    every other one, so it sees the body exactly as the client gets it), `retry_statuses` (upstream
+    statuses on which the relay tries the next target, before the first byte).
     """
 
     #: the policy type, e.g. "rate-limit" (resource `type`); for logs and errors
     name: ClassVar[str] = "policy"
     needs_request_body: ClassVar[bool] = False
     buffers_response: ClassVar[bool] = False
+    reads_final_response: ClassVar[bool] = False
     retry_statuses: frozenset[int] = frozenset()
 
     async def on_request_headers(self, ex: Exchange) -> Verdict:
         """After auth, before the body is read: `ex.route`, `ex.key_id`, `ex.headers` are set."""
         return None
 
-    async def on_request_body(self, ex: Exchange) -> Verdict:
+    async def on_request_body(self, ex: Exchange) -> BodyVerdict:
         """Body read: `ex.body`, `ex.facts` (and `ex.body_obj` when `needs_request_body`) are set.
 
         To change what goes upstream, set `ex.body` (bytes) and, if you changed the parsed object,
-        `ex.body_obj` too; translators see the new values.
+        `ex.body_obj` too; translators see the new values. Return a `Reply` to answer without an upstream.
         """
         return None
 
@@ -150,7 +177,7 @@ class PolicyChain:
 
     policies: tuple[Policy, ...] = ()
     request_headers: tuple[Callable[[Exchange], Awaitable[Verdict]], ...] = ()
-    request_body: tuple[Callable[[Exchange], Awaitable[Verdict]], ...] = ()
+    request_body: tuple[Callable[[Exchange], Awaitable[BodyVerdict]], ...] = ()
     pick_target: Callable[[Exchange, tuple[Target, ...]], Target | None] | None = None
     response_headers: tuple[Callable[[Exchange], Verdict], ...] = ()
     stream_taps: tuple[Callable[[Exchange], ChunkTap | None], ...] = ()
@@ -184,7 +211,9 @@ class PolicyChain:
             stream_taps=tuple(p.stream_tap for p in reverse if _overrides(p, "stream_tap")),
             stream_filters=tuple(p.stream_filter for p in reverse if _overrides(p, "stream_filter")),
             response_complete=tuple(
-                p.on_response_complete for p in reverse if p.buffers_response and _overrides(p, "on_response_complete")
+                p.on_response_complete
+                for p in sorted(reverse, key=lambda p: p.reads_final_response)  # stable: readers of the final body last
+                if p.buffers_response and _overrides(p, "on_response_complete")
             ),
             completion=tuple(p.on_completion for p in reverse if _overrides(p, "on_completion")),
             needs_request_body=any(p.needs_request_body for p in policies),

@@ -26,6 +26,7 @@ from tollgate.policies import (
     prompt_template,
     rate_limit,
     regex_guardrail,
+    response_cache,
     sentence_count,
     token_limit,
     url_guardrail,
@@ -69,6 +70,7 @@ BUILTIN_POLICIES: dict[str, PolicyType] = {
         _entry(prompt_template, "prompts", prompt_template.PromptTemplateParams),
         _entry(access_control, "access", access_control.AccessControlParams),
         _entry(model_allowlist, "access", model_allowlist.ModelAllowlistParams),
+        _entry(response_cache, "caching", response_cache.ResponseCacheParams),
     )
 }
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from redis.asyncio import Redis
+
 from tollgate.policies.counters.base import Counters
 from tollgate.policies.counters.memory import MemoryCounters
 from tollgate.policies.counters.redis import DEFAULT_REDIS_TIMEOUT, RedisCounters
-from tollgate.policies.env import CostFunction
+from tollgate.policies.env import CostFunction, SharedRedis
 from tollgate.usage.pricing import cost as list_price
 
 __all__ = ["REDIS_FAIL_ENV", "REDIS_PREFIX_ENV", "REDIS_TIMEOUT_ENV", "REDIS_URL_ENV", "PolicyServices"]
@@ -32,6 +34,11 @@ REDIS_PREFIX_ENV = "TOLLGATE_REDIS_PREFIX"
 class PolicyServices:
     counters: Counters = field(default_factory=MemoryCounters)
     cost: CostFunction = list_price
+    #: the Redis the counters use, for other shared state (the response cache); None on one node
+    redis: SharedRedis | None = None
+    #: state a policy keeps across snapshot compiles, by its own key (the response cache's stores: a
+    #: config change must not empty the cache)
+    kept: dict[str, object] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> PolicyServices:
@@ -45,4 +52,6 @@ class PolicyServices:
             raise ValueError(f"{REDIS_FAIL_ENV} must be 'open' or 'closed', not {fail!r}")
         timeout = float(env.get(REDIS_TIMEOUT_ENV) or DEFAULT_REDIS_TIMEOUT)
         prefix = env.get(REDIS_PREFIX_ENV) or "tollgate:"
-        return cls(RedisCounters.from_url(url, prefix=prefix, timeout=timeout, fail_open=fail == "open"))
+        client = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        counters = RedisCounters(client, prefix=prefix, timeout=timeout, fail_open=fail == "open")
+        return cls(counters, redis=SharedRedis(client, prefix, timeout))

@@ -28,7 +28,9 @@ TEMPLATE = TemplateSpec.model_validate(
             "promptTokens": ["usage.input_tokens", "message.usage.input_tokens"],
             "completionTokens": ["usage.output_tokens", "message.usage.output_tokens"],
             "totalTokens": [],
+            "cachedTokens": ["usage.cache_read_input_tokens", "message.usage.cache_read_input_tokens"],
         },
+        "finishReasons": ["stop_reason", "delta.stop_reason"],
         "errorFormat": "anthropic",
     }
 )
@@ -64,12 +66,13 @@ class AnthropicUsageReader(UsageReader):
         completion = as_count(found.get("output_tokens"))
         if prompt is None and completion is None:
             return None
-        return TokenUsage(prompt, completion, None)
+        # cache reads are part of the prompt (see anthropic_input_tokens); only with the input count
+        cached = as_count(found.get("cache_read_input_tokens")) if prompt is not None else None
+        return TokenUsage(prompt, completion, None, cached)
 
 
 def _reader(spec: TemplateSpec) -> AnthropicUsageReader:
-    usage = spec.usage
-    return AnthropicUsageReader(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, spec.response_model)
+    return AnthropicUsageReader.from_spec(spec)
 
 
 class AnthropicBackend(TemplateBackend):

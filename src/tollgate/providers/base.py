@@ -138,6 +138,9 @@ class Backend(Protocol):
     default_headers: HeaderList
     #: the translator used when the client API is this backend's own (`client_api.name == name`)
     pass_through: Translator
+    #: a stream may come as one JSON array with a Content-Length (Gemini without `alt=sse`): a 2xx to a
+    #: streaming request is then relayed and metered as a stream, never read as one JSON object
+    array_streams: bool
 
     def upstream_credential(self, secret: str) -> tuple[HeaderList, list[tuple[str, str]]]:
         """Headers and query parameters that carry the provider's credential upstream.

@@ -39,7 +39,9 @@ TEMPLATE = TemplateSpec.model_validate(
             "promptTokens": ["usageMetadata.promptTokenCount"],
             "completionTokens": ["usageMetadata.candidatesTokenCount"],
             "totalTokens": ["usageMetadata.totalTokenCount"],
+            "cachedTokens": ["usageMetadata.cachedContentTokenCount"],
         },
+        "finishReasons": ["candidates.*.finishReason"],
         "errorFormat": "gemini",
     }
 )
@@ -63,7 +65,7 @@ def gemini_usage(meta: JSONObject) -> TokenUsage | None:
     total = as_count(meta.get("totalTokenCount"))
     if prompt is None and completion is None and total is None:
         return None
-    return TokenUsage(prompt, completion, total)
+    return TokenUsage(prompt, completion, total, as_count(meta.get("cachedContentTokenCount")))
 
 
 class GeminiUsageReader(UsageReader):
@@ -172,8 +174,7 @@ class GeminiStreamTap:
 
 
 def _reader(spec: TemplateSpec) -> GeminiUsageReader:
-    usage = spec.usage
-    return GeminiUsageReader(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, spec.response_model)
+    return GeminiUsageReader.from_spec(spec)
 
 
 class GeminiClientAPI(TemplateClientAPI):
@@ -185,6 +186,9 @@ class GeminiClientAPI(TemplateClientAPI):
 
 class GeminiBackend(TemplateBackend):
     """The Gemini backend: Gemini's usage reader and dual-format stream tap."""
+
+    #: `:streamGenerateContent` without `alt=sse` answers one JSON array, chunked or with a length
+    array_streams = True
 
     def __init__(self, name: str = "gemini", spec: TemplateSpec = TEMPLATE) -> None:
         super().__init__(name, spec, reader=_reader(spec))

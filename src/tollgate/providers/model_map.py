@@ -9,7 +9,7 @@ the model or deployment in the path) rewritten before the translator sees it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from urllib.parse import quote
 
@@ -18,7 +18,7 @@ import orjson
 from tollgate.providers.base import IdentityTranslation, RequestFacts, Translation, Translator, UpstreamRequest
 from tollgate.types import HeaderList, JSONObject
 
-__all__ = ["MappedTranslation", "ModelMapTranslator"]
+__all__ = ["MappedTranslation", "ModelMapTranslator", "RoutedModelTranslator"]
 
 
 class MappedTranslation:
@@ -82,3 +82,29 @@ class ModelMapTranslator:
         if target is None or facts.model is None:
             return translation
         return MappedTranslation(translation if translation is not None else IdentityTranslation(), facts.model, target)
+
+
+class RoutedModelTranslator:
+    """Wraps a target's translator for model-name routing: `rewrite` turns the model a client asked for
+    (an alias such as `fast`, or `provider/model`) into the model this target gets, or None to leave
+    it. The inner translator (the provider's own mapping, the vendor pair) sees the rewritten model,
+    as if the client had asked for it. Immutable and shared; built at snapshot compile."""
+
+    __slots__ = ("_inner", "_rewrite", "name")
+
+    def __init__(self, inner: Translator, rewrite: Callable[[str], str | None]) -> None:
+        self._inner = inner
+        self._rewrite = rewrite
+        self.name = inner.name
+
+    @property
+    def inner(self) -> Translator:
+        return self._inner
+
+    def start(self, facts: RequestFacts, req: UpstreamRequest, body: JSONObject | None) -> Translation | None:
+        model = facts.model
+        target = self._rewrite(model) if model is not None else None
+        if target is None or model is None:
+            return self._inner.start(facts, req, body)
+        translation = self._inner.start(RequestFacts(target, facts.is_streaming), req, body)
+        return MappedTranslation(translation if translation is not None else IdentityTranslation(), model, target)

@@ -40,7 +40,14 @@ OPENAI_USAGE: dict[str, list[str]] = {
     "promptTokens": ["usage.prompt_tokens", "usage.input_tokens", "response.usage.input_tokens"],
     "completionTokens": ["usage.completion_tokens", "usage.output_tokens", "response.usage.output_tokens"],
     "totalTokens": ["usage.total_tokens", "response.usage.total_tokens"],
+    "cachedTokens": [
+        "usage.prompt_tokens_details.cached_tokens",
+        "usage.input_tokens_details.cached_tokens",
+        "response.usage.input_tokens_details.cached_tokens",
+    ],
 }
+#: Why a chat completion ended, per choice (bodies and the stream's last content chunk).
+OPENAI_FINISH = ["choices.*.finish_reason"]
 
 TEMPLATE = TemplateSpec.model_validate(
     {
@@ -51,6 +58,7 @@ TEMPLATE = TemplateSpec.model_validate(
         "streaming": {"bodyFlag": "stream"},
         "responseModel": ["model", "response.model"],
         "usage": OPENAI_USAGE,
+        "finishReasons": OPENAI_FINISH,
         "errorFormat": "openai",
     }
 )

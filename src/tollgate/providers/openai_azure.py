@@ -53,6 +53,7 @@ class OpenAIAzureTranslator:
     """
 
     stream_content_type = b"text/event-stream"
+    client_path = "/chat/completions"
 
     def __init__(self, *, api_version: str | None = None, foundry: bool = False) -> None:
         self.api_version = api_version or (FOUNDRY_API_VERSION if foundry else DEFAULT_API_VERSION)

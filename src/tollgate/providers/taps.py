@@ -9,12 +9,16 @@ in-band error. It never changes the stream: rewriting is a translator's job. Nei
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Self
 
 import orjson
 
-from tollgate.sse import SSEFrameSplitter, event_spans, parse_frame, split_frames
+from tollgate.sse import SSEFrameSplitter, event_spans, first_event_span, parse_frame, split_frames
 from tollgate.types import JSONObject, JSONValue
 from tollgate.usage.record import TokenUsage, UsageResult
+
+if TYPE_CHECKING:
+    from tollgate.resources.models import TemplateSpec
 
 __all__ = [
     "BODY_EDGE",
@@ -31,6 +35,8 @@ __all__ = [
 
 #: a compiled dotted path: "usage.prompt_tokens" → ("usage", "prompt_tokens")
 JSONPath = tuple[str, ...]
+#: Finish reasons kept per response (one per choice; a client may ask for many choices).
+MAX_FINISH_REASONS = 16
 
 
 def lookup(obj: JSONObject, path: JSONPath) -> JSONValue:
@@ -50,6 +56,22 @@ def parse_object(data: bytes) -> JSONObject | None:
     except orjson.JSONDecodeError:
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def strings_at(obj: JSONValue, path: JSONPath, out: list[str]) -> None:
+    """Append the non-empty strings at `path` in `obj` to `out`; a `*` step walks every array element."""
+    value = obj
+    for i, key in enumerate(path):
+        if key == "*":
+            if isinstance(value, list):
+                for item in value:
+                    strings_at(item, path[i + 1 :], out)
+            return
+        if not isinstance(value, dict):
+            return
+        value = value.get(key)
+    if isinstance(value, str) and value and len(out) < MAX_FINISH_REASONS:
+        out.append(value)
 
 
 def as_count(value: JSONValue) -> int | None:
@@ -92,7 +114,20 @@ class UsageReader:
     event's text for it to be worth parsing.
     """
 
-    __slots__ = ("_completion", "_model", "_prompt", "_roots", "_total", "model_needles", "root_keys", "usage_needles")
+    __slots__ = (
+        "_cached",
+        "_completion",
+        "_finish",
+        "_model",
+        "_prompt",
+        "_roots",
+        "_total",
+        "finish_keys",
+        "finish_needles",
+        "model_needles",
+        "root_keys",
+        "usage_needles",
+    )
 
     def __init__(
         self,
@@ -100,18 +135,39 @@ class UsageReader:
         completion_tokens: Sequence[str],
         total_tokens: Sequence[str],
         response_model: Sequence[str],
+        cached_tokens: Sequence[str] = (),
+        finish_reasons: Sequence[str] = (),
     ) -> None:
         self._prompt = _compile(prompt_tokens)
         self._completion = _compile(completion_tokens)
         self._total = _compile(total_tokens)
+        self._cached = _compile(cached_tokens)
         self._model = _compile(response_model)
-        self.usage_needles = _needles(self._prompt + self._completion + self._total)
+        self._finish = _compile(finish_reasons)
+        self.usage_needles = _needles(self._prompt + self._completion + self._total + self._cached)
         self.model_needles = _needles(self._model)
+        #: a finish reason as compact JSON writes it when set (`"finish_reason":"stop"`), never when null
+        self.finish_needles = tuple(dict.fromkeys(b'"' + p[-1].encode() + b'":"' for p in self._finish))
+        #: the member names finish reasons sit under (`finish_reason`, `finishReason`, `stop_reason`)
+        self.finish_keys = tuple(dict.fromkeys(p[-1] for p in self._finish))
         #: top-level keys under which any count lives: an object with none of them reports no usage
         self._roots = frozenset(path[0] for path in self._prompt + self._completion + self._total)
         #: every top-level key a count or the model may sit under, in a stable order
         self.root_keys: tuple[str, ...] = tuple(
             dict.fromkeys(path[0] for path in self._prompt + self._completion + self._total + self._model)
+        )
+
+    @classmethod
+    def from_spec(cls, spec: TemplateSpec) -> Self:
+        """The reader a template spec's dotted paths describe."""
+        usage = spec.usage
+        return cls(
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.total_tokens,
+            spec.response_model,
+            usage.cached_tokens,
+            spec.finish_reasons,
         )
 
     @staticmethod
@@ -130,6 +186,7 @@ class UsageReader:
             self._first_count(obj, self._prompt),
             self._first_count(obj, self._completion),
             self._first_count(obj, self._total),
+            self._first_count(obj, self._cached) if self._cached else None,
         )
         if usage.prompt_tokens is None and usage.completion_tokens is None and usage.total_tokens is None:
             return None
@@ -143,13 +200,23 @@ class UsageReader:
                 return value
         return None
 
+    def finish_reasons(self, obj: JSONObject, out: list[str]) -> None:
+        """Append the finish reasons `obj` reports (one per choice or candidate) to `out`."""
+        for path in self._finish:
+            strings_at(obj, path, out)
+
     def result(self, body: bytes, fallback_model: str | None) -> UsageResult:
-        """Usage and model of a whole JSON response body; the request model when it names none."""
+        """Usage, model and finish reasons of a whole JSON response body; the request model when it names none."""
         obj = parse_object(body)
         if obj is None:
             return UsageResult(TokenUsage(), fallback_model)
         usage = self.usage(obj)
-        return UsageResult(usage.finalized() if usage else TokenUsage(), self.model(obj) or fallback_model)
+        finish: list[str] = []
+        if self._finish:
+            self.finish_reasons(obj, finish)
+        return UsageResult(
+            usage.finalized() if usage else TokenUsage(), self.model(obj) or fallback_model, tuple(finish)
+        )
 
 
 #: Bytes of the held-back tail searched with a new chunk, so a needle split across two chunks is found.
@@ -201,6 +268,7 @@ class SSEUsageTap:
         "_cumulative",
         "_error",
         "_fallback_model",
+        "_finish",
         "_held",
         "_hot",
         "_last",
@@ -223,9 +291,16 @@ class SSEUsageTap:
         self._usage = TokenUsage()
         self._model: str | None = None
         self._error: str | None = None
+        self._finish: list[str] = []
         self._held = False  # whether the splitter holds an incomplete frame (then `_tail_hot` may apply)
-        #: the needles a chunk of whole frames is checked for: usage, errors, and the model until known
-        self._hot: tuple[bytes, ...] = (*reader.usage_needles, _ERROR_NEEDLE, *reader.model_needles)
+        #: the needles a chunk of whole frames is checked for: usage, errors, finish reasons, and the
+        #: model until known
+        self._hot: tuple[bytes, ...] = (
+            *reader.usage_needles,
+            _ERROR_NEEDLE,
+            *reader.finish_needles,
+            *reader.model_needles,
+        )
 
     @property
     def error(self) -> str | None:
@@ -261,19 +336,22 @@ class SSEUsageTap:
                 self._read(frame)
 
     def _needle_spans(self, buf: bytes) -> list[tuple[int, int]]:
-        """(start, end) of the events in `buf` worth decoding, in order: every one holding a usage or
-        error needle, and the first naming a model while none is known."""
+        """(start, end) of the events in `buf` worth decoding, in order: every one holding a usage,
+        error or finish-reason needle, and the first naming a model while none is known."""
         reader = self._reader
         spans: set[tuple[int, int]] = set()
         for needle in reader.usage_needles:
             spans.update(event_spans(buf, needle))
+        for needle in reader.finish_needles:
+            if needle in buf:
+                spans.update(event_spans(buf, needle))
         if _ERROR_NEEDLE in buf:
             spans.update(event_spans(buf, _ERROR_NEEDLE))
         if self._model is None:
             for needle in reader.model_needles:
-                found = event_spans(buf, needle)
-                if found:
-                    spans.add(found[0])
+                found = first_event_span(buf, needle)
+                if found is not None:
+                    spans.add(found)
                     break
         return sorted(spans)
 
@@ -295,6 +373,9 @@ class SSEUsageTap:
                 return True
         if _ERROR_NEEDLE in window:
             return True
+        for needle in reader.finish_needles:
+            if needle in window:
+                return True
         if self._model is None:
             for needle in reader.model_needles:
                 if needle in window:
@@ -327,7 +408,7 @@ class SSEUsageTap:
                 self.read_event(obj)
                 break
         self._last = self._prev = None
-        return UsageResult(self._usage.finalized(), self._model or self._fallback_model)
+        return UsageResult(self._usage.finalized(), self._model or self._fallback_model, tuple(self._finish))
 
     def read_event(self, obj: JSONObject, event: bytes | None = None) -> None:
         """Meter one decoded event (also used by taps that frame the stream themselves)."""
@@ -338,8 +419,9 @@ class SSEUsageTap:
         model = reader.model(obj)
         if model is not None:
             if self._model is None:  # known now: chunks need no longer be searched for it
-                self._hot = (*reader.usage_needles, _ERROR_NEEDLE)
+                self._hot = (*reader.usage_needles, _ERROR_NEEDLE, *reader.finish_needles)
             self._model = model
+        reader.finish_reasons(obj, self._finish)
         if self._error is None:
             self._error = event_error(event, obj)
 
@@ -357,7 +439,13 @@ class SSEUsageTap:
                 has_usage = True
                 break
         has_error = _ERROR_NEEDLE in frame
+        has_finish = False
         if not has_usage and not has_error:
+            for needle in reader.finish_needles:
+                if needle in frame:
+                    has_finish = True
+                    break
+        if not has_usage and not has_error and not has_finish:
             if self._model is not None:
                 return
             for needle in reader.model_needles:
@@ -500,4 +588,19 @@ class JSONBodyTap:
             if value is not None:
                 found[key] = value
         usage = reader.usage(found) if found else None
-        return UsageResult(usage.finalized() if usage else TokenUsage(), reader.model(found) or self._fallback_model)
+        return UsageResult(
+            usage.finalized() if usage else TokenUsage(),
+            reader.model(found) or self._fallback_model,
+            self._edge_finish_reason(),
+        )
+
+    def _edge_finish_reason(self) -> tuple[str, ...]:
+        """The last finish reason in the tail (else the first in the head): its member decoded alone,
+        since the object holding it (`choices`, `candidates`) may be larger than an edge."""
+        for key in self._reader.finish_keys:
+            value = _member(self._tail, key, last=True)
+            if value is None:
+                value = _member(self._head, key, last=False)
+            if isinstance(value, str) and value:
+                return (value,)
+        return ()

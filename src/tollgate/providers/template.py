@@ -37,8 +37,7 @@ _ENDPOINTS: tuple[tuple[str, str], ...] = (
 
 def reader_from_spec(spec: TemplateSpec) -> UsageReader:
     """The usage reader a spec's dotted paths describe."""
-    usage = spec.usage
-    return UsageReader(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, spec.response_model)
+    return UsageReader.from_spec(spec)
 
 
 def is_truthy(value: object) -> bool:
@@ -140,6 +139,8 @@ class TemplateBackend:
         reader: overrides the usage reader built from `spec` (vendor quirks).
         pass_through: the translator for clients of the same API (default: no translation at all).
     """
+
+    array_streams = False
 
     def __init__(
         self,

@@ -79,6 +79,8 @@ class Translator(Protocol):
 
     #: content type of what the client gets for a 2xx stream
     stream_content_type: bytes
+    #: the client's chat path suffix: the only POST the pair translates (`/chat/completions`, `/v1/messages`)
+    client_path: str
 
     def request(self, path: str, query: str, body: JSONObject) -> UpstreamRequest: ...
 

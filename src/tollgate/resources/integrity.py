@@ -27,7 +27,8 @@ def check_integrity(
     template has none, as azure-openai, azure-ai-foundry and openai-compatible). ProviderTemplates in
     `resources` are added to it. Rules: names are unique per kind; a custom template does not reuse a
     built-in name; a provider's template exists; a provider whose template has no base URL sets
-    `upstreamUrl`; a credential `secret:` names an existing Secret; a proxy names an existing provider;
+    `upstreamUrl`; a credential `secret:` names an existing Secret; a proxy names an existing provider (and fallbacks);
+    a semantic cache's embeddings provider (`params.semantic.provider`) exists;
     an APIKey's target exists; no two providers/proxies share a context (nested contexts may be stored:
     deploying two nested ones on one gateway is refused unless the inner one sets `allowShadowing`,
     see `resources.contexts` and `store.apply.deploy_current`). `secret_names` adds Secrets known
@@ -75,12 +76,22 @@ def integrity_errors(
                     f"is required: template {spec.template!r} has no default base URL",
                 )
             )
-        secret = spec.credential.secret if spec.credential is not None else None
-        if secret is not None and secret not in secrets:
-            errors.append(_err(provider, "spec.credential.secret", f"no Secret named {secret!r} exists"))
+        for path, secret in spec.secret_refs().items():
+            if secret not in secrets:
+                errors.append(_err(provider, path, f"no Secret named {secret!r} exists"))
     for proxy in _of(items, LLMProxy):
         if proxy.spec.provider not in providers:
             errors.append(_err(proxy, "spec.provider", f"no LLMProvider named {proxy.spec.provider!r} exists"))
+        for index, fallback in enumerate(proxy.spec.fallbacks):
+            if fallback not in providers:
+                errors.append(_err(proxy, f"spec.fallbacks.{index}", f"no LLMProvider named {fallback!r} exists"))
+    routed_docs: list[LLMProvider | LLMProxy] = [*_of(items, LLMProvider), *_of(items, LLMProxy)]
+    for routed in routed_docs:
+        for index, ref in enumerate(routed.spec.policies):
+            named = _semantic_provider(ref.params)
+            if named is not None and named not in providers:
+                field = f"spec.policies.{index}.params.semantic.provider"
+                errors.append(_err(routed, field, f"no LLMProvider named {named!r} exists"))
     for key in _of(items, APIKey):
         target = key.spec.target
         pool = providers if target.kind == "LLMProvider" else proxies
@@ -88,6 +99,13 @@ def integrity_errors(
             errors.append(_err(key, "spec.target.name", f"no {target.kind} named {target.name!r} exists"))
     errors.extend(_context_errors([r for r in items if isinstance(r, LLMProvider | LLMProxy)]))
     return errors
+
+
+def _semantic_provider(params: Mapping[str, object]) -> str | None:
+    """The provider a semantic cache embeds with (`params.semantic.provider`), if the policy names one."""
+    semantic = params.get("semantic")
+    named = semantic.get("provider") if isinstance(semantic, dict) else None
+    return named if isinstance(named, str) else None
 
 
 def _context_errors(routed: list[LLMProvider | LLMProxy]) -> list[ResourceValidationError]:

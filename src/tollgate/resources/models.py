@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from tollgate.resources.routing import CircuitBreakerSpec, FailoverSpec, RoutingSpec
+
 API_VERSION: Final = "tollgate.dev/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _CONTEXT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
@@ -102,6 +104,9 @@ class UsagePaths(Model):
     prompt_tokens: list[str] = Field(default_factory=list, alias="promptTokens")
     completion_tokens: list[str] = Field(default_factory=list, alias="completionTokens")
     total_tokens: list[str] = Field(default_factory=list, alias="totalTokens")
+    cached_tokens: list[str] = Field(
+        default_factory=list, alias="cachedTokens", description="Prompt tokens read from the vendor's prompt cache."
+    )
 
 
 ErrorFormat = Literal["openai", "anthropic", "gemini", "mistral"]
@@ -124,6 +129,12 @@ class TemplateSpec(Model):
     streaming: StreamDetection = Field(default_factory=StreamDetection)
     response_model: list[str] = Field(default_factory=lambda: ["model"], alias="responseModel")
     usage: UsagePaths = Field(default_factory=UsagePaths)
+    finish_reasons: list[str] = Field(
+        default_factory=list,
+        alias="finishReasons",
+        description="Dotted JSON paths to why the answer ended; `*` steps into every element of an array "
+        "(`choices.*.finish_reason`). Reported in traces.",
+    )
     error_format: ErrorFormat = Field(default="openai", alias="errorFormat")
 
 
@@ -298,6 +309,11 @@ class ProviderSpec(Model):
         default=None,
         description="Outbound HTTP proxy for this provider's upstream, http://host:port (CONNECT tunnel for https).",
     )
+    proxy_credential: SecretRef | None = Field(
+        default=None,
+        alias="proxyCredential",
+        description="user:password for the outbound proxy (Proxy-Authorization: Basic), from a Secret or env var.",
+    )
     max_connections: int = Field(
         default=1000,
         alias="maxConnections",
@@ -342,6 +358,17 @@ class ProviderSpec(Model):
             raise ValueError("must not have a path or query")
         return value.rstrip("/")
 
+    def secret_refs(self) -> dict[str, str]:
+        """Field path -> name of each Secret this spec reads (its credential, its proxy's credential)."""
+        refs = {"spec.credential.secret": self.credential, "spec.proxyCredential.secret": self.proxy_credential}
+        return {path: ref.secret for path, ref in refs.items() if ref is not None and ref.secret is not None}
+
+    @model_validator(mode="after")
+    def _proxy_credential_needs_a_proxy(self) -> ProviderSpec:
+        if self.proxy_credential is not None and self.proxy is None:
+            raise ValueError("proxyCredential is set but proxy is not: name the proxy it is for")
+        return self
+
     @field_validator("upstream_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
@@ -372,10 +399,20 @@ class ProxySpec(Model):
         description="Providers tried in order when the provider fails before the first byte (connect error, "
         "timeout, or an answer in retryStatuses); a target that fails to connect is passed over for a while.",
     )
-    retry_statuses: list[int] = Field(
-        default_factory=lambda: [429, 500, 502, 503, 504],
+    retry_statuses: list[Annotated[int, Field(ge=400, le=599)]] = Field(
+        default_factory=lambda: [429, 500, 502, 503, 504, 529],
         alias="retryStatuses",
-        description="Upstream statuses that send the request to the next fallback (only with fallbacks).",
+        description="Upstream statuses that send the request to the next attempt (with fallbacks, routing, "
+        "failover or circuitBreaker set).",
+    )
+    routing: RoutingSpec | None = Field(
+        default=None, description="How the first target is chosen among the provider and its fallbacks."
+    )
+    failover: FailoverSpec | None = Field(
+        default=None, description="Attempts, retry budget and backoff when a target fails before the first byte."
+    )
+    circuit_breaker: CircuitBreakerSpec | None = Field(
+        default=None, alias="circuitBreaker", description="When a failing target is suspended and how it comes back."
     )
     policies: list[PolicyRef] = Field(
         default_factory=list,
@@ -387,6 +424,28 @@ class ProxySpec(Model):
     @classmethod
     def _context(cls, value: str) -> str:
         return _check_context(value)
+
+    @model_validator(mode="after")
+    def _routing_names(self) -> ProxySpec:
+        """Routing may name only this proxy's own providers (the provider and its fallbacks)."""
+        names = [self.provider, *self.fallbacks]
+        if len(set(names)) != len(names):
+            raise ValueError("fallbacks: a provider appears twice (the provider or a fallback repeated)")
+        routing = self.routing
+        if routing is None:
+            return self
+        for alias, target in routing.aliases.items():
+            if alias in names:
+                raise ValueError(f"routing.aliases.{alias}: {alias!r} is already a provider's name")
+            if target not in names:
+                raise ValueError(
+                    f"routing.aliases.{alias}: {target!r} is not one of this proxy's providers ({', '.join(names)})"
+                )
+        known = set(names) | set(routing.aliases)
+        for field, name in routing.names_used().items():
+            if name not in known:
+                raise ValueError(f"{field}: {name!r} is not one of this proxy's providers ({', '.join(names)})")
+        return self
 
 
 class LLMProxy(Model):

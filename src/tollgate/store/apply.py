@@ -47,10 +47,10 @@ def check_against_store(conn: Connection, docs: Sequence[Resource], known_templa
     for doc in docs:
         if isinstance(doc, LLMProvider):
             wanted["ProviderTemplate"].add(doc.spec.template)
-            if doc.spec.credential is not None and doc.spec.credential.secret is not None:
-                secrets.add(doc.spec.credential.secret)
+            secrets.update(doc.spec.secret_refs().values())
         elif isinstance(doc, LLMProxy):
             wanted["LLMProvider"].add(doc.spec.provider)
+            wanted["LLMProvider"].update(doc.spec.fallbacks)
         elif isinstance(doc, APIKey):
             wanted[doc.spec.target.kind].add(doc.spec.target.name)
         context = resource_rows.context_of(doc)
@@ -172,8 +172,8 @@ def deploy_current(tx: WriteTx, gateway: str, kind: str, name: str, *, shadowing
 def delete_stored(tx: WriteTx, kind: str, name: str, *, expected: int | None = None) -> None:
     """Delete a template, provider or proxy: undeployed everywhere, its keys revoked.
 
-    Refuses (ResourceConflictError) a provider some proxy uses, a template some provider uses, or a
-    stale `expected` resourceVersion.
+    Refuses (ResourceConflictError) a provider some proxy uses (as its provider or a fallback), a
+    template some provider uses, or a stale `expected` resourceVersion.
     """
     label = f"{kind} {name!r}"
     current = resource_rows.version_of(tx.conn, kind, name)
@@ -185,7 +185,7 @@ def delete_stored(tx: WriteTx, kind: str, name: str, *, expected: int | None = N
         users = [
             f"LLMProxy {p.metadata.name!r}"
             for p in resource_rows.fetch_all(tx.conn, "LLMProxy")
-            if isinstance(p, LLMProxy) and p.spec.provider == name
+            if isinstance(p, LLMProxy) and (p.spec.provider == name or name in p.spec.fallbacks)
         ]
     elif kind == "ProviderTemplate":
         users = [

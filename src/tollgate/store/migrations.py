@@ -145,6 +145,12 @@ def _v7_users_and_audit(conn: Connection) -> None:
     conn.execute(update(tokens).where(tokens.c.user_id.is_(None)).values(user_id=owner, kind="api"))
 
 
+def _v9_cache_columns(conn: Connection) -> None:
+    """The response cache's result and the tokens a hit saved, on usage rows (additive, re-runnable)."""
+    add_column_if_missing(conn, schema.usage, schema.usage.c.cache_result)
+    add_column_if_missing(conn, schema.usage, schema.usage.c.saved_tokens)
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, _v1_initial),
     (2, _v2_admin_tokens),
@@ -154,6 +160,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (6, _v6_weekly_rollups),
     (7, _v7_users_and_audit),
     (8, _v8_versions_contexts_key_metadata),
+    (9, _v9_cache_columns),
 ]
 
 

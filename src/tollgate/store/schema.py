@@ -206,6 +206,9 @@ usage = Table(
     # added in migration 3: prompt tokens read from the vendor's cache, and the cost at write time
     Column("cached_tokens", Integer),
     Column("cost", Float),
+    # added in migration 9: the response cache's result, and the tokens a cache hit saved
+    Column("cache_result", String(16)),
+    Column("saved_tokens", Integer),
     Index("ix_usage_ts", "ts"),
     # migration 3: per-record listings filtered by one dimension, newest first, use (dimension, ts)
     Index("ix_usage_provider_ts", "provider", "ts"),

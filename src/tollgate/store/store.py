@@ -286,7 +286,7 @@ class Store:
             users = [
                 p.metadata.name
                 for p in providers
-                if isinstance(p, LLMProvider) and p.spec.credential is not None and p.spec.credential.secret == name
+                if isinstance(p, LLMProvider) and name in p.spec.secret_refs().values()
             ]
             if users:
                 raise ResourceConflictError(f"cannot delete Secret {name!r}: used by LLMProvider {', '.join(users)}")
@@ -496,8 +496,8 @@ class Store:
                 for k in key_rows.fetch_all(conn, live_at=datetime.now(UTC))
                 if (k.target_kind, k.target_name) in targets
             ]
-            names = {p.spec.credential.secret for p in providers.values() if p.spec.credential is not None}
-            values = resource_rows.decrypt_secrets(conn, self._cipher, {n for n in names if n is not None})
+            names = {name for p in providers.values() for name in p.spec.secret_refs().values()}
+            values = resource_rows.decrypt_secrets(conn, self._cipher, names)
         return ResourceSet(
             templates={n: t for n, t in templates.items() if isinstance(t, ProviderTemplate)},
             providers=providers,

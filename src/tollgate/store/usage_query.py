@@ -117,3 +117,5 @@ class StoredUsage:
     ttfb_ms: float | None
     is_streaming: bool
     error_code: str | None
+    cache_result: str | None = None
+    saved_tokens: int | None = None

@@ -67,7 +67,6 @@ class RollupSums:
 
     def add_request(
         self,
-        *,
         streaming: bool,
         prompt: int | None,
         completion: int | None,
@@ -119,10 +118,24 @@ class RollupSums:
         )
 
 
-def keys_for(ts: float, dimensions: tuple[str, str, str, str, str, int]) -> list[RollupKey]:
-    """The roll-up rows (one per period) of a request at `ts` with (gateway, provider, proxy, key, model, status)."""
+def hour_key(ts: float, dimensions: tuple[str, str, str, str, str, int]) -> RollupKey:
+    """The hourly roll-up row of a request at `ts` with (gateway, provider, proxy, key, model, status)."""
     second = int(ts)
-    return [(period, second - second % period, *dimensions) for period in PERIODS]
+    return (HOUR, second - second % HOUR, *dimensions)
+
+
+def all_periods(hourly: dict[RollupKey, RollupSums]) -> dict[RollupKey, RollupSums]:
+    """`hourly` plus the daily and weekly rows it sums into: a batch is summed per hour first, so the
+    coarser periods cost one merge per hourly row, not one per record."""
+    groups = dict(hourly)
+    for (_, bucket, *dimensions), sums in hourly.items():
+        for period in PERIODS[1:]:
+            key: RollupKey = (period, bucket - bucket % period, *dimensions)  # type: ignore[assignment]
+            target = groups.get(key)
+            if target is None:
+                target = groups[key] = RollupSums()
+            target.merge(sums)
+    return groups
 
 
 def coarse(groups: dict[RollupKey, RollupSums]) -> dict[CoarseKey, RollupSums]:

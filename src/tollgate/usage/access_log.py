@@ -31,29 +31,32 @@ def _time(ts: float) -> str:
 
 
 def json_line(r: UsageRecord) -> bytes:
-    """The record as one JSON object (a fixed set of fields, in a fixed order)."""
-    return orjson.dumps(
-        {
-            "time": _time(r.ts),
-            "request_id": r.request_id,
-            "gateway": r.gateway,
-            "provider": r.provider,
-            "proxy": r.proxy,
-            "key_id": r.key_id,
-            "method": r.method,
-            "path": r.path,
-            "request_model": r.request_model,
-            "response_model": r.response_model,
-            "prompt_tokens": r.prompt_tokens,
-            "completion_tokens": r.completion_tokens,
-            "total_tokens": r.total_tokens,
-            "status": r.status,
-            "latency_ms": round(r.latency_ms, 3),
-            "ttfb_ms": None if r.ttfb_ms is None else round(r.ttfb_ms, 3),
-            "stream": r.is_streaming,
-            "error": r.error_code,
-        }
-    )
+    """The record as one JSON object (a fixed set of fields, in a fixed order; `cache` and
+    `saved_tokens` only on routes with a response cache)."""
+    line: dict[str, object] = {
+        "time": _time(r.ts),
+        "request_id": r.request_id,
+        "gateway": r.gateway,
+        "provider": r.provider,
+        "proxy": r.proxy,
+        "key_id": r.key_id,
+        "method": r.method,
+        "path": r.path,
+        "request_model": r.request_model,
+        "response_model": r.response_model,
+        "prompt_tokens": r.prompt_tokens,
+        "completion_tokens": r.completion_tokens,
+        "total_tokens": r.total_tokens,
+        "status": r.status,
+        "latency_ms": round(r.latency_ms, 3),
+        "ttfb_ms": None if r.ttfb_ms is None else round(r.ttfb_ms, 3),
+        "stream": r.is_streaming,
+        "error": r.error_code,
+    }
+    if r.cache_result is not None:
+        line["cache"] = r.cache_result
+        line["saved_tokens"] = r.saved_tokens
+    return orjson.dumps(line)
 
 
 def plain_line(r: UsageRecord) -> bytes:
@@ -81,6 +84,8 @@ def plain_line(r: UsageRecord) -> bytes:
         f"stream={int(r.is_streaming)}",
         f"error={value(r.error_code)}",
     ]
+    if r.cache_result is not None:
+        parts.append(f"cache={r.cache_result}")
     return " ".join(parts).encode()
 
 

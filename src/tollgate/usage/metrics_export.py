@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from tollgate.gateway.app import GatewayState
     from tollgate.node import Node
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,13 @@ log = logging.getLogger(__name__)
 #: A gateway-only node (no management port) serves /metrics on this port when it is set.
 METRICS_PORT_ENV = "TOLLGATE_METRICS_PORT"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: `off` leaves out the traffic metrics the writer child computes (the node's own gauges stay).
+METRICS_ENV = "TOLLGATE_METRICS"
+
+
+def traffic_metrics_enabled() -> bool:
+    """Whether the writer child computes the traffic metrics (env TOLLGATE_METRICS, default on)."""
+    return (os.environ.get(METRICS_ENV) or "on").strip().lower() != "off"
 
 
 def make_metrics_dir() -> str:
@@ -39,7 +48,8 @@ def remove_metrics_dir(path: str | None) -> None:
 
 
 class NodeCollector(Collector):
-    """Gauges and counters the node itself knows: in flight, snapshot revision, usage records."""
+    """Gauges and counters the node itself knows: in flight, streams, connections, upstream errors,
+    snapshot revision and age, store freshness, readiness, usage records."""
 
     def __init__(self, node: Node) -> None:
         self._node = node
@@ -48,14 +58,7 @@ class NodeCollector(Collector):
         node = self._node
         state, recorder = node.state, node.recorder
         if state is not None:
-            yield GaugeMetricFamily(
-                "tollgate_requests_in_flight", "Requests being answered now, streams included.", value=state.inflight
-            )
-            yield GaugeMetricFamily(
-                "tollgate_snapshot_revision",
-                "Store revision of the routing snapshot in use.",
-                value=node.applied_revision,
-            )
+            yield from _gateway_metrics(node, state)
         if recorder is not None:
             stats = recorder.stats()
             yield GaugeMetricFamily(
@@ -67,6 +70,48 @@ class NodeCollector(Collector):
                 ("lost", stats.lost, "Usage records the writer gave up on."),
             ):
                 yield CounterMetricFamily(f"tollgate_usage_records_{name}", doc, value=value)
+
+
+def _gateway_metrics(node: Node, state: GatewayState) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        "tollgate_requests_in_flight", "Requests being answered now, streams included.", value=state.inflight
+    )
+    yield GaugeMetricFamily("tollgate_streams_in_flight", "Streams being relayed now.", value=state.streams)
+    slots = state.connections
+    if slots is not None:
+        yield GaugeMetricFamily("tollgate_connections_open", "Open client connections on the data port.", slots.open)
+        yield CounterMetricFamily(
+            "tollgate_connections_refused", "Connections refused at the connection cap (503).", value=slots.refused
+        )
+    errors = CounterMetricFamily(
+        "tollgate_upstream_errors",
+        "Upstream failures by provider and kind (timeout, unreachable, protocol, error), "
+        "failed attempts before a failover included.",
+        labels=["provider", "kind"],
+    )
+    for (provider, kind), count in sorted(state.upstream_errors.counts.items()):
+        errors.add_metric([provider, kind], count)
+    yield errors
+    yield GaugeMetricFamily(
+        "tollgate_snapshot_revision", "Store revision of the routing snapshot in use.", value=node.applied_revision
+    )
+    if node.snapshot_applied_at:
+        yield GaugeMetricFamily(
+            "tollgate_snapshot_age_seconds",
+            "Seconds since the routing snapshot in use was compiled and swapped in.",
+            value=time.time() - node.snapshot_applied_at,
+        )
+    readiness = state.readiness
+    store_age = readiness.store_age()
+    if store_age is not None:
+        yield GaugeMetricFamily(
+            "tollgate_store_last_ok_age_seconds",
+            "Seconds since the store last answered this node's revision poll (readiness wants at most 5).",
+            value=store_age,
+        )
+    yield GaugeMetricFamily(
+        "tollgate_ready", "1 when the data port's readiness probe answers 200.", value=1 if readiness.check()[0] else 0
+    )
 
 
 def node_registry(node: Node | None, metrics_dir: str | None) -> CollectorRegistry:

@@ -34,6 +34,7 @@ from tollgate.usage.access_log import AccessLog
 from tollgate.usage.record import UsageRecord
 from tollgate.usage.recorder import UsageBatchLostError, UsageWriterGoneError
 from tollgate.usage.retention import UsageRetention
+from tollgate.usage.traces import SpanExport
 
 if TYPE_CHECKING:
     from tollgate.usage.metrics import UsageMetrics
@@ -65,6 +66,10 @@ class UsageWriterProcess:
         self._env = dict(env or {})  # more environment for the child (e.g. its metrics directory)
         self._proc: asyncio.subprocess.Process | None = None
 
+    async def start(self) -> None:
+        """Start the child now (it imports the store while the node starts); `write` restarts it if it dies."""
+        await self._ensure_child()
+
     async def _ensure_child(self) -> asyncio.subprocess.Process:
         proc = self._proc
         if proc is None or proc.returncode is not None or proc.stdin is None or proc.stdin.is_closing():
@@ -87,7 +92,7 @@ class UsageWriterProcess:
         """
         proc = await self._ensure_child()
         assert proc.stdin is not None and proc.stdout is not None
-        payload = orjson.dumps([tuple(record) for record in records])
+        payload = orjson.dumps([tuple(record) for record in records], default=_as_array)
         try:
             proc.stdin.write(len(payload).to_bytes(4, "big") + payload)
             await proc.stdin.drain()
@@ -125,6 +130,13 @@ class UsageWriterProcess:
             await proc.wait()
 
 
+def _as_array(value: object) -> list[object]:
+    """orjson's fallback for what it does not write itself: a record's `SpanFacts` (a NamedTuple)."""
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"cannot send {type(value).__name__} to the usage writer")
+
+
 def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
     data = b""
     while len(data) < size:
@@ -160,6 +172,14 @@ def _metrics() -> UsageMetrics | None:
     return UsageMetrics()
 
 
+def _export_spans(spans: SpanExport, batch: list[UsageRecord]) -> None:
+    """Spans never cost the usage rows: a failure here is logged (its type) and the batch's spans dropped."""
+    try:
+        spans.export(batch)
+    except Exception as exc:
+        logger.error("could not make the spans of %d usage records: %s", len(batch), type(exc).__name__)
+
+
 def main() -> None:
     """The child: read frames from stdin, insert each batch, acknowledge each one on the ack pipe."""
     from tollgate.store import Store
@@ -175,6 +195,7 @@ def main() -> None:
     retention = UsageRetention.from_env()  # raw records older than TOLLGATE_USAGE_RETENTION, pruned between batches
     access_log = AccessLog.from_env()  # one line per request (TOLLGATE_ACCESS_LOG), here, off the gateway's loop
     metrics = _metrics()
+    spans = SpanExport.from_env()  # OTLP spans of traced requests (TOLLGATE_TRACES=otlp), exported by a thread
     stdin = sys.stdin.buffer
     try:
         while (header := _read_exactly(stdin, 4)) is not None:
@@ -188,8 +209,12 @@ def main() -> None:
             access_log.write(batch)
             if metrics is not None:
                 metrics.observe(batch)
+            if spans is not None:
+                _export_spans(spans, batch)
             retention.tick(store)
     finally:
+        if spans is not None:
+            spans.shutdown()
         store.close()
 
 

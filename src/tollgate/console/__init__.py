@@ -1,0 +1,1 @@
+"""The web console: server-rendered pages under /console, served by the control plane, over the management API."""
