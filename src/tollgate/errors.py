@@ -4,6 +4,7 @@
     ├── GatewayError                 a response the gateway makes itself (status, code, message)
     │   ├── AuthenticationError      401: missing, wrong, expired or revoked API key
     │   ├── PermissionDeniedError    403: key valid but not for this resource / path
+    │   │   └── KeyModelDeniedError  403: request model outside the API key's own model list
     │   ├── RouteNotFoundError       404: no deployment owns this context
     │   ├── ModelNotAllowedError     400: request model outside the provider's allow-list
     │   ├── BadRequestError          400: malformed JSON where the gateway must read the body
@@ -61,6 +62,10 @@ class PermissionDeniedError(GatewayError):
     status = 403
     code = "permission_denied"
     kind = "permission_error"
+
+
+class KeyModelDeniedError(PermissionDeniedError):
+    code = "model_not_allowed"
 
 
 class RouteNotFoundError(GatewayError):

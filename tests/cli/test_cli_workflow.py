@@ -127,3 +127,28 @@ def test_keys_update_regenerate_delete_and_gateway_delete(api: LiveAPI, tmp_path
     assert refused.exit_code == 1 and "still serves 1 deployment(s)" in refused.stderr
     forced = run("delete", "gateway", "edge", "--force")
     assert forced.stdout.splitlines() == ["LLMProvider alpha: undeployed from edge", "gateway edge: deleted"]
+
+
+def test_keys_create_and_update_with_limits(api: LiveAPI, tmp_path: Path) -> None:
+    run("apply", "-f", str(write(tmp_path / "conf", alpha="gpt-4o")))
+    created = run(
+        "keys", "create", "provider", "alpha", "--name", "team-a",
+        "--limit", "requests=60/minute", "--limit", "tokens=10000/1h", "--limit", "completion-tokens=500/minute",
+        "--limit", "cost=2.5/day", "--model", "gpt-4o-mini", "-o", "json",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    key = json.loads(created.stdout)
+    assert key["limits"] == {
+        "requests": [{"requests": 60, "per": 60}],
+        "tokens": [{"tokens": 10000, "per": 3600, "count": "total"}, {"tokens": 500, "per": 60, "count": "completion"}],
+        "cost": [{"usd": 2.5, "per": 86400}],
+        "models": ["gpt-4o-mini"],
+    }
+    bad = run("keys", "update", key["id"], "--limit", "requests=5/fortnight")
+    assert bad.exit_code != 0 and "limits.requests.0.per" in bad.stderr and "is not a duration" in bad.stderr
+    malformed = run("keys", "update", key["id"], "--limit", "rpm=5")
+    assert malformed.exit_code == 2 and "is not WHAT=AMOUNT/PER" in malformed.stderr
+    updated = json.loads(run("keys", "update", key["id"], "--model", "gpt-4o*", "-o", "json").stdout)
+    assert updated["limits"] == {"requests": [], "tokens": [], "cost": [], "models": ["gpt-4o*"]}
+    cleared = json.loads(run("keys", "update", key["id"], "--no-limits", "-o", "json").stdout)
+    assert cleared["limits"] is None and cleared["name"] == "team-a"

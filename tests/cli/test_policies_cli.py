@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.cli.conftest import LiveAPI
 from tests.cli.test_cli import run
+from tollgate.policies.registry import BUILTIN_POLICIES
 
 DOCS = """
 apiVersion: tollgate.dev/v1
@@ -36,7 +37,8 @@ def test_policies_lists_every_builtin(api: LiveAPI) -> None:
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0].split() == ["NAME", "CATEGORY", "PARAMETERS", "DESCRIPTION"]
-    assert len(lines) == 16
+    assert sorted(line.split()[0] for line in lines[1:]) == sorted(BUILTIN_POLICIES)  # one row each, no more
+    assert len(BUILTIN_POLICIES) == 16  # the 15 of the policies issue and the response cache
     assert any(line.startswith("rate-limit ") and "limits*" in line for line in lines)
     one = json.loads(run("policies", "token-limit", "-o", "json").output)
     assert one["parameters"]["properties"]["defaultMaxTokens"]["default"] == 1024

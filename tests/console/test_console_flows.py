@@ -67,7 +67,9 @@ def shot(page: Any, artifacts: Path, name: str) -> None:
 
 def add_provider(page: Any, template: str, name: str, upstream: str, secret_value: str) -> None:
     page.get_by_test_id("create-providers").click()
-    page.get_by_test_id(f"tile-{template}").click()
+    page.get_by_test_id(f"tile-{template}").focus()  # the tiles are links: Enter picks one
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/console/providers/new/{template}")
     page.fill("#f-metadata-name", name)
     page.fill("#f-spec-context", f"/{name}")
     page.fill("#f-spec-upstreamUrl", upstream)
@@ -121,6 +123,11 @@ def test_flow1_openai_provider_from_tile_to_running_snippet(
     shot(page, artifacts, "03-provider-security")
     key = deploy_and_generate_key(page)
     shot(page, artifacts, "04-provider-get-started-new-key")
+    # the snippet tabs work from the keyboard too: arrow keys move between clients
+    page.locator("[role=tab]", has_text="openai").first.focus()
+    page.keyboard.press("ArrowRight")
+    assert page.locator("[role=tabpanel][data-client='langchain-openai']").is_visible()
+    assert not page.locator("[role=tabpanel][data-client='openai']").is_visible()
     code = snippet_of(page, "openai")
     assert f'API_KEY = "{key}"' in code
     assert 'default_query={"api_key": API_KEY}' in code

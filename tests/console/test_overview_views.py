@@ -66,3 +66,16 @@ def test_gateways_without_any_say_how_to_start_one(app_client: TestClient) -> No
     page = app_client.get("/console/gateways")
     assert "<td>edge</td>" in page.text
     assert "<code>https://edge.example.test</code>" in page.text
+
+
+def test_usage_without_traffic_says_what_to_do_and_exports_through_the_api(app_client: TestClient) -> None:
+    _sign_in(app_client)
+    page = app_client.get("/console/usage?range=7d&model=gpt-4o%2Bmini")
+    assert "<h2>No requests in this range</h2>" in page.text
+    assert 'href="/console/usage/export?format=csv&amp;model=gpt-4o%2Bmini&amp;range=7d"' in page.text
+    export = app_client.get("/console/usage/export?format=csv&model=gpt-4o%2Bmini&range=7d")
+    assert export.status_code == 200
+    assert export.headers["content-disposition"] == 'attachment; filename="tollgate-usage.csv"'
+    assert export.headers["content-type"].startswith("text/csv")
+    assert export.text.splitlines()[0].startswith("id,time,requestId,gateway,provider,proxy,keyId,")
+    assert len(export.text.splitlines()) == 1  # the header: no record

@@ -58,11 +58,21 @@ class PolicySite:
             self._key(name if i == 0 else f"{name}-{i}", "LLMProxy", f"/p/{name}", target=name)
         return self
 
-    def _key(self, key_name: str, kind: str, context: str, target: str | None = None) -> None:
+    def key(self, key_name: str, kind: str, target: str, limits: dict[str, Any]) -> PolicySite:
+        """One more key for `target` with its own `spec.limits`."""
+        context = f"/{target}" if kind == "LLMProvider" else f"/p/{target}"
+        self._key(key_name, kind, context, target=target, limits=limits)
+        return self
+
+    def _key(
+        self, key_name: str, kind: str, context: str, target: str | None = None, limits: dict[str, Any] | None = None
+    ) -> None:
         self.keys[key_name] = generate_key().value
         self.contexts[key_name] = context
         env = "TG_POL_KEY_" + key_name.upper().replace("-", "_")
-        spec = {"target": {"kind": kind, "name": target or key_name}, "valueFromEnv": env}
+        spec: dict[str, Any] = {"target": {"kind": kind, "name": target or key_name}, "valueFromEnv": env}
+        if limits is not None:
+            spec["limits"] = limits
         self.docs.append(doc("APIKey", f"k-{key_name}", spec))
 
     def env(self) -> dict[str, str]:

@@ -6,6 +6,7 @@ vendor received it."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -200,3 +201,98 @@ def test_gemini_stream_cut_by_a_word_limit(mock_server: MockServer, tmp_path: Pa
         assert "".join(received).split() == ["one", "two", "three"]
         assert info.value.code == 422
         assert "4 words, allowed at most 3." in str(info.value)
+
+
+def test_network_guardrails_enforce_on_answers(
+    mock_server: MockServer, tmp_path: Path, guard_loop: BackgroundLoop
+) -> None:
+    """URL and bring-your-own checks on answers: a JSON answer is refused with a 422 before anything is
+    sent; a stream gets all its text, then an in-band error instead of its final event (the SDK
+    raises); a slow or absent service is bounded by the timeout and fails open or closed."""
+    service = guard_loop.run(GuardService(delay=3.0).start())
+    down = f"http://127.0.0.1:{free_port()}/check"
+
+    def byo(url: str, fail_open: bool) -> list[dict[str, object]]:
+        params = {"url": url, "side": "response", "timeout": 0.5, "failOpen": fail_open}
+        return [{"name": "http-guardrail", "params": params}]
+
+    site = PolicySite(mock_server).provider("openai", "openai").provider("anthropic", "anthropic")
+    site.proxy("closed", "openai", byo(service.url, False)).proxy("open", "openai", byo(service.url, True))
+    site.proxy("down-closed", "openai", byo(down, False)).proxy("down-open", "openai", byo(down, True))
+    site.proxy("urls", "openai", [{"name": "url-guardrail", "params": {"side": "response", "timeout": 1}}])
+    site.proxy("claude", "anthropic", byo(service.url, False))
+    bad = "Blocked by guardrail 'http-guardrail' on the response: the guardrail service says: contains 'bad'."
+    try:
+        with gateways(site, tmp_path) as (gw,):
+
+            def client(name: str) -> openai.OpenAI:
+                return openai.OpenAI(base_url=gw.url + f"/p/{name}/v1", api_key=site.keys[name], max_retries=0)
+
+            fine = client("closed").chat.completions.create(model="gpt-4o", messages=ask("[mock:echo] a fine answer"))
+            assert fine.choices[0].message.content == "a fine answer"
+            assert {"side": "response", "text": "a fine answer"} in service.seen
+            with pytest.raises(openai.UnprocessableEntityError) as refused:
+                client("closed").chat.completions.create(model="gpt-4o", messages=ask("[mock:echo] a bad answer"))
+            assert refused.value.body["message"] == bad  # type: ignore[index]
+            # a stream: every piece arrives, then the SDK raises instead of seeing [DONE]
+            pieces: list[str] = []
+            with pytest.raises(openai.APIError) as cut:
+                stream = client("closed").chat.completions.create(
+                    model="gpt-4o", messages=ask("[mock:echo] [mock:chunks=4] a bad streamed answer"), stream=True
+                )
+                for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        pieces.append(chunk.choices[0].delta.content)
+            assert "".join(pieces) == "a bad streamed answer" and len(pieces) == 4
+            assert bad in str(cut.value)
+            passed = client("closed").chat.completions.create(
+                model="gpt-4o", messages=ask("[mock:echo] [mock:chunks=4] a good streamed answer"), stream=True
+            )
+            assert "".join(c.choices[0].delta.content or "" for c in passed if c.choices) == "a good streamed answer"
+            # slow service: cut at the 0.5 s timeout, not the 3 s it takes
+            started = time.monotonic()
+            with pytest.raises(openai.UnprocessableEntityError) as slow:
+                client("closed").chat.completions.create(model="gpt-4o", messages=ask("[mock:echo] slow bad"))
+            assert time.monotonic() - started < 2.5
+            assert slow.value.body["message"].endswith("the guardrail service did not answer.")  # type: ignore[index]
+            slow_open = client("open").chat.completions.create(model="gpt-4o", messages=ask("[mock:echo] slow bad"))
+            assert slow_open.choices[0].message.content == "slow bad"
+            # service down
+            with pytest.raises(openai.UnprocessableEntityError):
+                client("down-closed").chat.completions.create(model="gpt-4o", messages=ask("[mock:echo] hello"))
+            with pytest.raises(openai.APIError) as down_cut:
+                list(
+                    client("down-closed").chat.completions.create(
+                        model="gpt-4o", messages=ask("[mock:echo] hello"), stream=True
+                    )
+                )
+            assert "the guardrail service did not answer" in str(down_cut.value)
+            opened = client("down-open").chat.completions.create(model="gpt-4o", messages=ask("[mock:echo] hello"))
+            assert opened.choices[0].message.content == "hello"
+            assert "no verdict (ConnectError); failing closed" in gw.stderr_path.read_text()
+            # URL check on the answer (".invalid" never resolves)
+            with pytest.raises(openai.UnprocessableEntityError) as dead:
+                client("urls").chat.completions.create(
+                    model="gpt-4o", messages=ask("[mock:echo] see http://tollgate-test.invalid/page")
+                )
+            assert dead.value.body["message"] == (  # type: ignore[index]
+                "Blocked by guardrail 'url-guardrail' on the response: "
+                "1 of 1 URL(s) do not work: http://tollgate-test.invalid/page."
+            )
+            # Anthropic: the SDK raises on the error event that replaces message_stop
+            ac = anthropic.Anthropic(base_url=gw.url + "/p/claude", api_key=site.keys["claude"], max_retries=0)
+            received: list[str] = []
+            with (
+                pytest.raises(anthropic.APIStatusError) as ainfo,
+                ac.messages.stream(
+                    model="claude-haiku-4-5",
+                    max_tokens=100,
+                    messages=ask("[mock:echo] [mock:chunks=3] bad news here"),  # type: ignore[arg-type]
+                ) as astream,
+            ):
+                for text in astream.text_stream:
+                    received.append(text)
+            assert "".join(received) == "bad news here"
+            assert bad in str(ainfo.value)
+    finally:
+        guard_loop.run(service.stop())

@@ -9,10 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anthropic
+import httpx
 import openai
 import pytest
 from policy_harness import PolicySite, gateways, redis_prefix
-from tests.redis_support import OwnRedis, require_shared_redis
+from tests.redis_support import OwnRedis, free_port, require_shared_redis
 
 from tollgate.mock import MockServer
 
@@ -166,14 +167,28 @@ def test_limits_hold_across_two_gateways_sharing_redis(mock_server: MockServer, 
                 )
 
 
+def _failures(metrics_port: int) -> dict[str, float]:
+    """The limit-counter failure series of a gateway's /metrics, by their label text."""
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    prefix = "tollgate_limit_counter_failures_total{"
+    return {
+        line[len(prefix) : line.index("}")]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(prefix)
+    }
+
+
 def test_redis_gone_mid_test_fail_open_and_fail_closed(mock_server: MockServer, tmp_path: Path) -> None:
     redis = OwnRedis(tmp_path)
     site = _redis_rate_site(mock_server, 100)
+    open_metrics, closed_metrics = free_port(), free_port()
     try:
         base = {"TOLLGATE_REDIS_URL": redis.url, "TOLLGATE_REDIS_TIMEOUT": "0.3"}
+        open_env = {**base, "TOLLGATE_REDIS_FAIL": "open", "TOLLGATE_METRICS_PORT": str(open_metrics)}
+        closed_env = {**base, "TOLLGATE_REDIS_FAIL": "closed", "TOLLGATE_METRICS_PORT": str(closed_metrics)}
         with (
-            gateways(site, tmp_path, env={**base, "TOLLGATE_REDIS_FAIL": "open"}) as (open_gw,),
-            gateways(site, tmp_path, env={**base, "TOLLGATE_REDIS_FAIL": "closed"}) as (closed_gw,),
+            gateways(site, tmp_path, env=open_env) as (open_gw,),
+            gateways(site, tmp_path, env=closed_env) as (closed_gw,),
         ):
             key = site.keys["shared"]
             for gw, expected in ((open_gw, "99"), (closed_gw, "98")):
@@ -181,6 +196,10 @@ def test_redis_gone_mid_test_fail_open_and_fail_closed(mock_server: MockServer, 
                     model="gpt-4o", messages=ask("hi")
                 )
                 assert raw.headers["x-ratelimit-remaining-requests"] == expected
+            assert _failures(open_metrics) == {
+                'backend="redis",fail="open",operation="acquire"': 0.0,
+                'backend="redis",fail="open",operation="adjust"': 0.0,
+            }
             redis.stop()
             raw = oa(open_gw.url + "/p/shared", key).chat.completions.with_raw_response.create(
                 model="gpt-4o", messages=ask("hi")
@@ -196,5 +215,19 @@ def test_redis_gone_mid_test_fail_open_and_fail_closed(mock_server: MockServer, 
                 and "failed open" in open_gw.stderr_path.read_text()
             )
             assert "failed closed" in closed_gw.stderr_path.read_text()
+            # one failed acquire each, exported by the gateway process itself
+            assert _failures(open_metrics) == {
+                'backend="redis",fail="open",operation="acquire"': 1.0,
+                'backend="redis",fail="open",operation="adjust"': 0.0,
+            }
+            assert _failures(closed_metrics) == {
+                'backend="redis",fail="closed",operation="acquire"': 1.0,
+                'backend="redis",fail="closed",operation="adjust"': 0.0,
+            }
+            oa(open_gw.url + "/p/shared", key).chat.completions.create(model="gpt-4o", messages=ask("hi"))
+            assert _failures(open_metrics)['backend="redis",fail="open",operation="acquire"'] == 2.0
+            # one line when the outage started; the next failure within 10 s is not logged on its own
+            assert open_gw.stderr_path.read_text().count("Redis unavailable") == 1
+            assert redis.url not in open_gw.stderr_path.read_text()
     finally:
         redis.stop()

@@ -97,3 +97,38 @@ def test_the_first_picker_wins_and_buffering_is_opt_in() -> None:
         buffers_response = True
 
     assert len(PolicyChain.compile((Opted(),)).response_complete) == 1
+
+
+async def test_awaiting_policies_make_the_whole_response_phase_awaited_and_others_stay_sync() -> None:
+    class Upper(Buffering):
+        buffers_response = True
+
+    class Checked(Policy):
+        name = "checked"
+        buffers_response = True
+
+        def __init__(self) -> None:
+            self.awaits_response = True
+
+        def on_response_complete(self, ex: Exchange, body: bytes) -> bytes | GatewayError:
+            raise AssertionError("an awaiting chain calls the async hook")
+
+        async def on_response_complete_async(self, ex: Exchange, body: bytes) -> bytes | GatewayError:
+            return body + b"!"
+
+        def stream_filter(self, ex: Exchange) -> None:
+            return None
+
+    sync_only = PolicyChain.compile((Upper(),))
+    assert len(sync_only.response_complete) == 1 and sync_only.response_complete_async == ()
+    assert not sync_only.awaits_stream_end
+    mixed = PolicyChain.compile((Upper(), Checked()))  # request order: response hooks run in reverse
+    assert mixed.response_complete == () and len(mixed.response_complete_async) == 2
+    assert mixed.awaits_stream_end
+    ex = Exchange("r1", 0.0, "POST", "/p", "", [], "127.0.0.1")
+    body = b"ok"
+    for hook in mixed.response_complete_async:
+        outcome = await hook(ex, body)
+        assert isinstance(outcome, bytes)
+        body = outcome
+    assert body == b"OK!"  # Checked ran first (b"ok!"), then Upper's sync hook, awaited

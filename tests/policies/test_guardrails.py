@@ -3,10 +3,13 @@ incremental stream checks with exact cut points, and the whole-text rules."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import orjson
 import pytest
 from pydantic import ValidationError
 
+from tollgate.errors import GatewayError
 from tollgate.policies.content_length import ContentLengthParams
 from tollgate.policies.content_length import build as build_length
 from tollgate.policies.env import BuildEnv
@@ -23,6 +26,23 @@ from tollgate.policies.word_count import WordCountParams
 from tollgate.policies.word_count import build as build_words
 
 ENV = BuildEnv("LLMProxy/p#0")
+
+
+@dataclass
+class FakeClientAPI:
+    name: str
+
+
+@dataclass
+class FakeStreamExchange:
+    """What a guardrail's stream filter reads of the exchange."""
+
+    api: str = "openai"
+    status: int = 200
+
+    @property
+    def client_api(self) -> FakeClientAPI:
+        return FakeClientAPI(self.api)
 
 
 def _regex(**params: object) -> Guardrail:
@@ -174,3 +194,30 @@ async def test_url_guardrail_dns() -> None:
     assert bad is not None
     assert bad.message.endswith("1 of 1 URL(s) do not work: https://no-such-host.invalid/page.")
     assert await guard.assess("no links", "response") is None
+
+
+def _frame(text: str) -> bytes:
+    return b"data: " + orjson.dumps({"choices": [{"delta": {"content": text}}]}) + b"\n\n"
+
+
+async def test_stream_filter_holds_only_the_final_event_until_the_verdict() -> None:
+    guard = build_words(WordCountParams.model_validate({"min": 3, "side": "response"}), ENV)
+    ex = FakeStreamExchange()
+    flt = guard.stream_filter(ex)  # type: ignore[arg-type]
+    assert flt is not None
+    quoted = _frame("data: [DONE] is how ")  # the marker inside a text is not the final event
+    assert flt.feed(quoted) == quoted
+    assert flt.feed(_frame("streams end") + b"data: [DO") == _frame("streams end")  # it may be the final event
+    assert flt.feed(b"NE]\n\n") == b""
+    assert flt.close() == b"data: [DONE]\n\n"  # 6 words: passes, the final event follows
+    short = guard.stream_filter(ex)  # type: ignore[arg-type]
+    assert short is not None
+    assert short.feed(_frame("too short") + b"data: [DONE]\n\n") == _frame("too short")
+    with pytest.raises(GatewayError, match="2 words, allowed at least 3"):
+        short.close()  # the error event takes the final event's place
+    anthropic_flt = guard.stream_filter(FakeStreamExchange(api="anthropic"))  # type: ignore[arg-type]
+    assert anthropic_flt is not None
+    delta = b'event: content_block_delta\ndata: {"delta":{"text":"one two three"}}\n\n'
+    stop = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    assert anthropic_flt.feed(delta + stop) == delta
+    assert anthropic_flt.close() == stop

@@ -51,7 +51,7 @@ async def test_slow_service_fails_open_or_closed(service: GuardService, caplog: 
     open_guard = _guard(service.url, timeout=0.2)
     with caplog.at_level(logging.WARNING, logger="tollgate.policies"):
         assert await open_guard.assess("slow but bad", "request") is None
-    assert "no verdict (ReadTimeout); failing open" in caplog.text
+    assert "no verdict (TimeoutError); failing open" in caplog.text
     assert open_guard.service.unavailable_total == 1
     closed = _guard(service.url, timeout=0.2, failOpen=False)
     violation = await closed.assess("slow", "request")

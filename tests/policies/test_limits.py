@@ -131,7 +131,7 @@ async def test_token_limit_reserves_then_settles(clock: Clock) -> None:
     with pytest.raises(LimitExceededError) as info:
         await policy.admit(ex)
     assert "Token limit exceeded" in info.value.message
-    await policy.settle(ticket, TokenUsage(prompt_tokens=12, completion_tokens=30))
+    await policy.settle(ticket, None, TokenUsage(prompt_tokens=12, completion_tokens=30))
     again = await policy.admit(ex)
     assert again is not None
     # 1000 - 42 - 400 reserved; completion: 400 - 30 - 300

@@ -99,6 +99,19 @@ def test_records_are_priced_when_written(store: Store) -> None:
     assert page[3].cached_tokens is None
 
 
+def test_cache_hits_are_stored_with_their_saved_tokens_and_cost_nothing(store: Store) -> None:
+    hit = record(DAY0 + 1, tokens=(0, 0, 0), request_id="hit")._replace(cache_result="hit", saved_tokens=1500)
+    miss = record(DAY0 + 2, request_id="miss")._replace(cache_result="miss")
+    store.insert_usage([hit, miss, record(DAY0 + 3, request_id="plain")])
+    page = store.usage_records()
+    assert [(r.request_id, r.cache_result, r.saved_tokens) for r in page] == [
+        ("plain", None, None),
+        ("miss", "miss", None),
+        ("hit", "hit", 1500),
+    ]
+    assert (page[2].total_tokens, page[2].cost) == (0, 0.0)
+
+
 def test_usage_writes_do_not_bump_the_revision(store: Store) -> None:
     store.insert_usage([record(DAY0)])
     store.insert_usage([])

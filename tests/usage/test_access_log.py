@@ -93,3 +93,16 @@ def test_cache_fields_only_on_cached_routes() -> None:
     assert (line["cache"], line["saved_tokens"], line["total_tokens"]) == ("hit", 1500, 0)
     assert "cache" not in json.loads(json_line(RECORD))
     assert plain_line(hit).decode().endswith(" error=- cache=hit")
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [1_793_577_660.25, 1_793_577_660.0, 1_743_633_814.5369995, 1_785_816_733.0709994, 1_798_000_000.9999995,
+     1_798_000_000.9999994, 1_798_000_059.99951, 1_700_000_000.0005],
+)  # fmt: skip
+def test_line_times_are_what_datetime_writes(ts: float) -> None:
+    from datetime import UTC, datetime
+
+    from tollgate.usage.access_log import _time
+
+    assert _time(ts) == datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -111,7 +111,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(url: str, timeout: float = 30.0) -> None:
+def _wait(url: str, timeout: float = 60.0) -> None:  # a start on a loaded host can take half a minute
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

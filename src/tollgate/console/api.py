@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from starlette.requests import Request
 from starlette.types import ASGIApp
 
 from tollgate.control.permissions import API_PREFIX
@@ -43,11 +42,6 @@ class ConsoleApi:
         self._app = app
         self._token = token
         self._client = (client_host, 0)
-
-    @classmethod
-    def of(cls, request: Request, token: str | None) -> ConsoleApi:
-        host = request.client.host if request.client else "127.0.0.1"
-        return cls(request.app, token, host)
 
     async def call(
         self,

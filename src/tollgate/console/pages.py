@@ -48,12 +48,17 @@ class Session:
         return permissions.grants(self.role, permission)
 
 
+def api_for(request: Request, token: str | None) -> ConsoleApi:
+    """The management API this console is mounted in, as the holder of `token`, for this browser's address."""
+    return ConsoleApi(request.app.state.api_app, token, request.client.host if request.client else "127.0.0.1")
+
+
 async def signed_in(request: Request) -> Session:
     """The caller's session, checked against the API (GET /whoami); `SignInRequired` otherwise."""
     token = session_token(request)
     if token is None:
         raise SignInRequired
-    api = ConsoleApi(request.app.state.api_app, token, request.client.host if request.client else "127.0.0.1")
+    api = api_for(request, token)
     try:
         who = await api.get("/whoami")
     except ApiError as exc:

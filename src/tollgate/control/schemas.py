@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from tollgate.policies.windows import KeyLimits
 from tollgate.resources.models import NAME_PATTERN, check_base_url
 
 DeployableKind = Literal["LLMProvider", "LLMProxy"]
@@ -140,6 +141,9 @@ class KeyCreate(APIModel):
     target: KeyTargetRef
     expires_at: datetime | None = None
     metadata: KeyMetadata | None = Field(default=None, description="Free-form string pairs (team, ticket, ...).")
+    limits: KeyLimits | None = Field(
+        default=None, description="The key's own limits: requests, tokens and cost per window, and a model list."
+    )
 
 
 class KeyUpdate(APIModel):
@@ -148,6 +152,7 @@ class KeyUpdate(APIModel):
     name: str | None = Field(default=None, pattern=NAME_PATTERN, description="The display name.")
     expires_at: datetime | None = Field(default=None, description="New expiry; null for none.")
     metadata: KeyMetadata | None = Field(default=None, description="Replaces the whole metadata map.")
+    limits: KeyLimits | None = Field(default=None, description="Replaces the key's own limits; null removes them.")
 
 
 class KeyInfo(APIModel):
@@ -161,6 +166,7 @@ class KeyInfo(APIModel):
     last_used_at: datetime | None
     revoked_at: datetime | None
     metadata: KeyMetadata = Field(default_factory=dict)
+    limits: KeyLimits | None = Field(default=None, description="The key's own limits, if any.")
 
 
 class KeyCreated(KeyInfo):

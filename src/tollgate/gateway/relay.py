@@ -35,7 +35,7 @@ from tollgate.gateway.server import Connection, Request
 from tollgate.gateway.snapshot import Route
 from tollgate.gateway.targets import Target, first_available
 from tollgate.gateway.upstream import BUFFER_LIMIT, UpstreamResponse
-from tollgate.policies.base import ChunkFilter, ChunkTap, Reply
+from tollgate.policies.base import AsyncChunkFilter, ChunkFilter, ChunkTap, Reply
 from tollgate.providers.base import ClientAPI, IdentityTranslation, Translation, UpstreamRequest
 from tollgate.providers.unmatched import client_api_for_unmatched
 from tollgate.resources.keys import split_key
@@ -280,8 +280,10 @@ class Relay:
         whole, which is then held up to MAX_BUFFERED_RESPONSE (502 past it)."""
         assert ex.route is not None
         length = resp.content_length
+        chain = ex.route.chain
         if length is None or length > BUFFER_LIMIT:
-            if not ex.route.chain.response_complete and not _rewrites_body(translation, resp.status):
+            buffered = chain.response_complete or chain.response_complete_async
+            if not buffered and not _rewrites_body(translation, resp.status):
                 await self._relay_pieces(conn, ex, resp, length)
                 return
             data = await _read_bounded(resp, MAX_BUFFERED_RESPONSE)
@@ -297,9 +299,13 @@ class Relay:
             else:
                 status, ex.response_headers, data = translation.error(status, ex.response_headers, data)
                 ex.status = status
-        assert ex.route is not None
-        for hook in ex.route.chain.response_complete:
+        for hook in chain.response_complete:
             outcome = hook(ex, data)
+            if isinstance(outcome, GatewayError):
+                raise outcome
+            data = outcome
+        for awaited in chain.response_complete_async:  # only chains with a check that needs I/O
+            outcome = await awaited(ex, data)
             if isinstance(outcome, GatewayError):
                 raise outcome
             data = outcome
@@ -373,7 +379,14 @@ class Relay:
                     for flt in filters:
                         out = flt.feed(out)
                 if resp.is_drained:  # the whole rest is here: head, data and end leave in one write
-                    out += _stream_end(translation, filters)
+                    try:
+                        if chain.awaits_stream_end:
+                            out += await _stream_end_awaited(translation, filters)
+                        else:
+                            out += _stream_end(translation, filters)
+                    except GatewayError:  # an end-of-stream verdict: the data is the client's, then the error
+                        await conn.write_chunk(out)
+                        raise
                     conn.end_stream(out)
                     if taps:
                         for reader in taps:
@@ -385,7 +398,10 @@ class Relay:
                         reader.feed(out)
                 chunk = await resp.next_chunk()
             else:
-                out = _stream_end(translation, filters)
+                if chain.awaits_stream_end:
+                    out = await _stream_end_awaited(translation, filters)
+                else:
+                    out = _stream_end(translation, filters)
                 conn.end_stream(out)
                 if taps:
                     for reader in taps:
@@ -534,6 +550,15 @@ def _stream_end(translation: Translation | None, filters: list[ChunkFilter] | No
     if filters:
         for flt in filters:
             out = flt.feed(out) + flt.close() if out else flt.close()
+    return out
+
+
+async def _stream_end_awaited(translation: Translation | None, filters: list[ChunkFilter] | None) -> bytes:
+    """`_stream_end` for chains whose filters' end-of-stream verdict needs I/O (`AsyncChunkFilter.aclose`)."""
+    out = translation.stream_end() if translation is not None else b""
+    for flt in filters or ():
+        fed = flt.feed(out) if out else b""
+        out = fed + (await flt.aclose() if isinstance(flt, AsyncChunkFilter) else flt.close())
     return out
 
 

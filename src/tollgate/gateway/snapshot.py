@@ -23,6 +23,7 @@ from tollgate.gateway.upstream import Origin, PoolRegistry, Timeout, UpstreamPoo
 from tollgate.gateway.upstream_proxy import basic_proxy_authorization
 from tollgate.policies.attach import build_policies
 from tollgate.policies.base import Policy, PolicyChain
+from tollgate.policies.key_limits import build_key_chain, key_limits_policy, parse_key_limits
 from tollgate.policies.services import PolicyServices
 from tollgate.providers.base import ClientAPI
 from tollgate.providers.model_map import ModelMapTranslator
@@ -228,14 +229,37 @@ def _compile_upstream(
     return _Upstream(template, pool, base_path, fixed, query, names, timeout, target_health, unavailable)
 
 
-def _key_tables(resources: ResourceSet) -> dict[tuple[str, str], dict[str, KeyEntry]]:
-    tables: dict[tuple[str, str], dict[str, KeyEntry]] = {}
+KeyTables = dict[tuple[str, str], dict[str, KeyEntry]]
+KeyChains = dict[tuple[str, str], dict[str, PolicyChain]]
+
+
+def _key_tables(resources: ResourceSet, services: PolicyServices) -> tuple[KeyTables, KeyChains]:
+    """Per target: the key table, and the compiled chains of the keys that carry their own limits.
+
+    A key whose stored limits cannot be built (written by another version) is left out of the table:
+    refused, rather than let through without the limits its owner set."""
+    tables: KeyTables = {}
+    chains: KeyChains = {}
     for key in resources.keys:
         if key.revoked_at is not None:
             continue
+        target = (key.target_kind, key.target_name)
+        if key.limits:
+            try:
+                limits = parse_key_limits(f"APIKey/{key.name}", key.limits)  # type: ignore[arg-type]
+            except ResourceValidationError as exc:
+                log.error("API key %s (%s): limits not built at %s; key refused", key.name, key.id, exc.field)
+                continue
+            chains.setdefault(target, {})[key.id] = build_key_chain(key.id, limits, services)
         expires = key.expires_at.timestamp() if key.expires_at is not None else None
-        tables.setdefault((key.target_kind, key.target_name), {})[key.id] = KeyEntry(key.id, key.secret_hash, expires)
-    return tables
+        tables.setdefault(target, {})[key.id] = KeyEntry(key.id, key.secret_hash, expires)
+    return tables, chains
+
+
+def _with_key_limits(policies: tuple[Policy, ...], chains: dict[str, PolicyChain] | None) -> tuple[Policy, ...]:
+    """THE place of key limits in the policy order: first, before the provider's and the proxy's own."""
+    policy = key_limits_policy(chains) if chains else None
+    return policies if policy is None else (policy, *policies)
 
 
 def compile_snapshot(
@@ -256,7 +280,7 @@ def compile_snapshot(
     baselines: dict[str, tuple[Policy, ...]] = {}
     health = {} if health is None else health
     counters = {} if counters is None else counters
-    tables = _key_tables(resources)
+    tables, key_chains = _key_tables(resources, services)
     upstreams: dict[str, _Upstream] = {}
     routes: dict[str, Route] = {}
     targets: dict[str, Target] = {}  # provider -> its target, for policies that call a provider (embeddings)
@@ -278,7 +302,7 @@ def compile_snapshot(
             upstream,
             tables.get(("LLMProvider", name), {}),
             provider.spec.client_api,
-            policies,
+            _with_key_limits(policies, key_chains.get(("LLMProvider", name))),
         )
         if route is not None:
             routes[provider.spec.context] = route
@@ -302,7 +326,8 @@ def compile_snapshot(
             upstream,
             tables.get(("LLMProxy", name), {}),
             proxy.spec.client_api or _proxy_client_api(proxy.spec, upstreams, resources),
-            baselines[provider_name] + own,  # THE policy order: the provider's baseline, then the proxy's
+            # THE policy order: the key's own limits, the provider's baseline, then the proxy's
+            _with_key_limits(baselines[provider_name] + own, key_chains.get(("LLMProxy", name))),
         )
         if route is not None and proxy.spec.fallbacks:
             route = _with_fallbacks(route, proxy.spec.fallbacks, upstreams, resources)
@@ -323,8 +348,8 @@ def _policies(
     counters are shared too."""
     try:
         return build_policies(kind, name, refs, services, targets)
-    except ResourceValidationError as exc:
-        log.error("%s %s: policy not built (%s); not routed", kind, name, exc)
+    except ResourceValidationError as exc:  # the field path only: a param value may be a secret
+        log.error("%s %s: policy not built (%s is invalid); not routed", kind, name, exc.field)
         return None
 
 

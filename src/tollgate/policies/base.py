@@ -14,6 +14,7 @@ Phases, in pipeline order (request phases run in chain order, response phases in
     RESPONSE_HEADERS   upstream head received, nothing sent yet       on_response_headers(ex)
     RESPONSE_CHUNK     each stream chunk: taps read, filters rewrite  stream_tap(ex) / stream_filter(ex)
     RESPONSE_COMPLETE  a whole non-streamed body (opt-in buffering)   on_response_complete(ex, body)
+                       (awaited instead, when `awaits_response`)      on_response_complete_async(ex, body)
     COMPLETION         the client has everything: settle, meter       on_completion(ex)
 
 Ending the exchange: a request or response-head hook returns a `GatewayError` (or raises one); the
@@ -23,6 +24,10 @@ RESPONSE_HEADERS hooks and COMPLETION, and skips the later REQUEST_BODY hooks an
 body phases (the reply is already what the client gets). Stream taps and filters raise
 `GatewayError`; after the first byte it becomes the client API's in-stream error event. A
 completion hook cannot end anything: the answer is already out.
+
+Response hooks are synchronous unless a policy sets `awaits_response` (a check that needs I/O, such as
+a network guardrail): only then does the chain await its whole-response hooks and the `aclose` of its
+stream filters at the end of a stream. A chain without such a policy compiles exactly as before.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from tollgate.errors import GatewayError
 from tollgate.types import HeaderList
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EMPTY_CHAIN",
+    "AsyncChunkFilter",
     "BodyVerdict",
     "ChunkFilter",
     "ChunkTap",
@@ -104,6 +110,14 @@ class ChunkFilter(Protocol):
     def close(self) -> bytes: ...
 
 
+@runtime_checkable
+class AsyncChunkFilter(ChunkFilter, Protocol):
+    """A stream filter whose end-of-stream verdict needs I/O: the relay awaits `aclose` instead of
+    calling `close` (only on chains compiled with `awaits_stream_end`)."""
+
+    async def aclose(self) -> bytes: ...
+
+
 class Policy:
     """Base class of compiled policies: override the hooks you need, leave the rest.
 
@@ -121,6 +135,9 @@ class Policy:
     buffers_response: ClassVar[bool] = False
     reads_final_response: ClassVar[bool] = False
     retry_statuses: frozenset[int] = frozenset()
+    #: the whole-response hook and the stream filter's end need I/O: the chain awaits
+    #: `on_response_complete_async` and the filter's `aclose` (set per instance, at build)
+    awaits_response: bool = False
 
     async def on_request_headers(self, ex: Exchange) -> Verdict:
         """After auth, before the body is read: `ex.route`, `ex.key_id`, `ex.headers` are set."""
@@ -159,6 +176,10 @@ class Policy:
         or a GatewayError to answer that instead."""
         return body
 
+    async def on_response_complete_async(self, ex: Exchange, body: bytes) -> bytes | GatewayError:
+        """`on_response_complete` for chains that await (see `awaits_response`); by default the same."""
+        return self.on_response_complete(ex, body)
+
     def on_completion(self, ex: Exchange) -> None:
         """The client has the whole answer (or the exchange failed): settle counters, emit metrics.
 
@@ -183,9 +204,13 @@ class PolicyChain:
     stream_taps: tuple[Callable[[Exchange], ChunkTap | None], ...] = ()
     stream_filters: tuple[Callable[[Exchange], ChunkFilter | None], ...] = ()
     response_complete: tuple[Callable[[Exchange, bytes], bytes | GatewayError], ...] = ()
+    #: instead of `response_complete` (then empty) when a buffering policy awaits: every hook, awaited
+    response_complete_async: tuple[Callable[[Exchange, bytes], Awaitable[bytes | GatewayError]], ...] = ()
     completion: tuple[Callable[[Exchange], None], ...] = ()
     needs_request_body: bool = False
     retry_statuses: frozenset[int] = frozenset()
+    #: some stream filter's end-of-stream verdict must be awaited (`AsyncChunkFilter.aclose`)
+    awaits_stream_end: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -202,6 +227,12 @@ class PolicyChain:
         retry: frozenset[int] = frozenset()
         for policy in policies:
             retry |= policy.retry_statuses
+        buffering = [
+            p
+            for p in sorted(reverse, key=lambda p: p.reads_final_response)  # stable: readers of the final body last
+            if p.buffers_response and _overrides(p, "on_response_complete")
+        ]
+        awaited = any(p.awaits_response for p in buffering)
         return cls(
             policies=policies,
             request_headers=tuple(p.on_request_headers for p in policies if _overrides(p, "on_request_headers")),
@@ -210,14 +241,12 @@ class PolicyChain:
             response_headers=tuple(p.on_response_headers for p in reverse if _overrides(p, "on_response_headers")),
             stream_taps=tuple(p.stream_tap for p in reverse if _overrides(p, "stream_tap")),
             stream_filters=tuple(p.stream_filter for p in reverse if _overrides(p, "stream_filter")),
-            response_complete=tuple(
-                p.on_response_complete
-                for p in sorted(reverse, key=lambda p: p.reads_final_response)  # stable: readers of the final body last
-                if p.buffers_response and _overrides(p, "on_response_complete")
-            ),
+            response_complete=() if awaited else tuple(p.on_response_complete for p in buffering),
+            response_complete_async=tuple(p.on_response_complete_async for p in buffering) if awaited else (),
             completion=tuple(p.on_completion for p in reverse if _overrides(p, "on_completion")),
             needs_request_body=any(p.needs_request_body for p in policies),
             retry_statuses=retry,
+            awaits_stream_end=any(p.awaits_response and _overrides(p, "stream_filter") for p in policies),
         )
 
 

@@ -5,17 +5,18 @@ A guardrail module supplies a `TextRule` (is this text acceptable, and why not);
 rest. Request side: the text the JSONPath reaches in the request body, joined by newlines. Response
 side: the same in a JSON response, or the text deltas of a stream. On streams the guardrail checks
 each chunk as it passes, in the client API's own format, and returns it at once: it never holds a
-chunk back. A rule that can tell from a prefix that the whole answer fails (a banned pattern
+content chunk back. A rule that can tell from a prefix that the whole answer fails (a banned pattern
 appeared, a maximum was passed) ends the stream there with the client API's in-band error event,
-instead of that chunk; every other verdict (minimums, JSON Schema, inverted rules) is reached at
-the end of the stream, before its normal end is sent, so a refused answer still ends in an error
-the SDK raises. Network rules (URL, bring-your-own HTTP) judge the request before it goes upstream;
-on answers (the response hooks are synchronous) their verdict comes after the answer and is logged.
+instead of that chunk; every other verdict (minimums, JSON Schema, inverted rules, network rules) is
+reached at the end of the stream. For that, the filter holds back only the stream's final event
+(OpenAI's `data: [DONE]`, after which the openai SDK reads no error; Anthropic's `message_stop`), so
+a refused answer ends in an error event the SDK raises instead of a normal end. Network rules (URL,
+bring-your-own HTTP) set `awaits_response`: the chain awaits their verdict on a whole JSON answer
+(refused with a 422 before anything is sent) and at the end of a stream (the client waits for it).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Protocol
 
 import orjson
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
     from tollgate.gateway.exchange import Exchange
 
 __all__ = ["GuardParams", "Guardrail", "GuardrailViolation", "StreamGuard", "TextRule"]
-
-log = logging.getLogger("tollgate.policies")
 
 #: Status of a guardrail refusal: the content was understood and refused.
 VIOLATION_STATUS = 422
@@ -104,6 +103,7 @@ class Guardrail(AttachedPolicy):
         self.params = params
         self.rule = rule
         self.is_async = bool(getattr(rule, "is_async", False))
+        self.awaits_response = self.is_async
         self.checks_request = params.side in ("request", "both")
         self.checks_response = params.side in ("response", "both")
         self._path = (JSONPath(params.path),) if params.path is not None else None
@@ -164,22 +164,20 @@ class Guardrail(AttachedPolicy):
     def on_response_complete(self, ex: Exchange, body: bytes) -> bytes | GatewayError:
         if not self.checks_response or not 200 <= ex.status < 300 or not self.applies(ex):
             return body
-        text = self.response_text(client_api_name(ex), body)
-        if self.is_async:
-            self.spawn(self._after_the_fact(ex.request_id, text))
+        violation = self.assess_now(self.response_text(client_api_name(ex), body), "response")
+        return body if violation is None else violation
+
+    async def on_response_complete_async(self, ex: Exchange, body: bytes) -> bytes | GatewayError:
+        if not self.checks_response or not 200 <= ex.status < 300 or not self.applies(ex):
             return body
-        violation = self.assess_now(text, "response")
+        violation = await self.assess(self.response_text(client_api_name(ex), body), "response")
         return body if violation is None else violation
 
     def stream_filter(self, ex: Exchange) -> GuardFilter | None:
         if not self.checks_response or not 200 <= ex.status < 300 or not self.applies(ex):
             return None
-        return GuardFilter(self, self.stream_guard(client_api_name(ex)), ex.request_id)
-
-    async def _after_the_fact(self, request_id: str, text: str) -> None:
-        violation = await self.assess(text, "response")
-        if violation is not None:
-            log.warning("request %s: %s (answer already sent)", request_id, violation.message)
+        api = client_api_name(ex)
+        return GuardFilter(self, self.stream_guard(api), final_event_marker(api))
 
 
 class StreamGuard:
@@ -223,31 +221,66 @@ class StreamGuard:
         return await self._guard.assess(self.close_text(), "response")
 
 
+#: The start of the final event of a stream, per client API family: held back until the end-of-stream
+#: verdict, so a refusal can take its place. Gemini streams have none (they just end).
+_FINAL_EVENTS = {"openai": b"data: [DONE]", "anthropic": b"event: message_stop"}
+
+
+def final_event_marker(api: str | None) -> bytes | None:
+    family = text_paths(api)
+    if family is text_paths("anthropic"):
+        return _FINAL_EVENTS["anthropic"]
+    if family is text_paths("openai"):
+        return _FINAL_EVENTS["openai"]
+    return None
+
+
 class GuardFilter:
-    """The stream filter of one response: passes each chunk on unchanged, raises the violation instead."""
+    """The stream filter of one response: passes each chunk on unchanged (the final event excepted,
+    see the module docstring), raises the violation instead. `aclose` is the end for network rules."""
 
-    __slots__ = ("_guard", "_request_id", "_stream")
+    __slots__ = ("_guard", "_held", "_marker", "_stream")
 
-    def __init__(self, guard: Guardrail, stream: StreamGuard, request_id: str) -> None:
+    def __init__(self, guard: Guardrail, stream: StreamGuard, marker: bytes | None) -> None:
         self._guard = guard
         self._stream = stream
-        self._request_id = request_id
+        self._marker = marker
+        self._held = b""
 
     def feed(self, chunk: bytes) -> bytes:
-        if chunk:
-            violation = self._stream.feed(chunk)
-            if violation is not None:
-                raise violation
+        if not chunk:
+            return chunk
+        violation = self._stream.feed(chunk)
+        if violation is not None:
+            raise violation
+        marker = self._marker
+        if marker is None:
+            return chunk
+        if self._held:
+            chunk = self._held + chunk
+            self._held = b""
+        at = chunk.find(marker)
+        while at > 0 and chunk[at - 1] != 0x0A:  # inside a frame (a text that quotes it): not the event
+            at = chunk.find(marker, at + 1)
+        if at >= 0:  # the final event and anything after it wait for the verdict
+            self._held = chunk[at:]
+            return chunk[:at]
+        cut = chunk.rfind(b"\n") + 1
+        if cut < len(chunk) and marker.startswith(chunk[cut:]):  # it may be the final event, cut short
+            self._held = chunk[cut:]
+            return chunk[:cut]
         return chunk
 
     def close(self) -> bytes:
-        if self._stream.violated:
-            return b""
-        text = self._stream.close_text()
-        if self._guard.is_async:
-            self._guard.spawn(self._guard._after_the_fact(self._request_id, text))
-            return b""
-        violation = self._guard.assess_now(text, "response")
-        if violation is not None:
-            raise violation
-        return b""
+        if not self._stream.violated:
+            violation = self._guard.assess_now(self._stream.close_text(), "response")
+            if violation is not None:
+                raise violation
+        return self._held
+
+    async def aclose(self) -> bytes:
+        if not self._stream.violated:
+            violation = await self._guard.assess(self._stream.close_text(), "response")
+            if violation is not None:
+                raise violation
+        return self._held

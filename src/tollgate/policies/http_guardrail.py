@@ -4,12 +4,14 @@ The gateway POSTs `{"side": "request"|"response", "text": "..."}` as JSON to `ur
 `{"allowed": true|false, "assessment": "why"}` back within `timeout`. `mode: enforce` refuses what
 the service refuses; `mode: monitor` only logs its verdict. When the service is down, slow or answers
 something else, `failOpen` decides (default true: the service's outage must not stop traffic), and a
-warning is logged. Answers (JSON or streamed) are judged once, after they were sent, and a refusal
-is only logged: the pipeline's response hooks are synchronous.
+warning is logged. `timeout` bounds the whole call (connect, send, answer). Answers are judged
+whole: a JSON answer before it is sent (a refusal is the 422), a stream at its end, before its final
+event (a refusal ends it with the client API's in-band error event); see `guardrail`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Literal
 
@@ -53,11 +55,13 @@ class HTTPRule:
     async def ask(self, text: str, side: str) -> tuple[bool, str]:
         params = self._params
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=params.timeout, headers=params.headers)
+            # the whole call is bounded by `timeout` below; httpx's own per-step timeouts only back it up
+            self._client = httpx.AsyncClient(timeout=params.timeout + 1.0, headers=params.headers)
         try:
-            response = await self._client.post(params.url, json={"side": side, "text": text})
+            async with asyncio.timeout(params.timeout):
+                response = await self._client.post(params.url, json={"side": side, "text": text})
             verdict = response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError, TimeoutError) as exc:
             verdict = None
             reason = type(exc).__name__
         else:

@@ -68,13 +68,6 @@ class LimitScopeParams(PolicyParams):
     )
 
 
-def require_distinct_lengths(lengths: Sequence[float]) -> None:
-    """Params check shared by the window lists: two windows of one length would count the same thing
-    twice (the second one is the one to merge into the first)."""
-    if len(set(lengths)) != len(lengths):
-        raise ValueError("limits: two windows have the same length; merge them")
-
-
 class LimitExceededError(RateLimitedError):
     """429 from a limit policy, with the `x-ratelimit-*` headers (and `x-should-retry`) of the refusal."""
 

@@ -10,9 +10,9 @@ from tollgate.errors import GatewayError
 from tollgate.gateway.exchange import ExchangeKey
 from tollgate.policies.attached import AttachedPolicy
 from tollgate.policies.env import BuildEnv
-from tollgate.policies.limits import Limiter, LimitScopeParams, LimitTicket, MeteredWindow, require_distinct_lengths
-from tollgate.policies.params import Duration, PolicyParams
+from tollgate.policies.limits import Limiter, LimitScopeParams, LimitTicket, MeteredWindow
 from tollgate.policies.view import ExchangeView
+from tollgate.policies.windows import RequestWindow, require_distinct_lengths
 
 if TYPE_CHECKING:
     from tollgate.gateway.exchange import Exchange
@@ -21,11 +21,6 @@ __all__ = ["NAME", "RateLimitParams", "RateLimitPolicy", "build"]
 
 NAME = "rate-limit"
 DESCRIPTION = "Requests per window (e.g. 60 per minute and 1000 per day), per key, proxy, provider or end user."
-
-
-class RequestWindow(PolicyParams):
-    requests: int = Field(gt=0, le=1_000_000_000, description="Requests allowed per window.")
-    per: Duration = Field(description="Window length: minute, hour, day, '90s', '5m', '1d' or seconds.")
 
 
 class RateLimitParams(LimitScopeParams):

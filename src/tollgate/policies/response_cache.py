@@ -80,7 +80,10 @@ class SemanticParams(PolicyParams):
         default=None, ge=1, le=8192, description="Ask for embeddings of this size (smaller is a cheaper lookup)."
     )
     max_entries: int = Field(
-        default=1000, ge=1, le=20_000, description="Prompts indexed at most (in all); the oldest go first."
+        default=256,
+        ge=1,
+        le=20_000,
+        description="Prompts indexed at most (memory: in all; Redis: per partition); the oldest go first.",
     )
     timeout: float = Field(default=2.0, gt=0, le=30, description="Seconds the embedding call may take; then no lookup.")
 

@@ -2,8 +2,8 @@
 that fails), e.g. links a model made up. Invert: refuse text that contains any working URL.
 
 Checks run on the whole text, each bounded by `timeout`, at most `maxUrls` of them, concurrently; a
-check that times out counts as a failure. Requests are refused before they go upstream; an answer is
-judged after it was sent and a refusal is logged (the pipeline's response hooks are synchronous).
+check that times out counts as a failure. Requests are refused before they go upstream; a JSON answer
+before it is sent (422); a stream at its end, before its final event (see `guardrail`).
 """
 
 from __future__ import annotations

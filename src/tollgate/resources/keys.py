@@ -33,6 +33,8 @@ class KeyRecord:
     last_used_at: datetime | None = None
     #: Owner-supplied string pairs (team, ticket, ...): never secret.
     metadata: dict[str, str] = field(default_factory=dict)
+    #: The key's own limits as validated JSON (`APIKey.spec.limits`, camelCase); None = no limits.
+    limits: dict[str, object] | None = None
 
     @property
     def masked(self) -> str:

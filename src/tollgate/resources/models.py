@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from tollgate.policies.windows import KeyLimits
 from tollgate.resources.routing import CircuitBreakerSpec, FailoverSpec, RoutingSpec
 
 API_VERSION: Final = "tollgate.dev/v1"
@@ -493,6 +494,11 @@ class APIKeySpec(Model):
         alias="valueFromEnv",
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="Take the key value from env.",
+    )
+    limits: KeyLimits | None = Field(
+        default=None,
+        description="The key's own limits, counted per key: requests, tokens and cost per window, and the "
+        "models it may use (docs/policies.md, 'Limits on an API key').",
     )
 
 

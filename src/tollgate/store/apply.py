@@ -242,18 +242,25 @@ def _apply_key(tx: WriteTx, doc: APIKey, value: str | None) -> ApplyResult:
     name, target = doc.metadata.name, doc.spec.target
     expires_at = to_utc(doc.spec.expires_at)
     target_label = f"{target.kind}/{target.name}"
+    limits = doc.spec.limits.model_dump(mode="json", by_alias=True) if doc.spec.limits is not None else None
     existing = key_rows.live_by_name(tx.conn, name)
     if existing is not None and (existing.target_kind, existing.target_name) == (target.kind, target.name):
         same_value = value is None or key_from_value(value).secret_hash == existing.secret_hash
         if same_value:
-            if existing.expires_at == expires_at:
+            if existing.expires_at == expires_at and existing.limits == limits:
                 return ApplyResult(doc.kind, name, "unchanged", target=target_label)
-            key_rows.set_expiry(tx, existing.id, expires_at)
+            key_rows.update_key(tx, existing.id, expires_at=expires_at, limits=limits)
             return ApplyResult(doc.kind, name, "changed", target=target_label)
     if existing is not None:
         key_rows.revoke(tx, existing.id)
     _, key_value = key_rows.create(
-        tx, target_kind=target.kind, target_name=target.name, name=name, expires_at=expires_at, value=value
+        tx,
+        target_kind=target.kind,
+        target_name=target.name,
+        name=name,
+        expires_at=expires_at,
+        value=value,
+        limits=limits,
     )
     outcome: Outcome = "created" if existing is None else "changed"
     return ApplyResult(doc.kind, name, outcome, key_value=key_value if value is None else None, target=target_label)

@@ -30,6 +30,7 @@ def _record(row: Any) -> KeyRecord:
         revoked_at=to_utc(row.revoked_at),
         last_used_at=to_utc(row.last_used_at),
         metadata=dict(row.metadata or {}),
+        limits=dict(row.limits) if row.limits else None,
     )
 
 
@@ -42,6 +43,7 @@ def create(
     expires_at: datetime | None,
     value: str | None,
     metadata: Mapping[str, str] | None = None,
+    limits: Mapping[str, object] | None = None,
 ) -> tuple[KeyRecord, str]:
     """Insert a key (generated, or from `value`, which must have the key format); returns it and its value."""
     new: NewKey = generate_key() if value is None else key_from_value(value)
@@ -57,6 +59,7 @@ def create(
             created_at=tx.now,
             expires_at=expires_at,
             metadata=dict(metadata or {}),
+            limits=dict(limits) if limits else None,
         )
     )
     tx.bump()
@@ -136,8 +139,9 @@ def update_key(
     name: str | None = None,
     expires_at: datetime | object | None = UNCHANGED,
     metadata: Mapping[str, str] | None = None,
+    limits: Mapping[str, object] | object | None = UNCHANGED,
 ) -> KeyRecord:
-    """Change a key's name, expiry (None clears it) or metadata; its value stays the same."""
+    """Change a key's name, expiry (None clears it), metadata or limits (None clears them); its value stays."""
     record = fetch(tx.conn, key_id)
     values: dict[str, object] = {}
     if name is not None and name != record.name:
@@ -146,6 +150,10 @@ def update_key(
         values["expires_at"] = expires_at
     if metadata is not None and dict(metadata) != record.metadata:
         values["metadata"] = dict(metadata)
+    if limits is not UNCHANGED:
+        new_limits = dict(limits) if isinstance(limits, Mapping) and limits else None
+        if new_limits != record.limits:
+            values["limits"] = new_limits
     if values:
         tx.conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**values))
         tx.bump()
@@ -168,11 +176,6 @@ def remove(tx: WriteTx, key_id: str) -> None:
     result = tx.conn.execute(delete(api_keys).where(api_keys.c.id == key_id))
     if result.rowcount == 0:
         raise ResourceNotFoundError(f"no API key with id {key_id!r}")
-    tx.bump()
-
-
-def set_expiry(tx: WriteTx, key_id: str, expires_at: datetime | None) -> None:
-    tx.conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(expires_at=expires_at))
     tx.bump()
 
 

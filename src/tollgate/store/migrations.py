@@ -151,6 +151,11 @@ def _v9_cache_columns(conn: Connection) -> None:
     add_column_if_missing(conn, schema.usage, schema.usage.c.saved_tokens)
 
 
+def _v10_key_limits(conn: Connection) -> None:
+    """The `limits` column of API keys (an APIKey's own rate, token and cost limits and model list)."""
+    add_column_if_missing(conn, schema.api_keys, schema.api_keys.c.limits)
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, _v1_initial),
     (2, _v2_admin_tokens),
@@ -161,6 +166,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (7, _v7_users_and_audit),
     (8, _v8_versions_contexts_key_metadata),
     (9, _v9_cache_columns),
+    (10, _v10_key_limits),
 ]
 
 

@@ -90,6 +90,8 @@ api_keys = Table(
     Column("last_used_at", _TS),
     #: Free-form string pairs the owner attaches (team, ticket, ...); never secret.
     Column("metadata", _JSON),
+    #: The key's own limits (`APIKey.spec.limits` as validated JSON, camelCase); NULL = none.
+    Column("limits", _JSON),
     Index("ix_api_keys_target", "target_kind", "target_name"),
     Index("ix_api_keys_name", "name"),
 )

@@ -314,10 +314,12 @@ class Store:
         expires_at: datetime | None = None,
         value: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        limits: Mapping[str, object] | None = None,
     ) -> tuple[KeyRecord, str]:
         """Issue a key for an existing provider or proxy; returns the record and the value, shown once.
 
         `value` (e.g. from an env var) must have the key format, else ValueError; otherwise one is generated.
+        `limits` are the key's own limits as validated JSON (`KeyLimits`, camelCase).
         """
         if target_kind not in DEPLOYABLE_KINDS:
             raise ResourceNotFoundError(f"API keys are for {' or '.join(DEPLOYABLE_KINDS)}, not {target_kind}")
@@ -331,6 +333,7 @@ class Store:
                 expires_at=to_utc(expires_at),
                 value=value,
                 metadata=metadata,
+                limits=limits,
             )
 
     def get_key(self, key_id: str) -> KeyRecord:
@@ -349,12 +352,14 @@ class Store:
         name: str | None = None,
         expires_at: datetime | object | None = key_rows.UNCHANGED,
         metadata: Mapping[str, str] | None = None,
+        limits: Mapping[str, object] | object | None = key_rows.UNCHANGED,
     ) -> KeyRecord:
-        """Change a key's display name, expiry (None clears it) or metadata; the value stays valid."""
+        """Change a key's display name, expiry (None clears it), metadata or limits (None clears them);
+        the value stays valid."""
         if isinstance(expires_at, datetime):
             expires_at = to_utc(expires_at)
         with write_tx(self._engine, self._gate) as tx:
-            return key_rows.update_key(tx, key_id, name=name, expires_at=expires_at, metadata=metadata)
+            return key_rows.update_key(tx, key_id, name=name, expires_at=expires_at, metadata=metadata, limits=limits)
 
     def regenerate_key(self, key_id: str) -> tuple[KeyRecord, str]:
         """A new value for the same key id; the old value is refused from the next gateway reload."""

@@ -8,10 +8,12 @@ so the gateway's event loop does no logging work at all. A record holds no key, 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TextIO
 
 import orjson
@@ -26,8 +28,20 @@ ACCESS_LOG_ENV = "TOLLGATE_ACCESS_LOG"
 ACCESS_LOG_FORMAT_ENV = "TOLLGATE_ACCESS_LOG_FORMAT"
 
 
+@lru_cache(maxsize=256)
+def _second(second: int) -> str:
+    """`2026-11-02T00:01:00` for a unix second: made once per second, as a batch's records share a few."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
 def _time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO 8601 UTC with milliseconds, as `datetime.isoformat(timespec="milliseconds")` writes it (the
+    time rounded to microseconds, then cut to milliseconds), at a tenth of its cost."""
+    fraction, second = math.modf(ts)  # rounded as datetime.fromtimestamp rounds (half to even)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    return f"{_second(int(second))}.{micros // 1000:03d}Z"
 
 
 def json_line(r: UsageRecord) -> bytes:

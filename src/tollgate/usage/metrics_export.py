@@ -112,6 +112,18 @@ def _gateway_metrics(node: Node, state: GatewayState) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "tollgate_ready", "1 when the data port's readiness probe answers 200.", value=1 if readiness.check()[0] else 0
     )
+    counters = state.policy_services.counters
+    if counters.failures:
+        family = CounterMetricFamily(
+            "tollgate_limit_counter_failures",
+            "Calls to the limit counters that failed (backend down or slower than its timeout), by "
+            "operation (acquire: the request went through uncounted or was refused, per the fail switch; "
+            "adjust: a settle was lost).",
+            labels=["backend", "operation", "fail"],
+        )
+        for operation, count in counters.failures.items():
+            family.add_metric([counters.backend, operation, counters.fail_mode], count)
+        yield family
 
 
 def node_registry(node: Node | None, metrics_dir: str | None) -> CollectorRegistry:

@@ -6,8 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tollgate.console.api import ApiError, ConsoleApi
-from tollgate.console.pages import Page, checked_form, redirect, render, signed_in
+from tollgate.console.api import ApiError
+from tollgate.console.pages import Page, api_for, checked_form, redirect, render, signed_in
 from tollgate.console.session import (
     CSRF_FIELD,
     clear_session,
@@ -37,7 +37,7 @@ async def login(request: Request) -> Response:
     username = str(form.get("username", "")).strip()
     if not login_csrf_matches(request, form.get(CSRF_FIELD)):
         return _login_form(request, username, "The form expired: please sign in again.", 403)
-    api = ConsoleApi(request.app.state.api_app, None, request.client.host if request.client else "127.0.0.1")
+    api = api_for(request, None)
     try:
         answer = await api.call(
             "POST", "/login", json={"username": username, "password": str(form.get("password", ""))}

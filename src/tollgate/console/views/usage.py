@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -104,7 +105,7 @@ async def usage_page(request: Request) -> Response:
         "records": records["items"],
         "chart_json": json.dumps(traffic),
         "latency_json": json.dumps(latency_cost),
-        "export_query": "&".join(f"{k}={v}" for k, v in params.items() if k != "from") + f"&range={choice}",
+        "export_query": urlencode({**{k: v for k, v in params.items() if k != "from"}, "range": choice}),
     }
     return render(request, Page("usage.html", "Usage", nav="usage", context=context), session)
 

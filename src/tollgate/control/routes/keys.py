@@ -11,12 +11,18 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from tollgate.control.deps import StoreDep
 from tollgate.control.pagination import PAGE_HEADERS, AfterParam, LimitParam, page_of, set_next
 from tollgate.control.schemas import DeployableKind, KeyCreate, KeyCreated, KeyInfo, KeyTargetRef, KeyUpdate
+from tollgate.policies.windows import KeyLimits
 from tollgate.resources.keys import KeyRecord
 from tollgate.resources.models import NAME_PATTERN
 from tollgate.store.key_rows import UNCHANGED
 
 router = APIRouter(tags=["keys"])
 KeyIdParam = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$", description="The 12-hex id of a key (tg_<id>_...).")]
+
+
+def _limits(limits: KeyLimits | None) -> dict[str, object] | None:
+    """What the store keeps of validated limits: their JSON form, camelCase (as an APIKey document has it)."""
+    return limits.model_dump(mode="json", by_alias=True) if limits is not None else None
 
 
 def key_info(record: KeyRecord) -> KeyInfo:
@@ -38,14 +44,23 @@ def key_info(record: KeyRecord) -> KeyInfo:
         last_used_at=record.last_used_at,
         revoked_at=record.revoked_at,
         metadata=record.metadata,
+        limits=KeyLimits.model_validate(record.limits) if record.limits else None,
     )
 
 
 @router.post("/keys", status_code=201)
 def create_key(store: StoreDep, body: KeyCreate) -> KeyCreated:
-    """Issue a key for an existing provider or proxy (404 if it does not exist). The value is shown once."""
+    """Issue a key for an existing provider or proxy (404 if it does not exist). The value is shown once.
+
+    `limits` (optional) are the key's own limits; 422 when they set nothing, repeat a window length, or
+    give a `per` that is not a duration (`minute`, `90s`, `5m`, `1d`, seconds)."""
     record, value = store.create_key(
-        body.target.kind, body.target.name, body.name, body.expires_at, metadata=body.metadata
+        body.target.kind,
+        body.target.name,
+        body.name,
+        body.expires_at,
+        metadata=body.metadata,
+        limits=_limits(body.limits),
     )
     return KeyCreated(**key_info(record).model_dump(), value=value)
 
@@ -77,9 +92,12 @@ def get_key(store: StoreDep, key_id: KeyIdParam) -> KeyInfo:
 
 @router.patch("/keys/{key_id}")
 def update_key(store: StoreDep, key_id: KeyIdParam, body: KeyUpdate) -> KeyInfo:
-    """Change the display name, expiry or metadata; the key's value keeps working (until a new expiry)."""
+    """Change the display name, expiry, metadata or limits (`limits: null` removes them); the key's value
+    keeps working (until a new expiry). Gateways apply new limits within a second. `limits` are checked
+    as on create (422 when they set nothing, repeat a window length, or give an unknown duration)."""
     expires = body.expires_at if "expires_at" in body.model_fields_set else UNCHANGED
-    return key_info(store.update_key(key_id, name=body.name, expires_at=expires, metadata=body.metadata))
+    limits = _limits(body.limits) if "limits" in body.model_fields_set else UNCHANGED
+    return key_info(store.update_key(key_id, name=body.name, expires_at=expires, metadata=body.metadata, limits=limits))
 
 
 @router.post("/keys/{key_id}/regenerate")

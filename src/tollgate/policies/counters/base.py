@@ -75,8 +75,15 @@ class CountersUnavailableError(Exception):
 class Counters(Protocol):
     """Where limit counts live: one instance per gateway process, shared by every route's policies."""
 
-    #: how many times the backend was unreachable (for the metrics endpoint)
+    #: "memory" or "redis": the `backend` label of the failure metric
+    backend: str
+    #: how many times the backend was unreachable, all operations together
     unavailable_total: int
+    #: failed calls by operation ("acquire": a request let through or refused by the fail switch,
+    #: "adjust": a settle lost), read by the metrics endpoint at scrape time
+    failures: dict[str, int]
+    #: the fail switch, "open" or "closed" (in-process counters cannot fail: "open")
+    fail_mode: str
 
     async def acquire(self, windows: Sequence[Window], amounts: Sequence[int], scope: str = "") -> Acquired:
         """Charge `amounts[i]` to `windows[i]` for every i if all have room, else charge nothing.

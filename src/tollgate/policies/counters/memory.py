@@ -33,7 +33,10 @@ class MemoryCounters:
         self._counts: dict[str, int] = {}
         self._expires: dict[str, float] = {}
         self._next_sweep = 0.0
+        self.backend = "memory"
         self.unavailable_total = 0
+        self.failures: dict[str, int] = {}
+        self.fail_mode = "open"
 
     async def acquire(self, windows: Sequence[Window], amounts: Sequence[int], scope: str = "") -> Acquired:
         now = self._clock()

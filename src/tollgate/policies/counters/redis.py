@@ -5,8 +5,10 @@ edges. Keys are `<prefix><window key>:<period>` with a TTL of two window lengths
 reads the previous period). When Redis is unreachable or slower than `timeout`, the `fail_open`
 switch decides: let the request through uncounted (fail open, the default: an outage of the
 counter store must not become an outage of the gateway) or refuse it (fail closed: a budget that
-must never be exceeded). Either way `unavailable_total` goes up and a warning is logged (at most
-one line per 10 seconds, with the count since the last one).
+must never be exceeded). Either way the failure is counted by operation (`failures`, exported on
+/metrics as `tollgate_limit_counter_failures_total`) and logged: one warning when an outage starts,
+at most one more per 10 seconds while it lasts (with the count since the last), and one line when
+Redis answers again. The lines name the error type only: never the URL (it may hold a password).
 """
 
 from __future__ import annotations
@@ -129,9 +131,13 @@ class RedisCounters:
         self.fail_open = fail_open
         self._acquire = client.register_script(_ACQUIRE)
         self._adjust = client.register_script(_ADJUST)
+        self.backend = "redis"
+        self.fail_mode = "open" if fail_open else "closed"
         self.unavailable_total = 0
+        self.failures: dict[str, int] = {"acquire": 0, "adjust": 0}
         self._unlogged = 0
         self._next_log = 0.0
+        self._failing = False
 
     @classmethod
     def from_url(
@@ -151,10 +157,12 @@ class RedisCounters:
             async with asyncio.timeout(self._timeout):
                 raw: Any = await self._acquire(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as exc:
-            self._unavailable(exc)
+            self._unavailable("acquire", exc)
             if self.fail_open:
                 return Acquired(True, (), 0.0, (), degraded=True)
             raise CountersUnavailableError("the limit counters are unavailable") from None
+        if self._failing:
+            self._recovered()
         values = [int(v) for v in raw]
         states: list[WindowState] = []
         slots: list[str] = []
@@ -174,7 +182,7 @@ class RedisCounters:
             async with asyncio.timeout(self._timeout):
                 await self._adjust(keys=[s for s, _ in pairs], args=[d for _, d in pairs])
         except (RedisError, OSError, TimeoutError) as exc:
-            self._unavailable(exc)
+            self._unavailable("adjust", exc)
 
     def adjust_nowait(self, slots: Sequence[str], deltas: Sequence[int]) -> bool:
         return False
@@ -182,16 +190,27 @@ class RedisCounters:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _unavailable(self, exc: BaseException) -> None:
+    def _unavailable(self, operation: str, exc: BaseException) -> None:
         self.unavailable_total += 1
+        self.failures[operation] += 1
         self._unlogged += 1
         now = time.monotonic()
-        if now >= self._next_log:
+        if not self._failing or now >= self._next_log:
             log.warning(
                 "limit counters: Redis unavailable (%s), %d call(s) failed %s since the last report",
                 type(exc).__name__,
                 self._unlogged,
-                "open" if self.fail_open else "closed",
+                self.fail_mode,
             )
+            self._failing = True
             self._unlogged = 0
             self._next_log = now + _LOG_EVERY
+
+    def _recovered(self) -> None:
+        self._failing = False
+        if self._unlogged:
+            log.warning(
+                "limit counters: %d more call(s) failed %s before Redis answered", self._unlogged, self.fail_mode
+            )
+            self._unlogged = 0
+        log.warning("limit counters: Redis answers again (%d failed call(s) in all so far)", self.unavailable_total)
