@@ -125,7 +125,7 @@ def test_delete_and_secrets(api: LiveAPI, resources: Path) -> None:
 
 def test_bad_token_exits_4(api: LiveAPI) -> None:
     result = run("get", "providers", "--token", "wrong")
-    assert result.exit_code == 4 and "invalid admin token" in result.stderr
+    assert result.exit_code == 4 and "invalid, expired or revoked token: send a user's token" in result.stderr
 
 
 def test_connection_refused_exits_3(monkeypatch: pytest.MonkeyPatch) -> None:

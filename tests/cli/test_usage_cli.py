@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from tests.cli.conftest import LiveAPI
 from tests.usage_records import usage_record
 from tollgate.cli import main
-from tollgate.cli.usage import parse_period
+from tollgate.cli._times import parse_duration
 from tollgate.usage.record import UsageRecord
 
 
@@ -104,7 +104,7 @@ def test_prices(api: LiveAPI) -> None:
 
 def test_errors_exit_with_stable_codes(api: LiveAPI, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = run("usage", "--since", "yesterday")
-    assert bad.exit_code == 2 and "30m, 1h, 24h, 7d" in bad.output
+    assert bad.exit_code == 2 and "use a number and a unit: 30m, 12h, 90d, 2w" in bad.output
     refused = run("usage", "--status", "tea")
     assert refused.exit_code == 1
     assert refused.stderr.splitlines() == [
@@ -119,6 +119,6 @@ def test_errors_exit_with_stable_codes(api: LiveAPI, monkeypatch: pytest.MonkeyP
     assert run("usage", "export").exit_code == 3
 
 
-def test_parse_period() -> None:
-    assert parse_period("90m").total_seconds() == 5400
-    assert parse_period("2w").days == 14
+def test_durations_are_parsed_in_one_place() -> None:
+    assert parse_duration("90m", "--since").total_seconds() == 5400
+    assert parse_duration("2w", "--since").days == 14

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 
@@ -67,8 +68,13 @@ async def test_a_keyless_request_is_refused_before_its_body_is_read(api: int) ->
     status, response = await exchange(api, put_head(api, 100_000_000))
     assert status == 401
     assert b'"type":"unauthorized"' in response and b"www-authenticate: bearer" in response.lower()
-    status, _ = await exchange(api, put_head(api, 100_000_000, "wrong-token"))
+    accepted = "a user's token (from `tollgate login` or `tollgate tokens create`) or the value of TOLLGATE_ADMIN_TOKEN"
+    message = json.loads(response.split(b"\r\n\r\n", 1)[1])["error"]["message"]
+    assert message == f"missing token: send 'Authorization: Bearer <token>' with {accepted}"
+    status, response = await exchange(api, put_head(api, 100_000_000, "wrong-token"))
     assert status == 401
+    message = json.loads(response.split(b"\r\n\r\n", 1)[1])["error"]["message"]
+    assert message == f"invalid, expired or revoked token: send {accepted}"
 
 
 async def test_a_body_over_the_cap_is_413_even_with_a_good_token(api: int) -> None:
@@ -103,11 +109,11 @@ async def test_repeated_bad_tokens_are_logged_and_backed_off(api: int, caplog: p
     status, response = await exchange(api, head.replace(b"guess-%d", ADMIN_TOKEN.encode()))
     assert status == 429  # blocked clients are not even checked: the right token waits too
     assert b"retry-after: 30\r\n" in response.lower()
-    rejected = [r.getMessage() for r in caplog.records if "admin token rejected" in r.getMessage()]
+    rejected = [r.getMessage() for r in caplog.records if "management API token rejected" in r.getMessage()]
     assert len(rejected) == 10  # the 11th and 12th were refused unchecked, without a log line each
-    assert rejected[0].startswith("admin token rejected: client=127.0.0.1 fp=")
+    assert rejected[0].startswith("management API token rejected: client=127.0.0.1 fp=")
     assert all("guess-" not in line for line in rejected)
-    assert any("blocked for 30 s after 10 failed admin tokens" in r.getMessage() for r in caplog.records)
+    assert any("blocked for 30 s after 10 failed tokens" in r.getMessage() for r in caplog.records)
 
 
 def test_the_node_and_the_guard_share_one_default() -> None:

@@ -140,6 +140,8 @@ MATRIX: list[Op] = [
     Op("GET", "/whoami", 200, ALL, ""),
     Op("GET", "/policies", 200, ALL, ""),  # the catalogue of built-in policies: any authenticated caller
     Op("GET", "/tokens", 200, ALL, ""),
+    Op("GET", "/jobs", 200, ALL, ""),  # one's own apply jobs
+    Op("GET", "/jobs/{job_id}", 200, ALL, "", params={"job_id": "{job}"}),
     Op("POST", "/tokens", 201, ALL, "", {"name": "mine"}),
     Op("GET", "/tokens/{token_id}", 200, ALL, "", params={"token_id": "{spare}"}),
     Op("POST", "/tokens/{token_id}/rotate", 200, ALL, "", {}, {"token_id": "{spare}"}),
@@ -188,7 +190,13 @@ def _world(admin: TestClient, role: str) -> dict[str, str]:
     token = admin.post("/api/v1/tokens", json={"name": "main", "user": f"as-{role}"}).json()
     spare = admin.post("/api/v1/tokens", json={"name": "spare", "user": f"as-{role}"}).json()
     other = admin.post("/api/v1/tokens", json={"name": "ci", "user": "bystander"}).json()
-    return {"key_id": key["id"], "token": token["value"], "spare": spare["id"], "other": other["id"]}
+    as_role = {"Authorization": f"Bearer {token['value']}"}
+    job = admin.post(
+        "/api/v1/apply", params={"async": "true"}, json={"documents": []}, headers=as_role
+    )  # needs nothing
+    assert job.status_code == 202, job.text
+    ids = {"key_id": key["id"], "token": token["value"], "spare": spare["id"], "other": other["id"]}
+    return {**ids, "job": job.json()["id"]}
 
 
 def _call(client: TestClient, op: Op, ids: Mapping[str, str], token: str) -> Any:
@@ -254,7 +262,8 @@ def test_every_operation_of_the_api_is_in_the_matrix_and_documents_its_permissio
     by_operation = {k: op for k, op in by_operation.items() if k in served}
     for (method, path), op in by_operation.items():
         operation = spec["paths"][path][method.lower()]
-        if path.startswith(("/api/v1/tokens", "/api/v1/whoami", "/api/v1/policies")) or path.endswith("/password"):
+        own = ("/api/v1/tokens", "/api/v1/whoami", "/api/v1/policies", "/api/v1/jobs")
+        if path.startswith(own) or path.endswith("/password"):
             assert operation["x-permission"] == "self", (method, path)  # own account: anyone; others': admin
             assert set(operation["x-roles"]) == ALL
         elif isinstance(op.permission, str):

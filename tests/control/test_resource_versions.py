@@ -37,13 +37,23 @@ def test_a_stale_version_is_409_in_header_or_body(client: TestClient) -> None:
     assert client.put("/api/v1/providers/openai", json=provider(), headers={"If-Match": "*"}).status_code == 200
 
 
-def test_header_and_body_versions_must_agree_and_be_well_formed(client: TestClient) -> None:
+def test_header_and_body_versions_that_disagree_are_409_and_must_be_well_formed(client: TestClient) -> None:
     version = client.put("/api/v1/providers/openai", json=provider()).json()["resourceVersion"]
     body = provider()
     body["metadata"]["resourceVersion"] = version
     other = str(int(version) + 5)
     disagree = client.put("/api/v1/providers/openai", json=body, headers={"If-Match": f'"{other}"'})
-    assert disagree.status_code == 422 and disagree.json()["error"]["errors"][0]["field"] == "metadata.resourceVersion"
+    # two preconditions, at most one current: a failed precondition (409), as for a stale one
+    assert disagree.status_code == 409
+    assert disagree.json()["error"]["message"] == (
+        f"LLMProvider 'openai': If-Match asks for version {other} and resourceVersion for {version}: at most one "
+        "of them is current; read the resource again"
+    )
+    deleting = client.delete(
+        "/api/v1/providers/openai", params={"resourceVersion": version}, headers={"If-Match": f'"{other}"'}
+    )
+    assert deleting.status_code == 409 and "at most one of them is current" in deleting.json()["error"]["message"]
+    assert client.get("/api/v1/providers/openai").status_code == 200
     bad = client.put("/api/v1/providers/openai", json=provider(), headers={"If-Match": "abc"})
     assert bad.status_code == 422 and bad.json()["error"]["errors"][0]["field"] == "If-Match"
 

@@ -342,3 +342,20 @@ async def test_suspension_and_recovery_are_logged_once_each(caplog: pytest.LogCa
         "provider a is back in service (a trial request succeeded)",
         "provider a suspended for 9 s: it answered 429 with Retry-After",
     ]
+
+
+async def test_a_trial_picked_for_a_retry_is_freed_when_the_client_leaves_during_the_backoff(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(failover, "_backoff", lambda settings, retry: 10.0)  # a long wait to be cut short
+    r = route(circuitBreaker={"failures": 1, "suspendFor": 0.05})
+    b = r.targets[1].health
+    b.failed(0.05, 1, time.monotonic())
+    await asyncio.sleep(0.06)  # b is half-open
+    task = asyncio.create_task(call(r, Upstreams({"a": [UpstreamConnectError("refused")], "b": []})))
+    await asyncio.sleep(0.02)
+    assert b.probing, "b's trial is taken by the retry, which is waiting"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not b.probing and b.acquire(time.monotonic())

@@ -1,22 +1,37 @@
 """`tollgate apply -f FILE|DIR`: validate resource YAML locally, then apply it through the management API.
 
 Idempotent: says created / changed / unchanged per resource. `--dry-run` only reports what would
-happen; `--prune -l SELECTOR` also deletes what that labelled set no longer names. A large batch is
-written by the server in chunks; the CLI waits for it (`--timeout`), and a late answer is reported as
-such, never as "cannot reach".
+happen; `--prune -l SELECTOR` also deletes what that labelled set no longer names. A large batch runs
+as a job on the server (`POST /apply?async=true`): the CLI follows it, printing progress on stderr,
+for up to `--timeout` seconds; a job still running then is reported as such (with its URL), never
+as "cannot reach".
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from tollgate.cli._app import Application, api_command
 from tollgate.cli._documents import filename_option, wire_documents
 
-#: Above this many documents the CLI says it is waiting for a long apply.
+#: Above this many documents the apply runs as a server-side job the CLI follows, printing progress.
 LARGE_BATCH = 500
+
+
+class _Progress:
+    """Prints "applied N of M documents (state)" on stderr each time the job's count or state moves."""
+
+    def __init__(self) -> None:
+        self._last: tuple[int, str] = (-1, "")
+
+    def __call__(self, job: dict[str, Any]) -> None:
+        seen = (int(job["done"]), str(job["state"]))
+        if seen != self._last and job["state"] != "queued":
+            self._last = seen
+            click.echo(f"  applied {job['done']:,} of {job['total']:,} documents ({job['state']})", err=True)
 
 
 @click.command()
@@ -54,9 +69,11 @@ def apply(
         "prune": prune,
         "selector": selector,
     }
-    if len(documents) > LARGE_BATCH and app.output == "table":
-        click.echo(f"Applying {len(documents)} documents (waiting up to {timeout:.0f} s)...", err=True)
-    report = app.call(lambda c: c.post("/apply", body, timeout=timeout))
+    if len(documents) > LARGE_BATCH:
+        click.echo(f"Applying {len(documents)} documents as a job (waiting up to {timeout:.0f} s)...", err=True)
+        report = app.call(lambda c: c.apply(body, timeout=timeout, progress=_Progress()))
+    else:
+        report = app.call(lambda c: c.post("/apply", body, timeout=timeout))
     results = report["results"]
     if app.output != "table":
         app.emit([{k: v for k, v in r.items() if k not in ("before", "after")} for r in results])

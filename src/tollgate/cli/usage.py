@@ -6,31 +6,21 @@ A client of the management API like every other command: it never opens the data
 from __future__ import annotations
 
 import functools
-import re
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import click
 
 from tollgate.cli._app import Application, api_command
+from tollgate.cli._times import parse_duration
 from tollgate.control.client import ManagementClient
 from tollgate.usage.summary import align, format_records, format_summary
 
-_PERIOD = re.compile(r"^(\d+)([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DIMENSIONS = ("provider", "proxy", "key", "model", "status", "gateway")
 _TIME = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def parse_period(text: str) -> timedelta:
-    """'30m', '1h', '24h', '7d', '2w' -> timedelta; click.BadParameter otherwise."""
-    match = _PERIOD.match(text.strip())
-    if match is None or int(match.group(1)) == 0:
-        raise click.BadParameter("use a number and a unit: 30m, 1h, 24h, 7d, 2w", param_hint="--since")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 def filter_options(func: _F) -> _F:
@@ -57,7 +47,7 @@ def filter_options(func: _F) -> _F:
         if since is not None and start is not None:
             raise click.UsageError("give --since or --from, not both")
         if start is None:
-            start = datetime.now(UTC) - parse_period(since or "24h")
+            start = datetime.now(UTC) - parse_duration(since or "24h", "--since")
         params = {
             "from": _iso(start),
             "to": _iso(end) if end is not None else None,

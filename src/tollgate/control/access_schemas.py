@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from tollgate.control.permissions import Role
 from tollgate.control.schemas import APIModel
@@ -29,6 +29,14 @@ def _future(value: datetime | None) -> datetime | None:
 
 
 class UserCreate(APIModel):
+    #: A service account signs in with tokens only: the schema says so, not only the server.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"kind": {"const": "service"}}, "required": ["kind"]},
+            "then": {"properties": {"password": {"type": "null"}}},
+        }
+    )
+
     name: str = Field(pattern=NAME_PATTERN, max_length=63)
     kind: UserKind = Field("user", description="'user': a person (may log in with a password); 'service': tokens only.")
     role: Role

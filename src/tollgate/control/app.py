@@ -20,7 +20,20 @@ from tollgate.control.auth import AdminAuth, require_permission
 from tollgate.control.errors import install_error_handlers
 from tollgate.control.guard import DEFAULT_ADMIN_MAX_BODY, AdminGuard
 from tollgate.control.health import health_router
-from tollgate.control.routes import apply, audit, deployments, keys, login, policies, resources, secrets, usage, users
+from tollgate.control.jobs import JobRegistry
+from tollgate.control.routes import (
+    apply,
+    audit,
+    deployments,
+    jobs,
+    keys,
+    login,
+    policies,
+    resources,
+    secrets,
+    usage,
+    users,
+)
 from tollgate.control.schemas import ErrorResponse
 from tollgate.security.backoff import FailureBackoff
 from tollgate.store import Store
@@ -73,6 +86,7 @@ def create_app(
     )
     app.state.store = store
     app.state.auth = auth or AdminAuth(store)
+    app.state.jobs = JobRegistry()
     install_error_handlers(app)
     app.state.backoff = FailureBackoff() if backoff is None else backoff
     app.add_middleware(
@@ -97,7 +111,7 @@ def create_app(
             return Response(render(), media_type=METRICS_CONTENT_TYPE)
 
     guarded = [Depends(require_permission), Depends(record_changes, scope="function")]
-    for module in (resources, secrets, keys, deployments, apply, usage, users, audit, policies):
+    for module in (resources, secrets, keys, deployments, apply, jobs, usage, users, audit, policies):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded, responses=_ERRORS)
     login_errors: dict[int | str, dict[str, object]] = {c: _ERRORS[c] for c in (401, 413, 422, 429)}
     app.include_router(login.router, prefix=API_PREFIX, responses=login_errors)
@@ -114,6 +128,8 @@ def _describe_permissions(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = build()
+        schema["components"]["schemas"].update(apply.BODY_SCHEMAS)
+        _absent_not_null(schema)
         for path, operations in schema["paths"].items():
             if not path.startswith(API_PREFIX + "/") or path == f"{API_PREFIX}/login":
                 continue
@@ -126,3 +142,18 @@ def _describe_permissions(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _absent_not_null(schema: dict[str, Any]) -> None:
+    """An optional query, header or path parameter is absent or a string: never JSON null (a query or
+    header cannot carry one; generated clients sent the text "null"). FastAPI documents `str | None`
+    parameters as `anyOf: [..., {type: null}]`; keep the non-null branch."""
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                branches = parameter.get("schema", {}).get("anyOf")
+                if not parameter.get("required") and branches:
+                    kept = [b for b in branches if b.get("type") != "null"]
+                    if len(kept) == 1 and len(kept) < len(branches):
+                        rest = {k: v for k, v in parameter["schema"].items() if k != "anyOf"}
+                        parameter["schema"] = {**kept[0], **rest}

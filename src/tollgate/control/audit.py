@@ -10,7 +10,6 @@ entry (no documents). Secret values are never read; `mask` hides any that a docu
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from tollgate.control.auth import Principal, require_permission
+from tollgate.control.body import json_body
 from tollgate.control.permissions import relative
 from tollgate.store.audit_log import Change
 from tollgate.store.audit_state import EVERY, MASK, Selector
@@ -26,6 +26,9 @@ from tollgate.store.records import STORED_KINDS
 from tollgate.types import JSONObject, JSONValue
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Operations that record their own changes (`apply_run.run_apply`): an apply may finish after its request
+#: (a job), and a large one's before/after reads need to happen around its chunks, off the event loop.
+SELF_AUDITED = frozenset({"/apply"})
 _COLLECTION_KINDS = {"templates": "ProviderTemplate", "providers": "LLMProvider", "proxies": "LLMProxy"}
 #: Spec fields whose value is a secret wherever they appear; header maps whose credential-looking values are.
 _SECRET_FIELDS = frozenset({"value", "password", "token", "apikey", "api_key"})
@@ -165,11 +168,11 @@ async def record_changes(
         yield
         return
     path = request.scope["route"].path_format
+    if relative(path) in SELF_AUDITED:
+        yield
+        return
     params = {k: str(v) for k, v in request.path_params.items()}
-    try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
-        body = None
+    body = await json_body(request)
     audit = request.app.state.store.audit
     found = plan(request.method, path, params, body)
     before = await run_in_threadpool(audit.snapshot, found.selectors) if found is not None else {}

@@ -10,7 +10,6 @@ permission (`permissions`) is a 403 naming the permission.
 from __future__ import annotations
 
 import hmac
-import json
 import os
 from dataclasses import dataclass
 from typing import Annotated
@@ -20,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tollgate.control import permissions
+from tollgate.control.body import json_body
 from tollgate.errors import AccessDeniedError
 from tollgate.store import Store
 from tollgate.store.audit_log import Actor
@@ -113,10 +113,7 @@ async def require_permission(request: Request, principal: Annotated[Principal, D
 
 async def _document_kinds(request: Request) -> tuple[list[str], bool]:
     """The kinds of an apply body's documents and whether it deploys (malformed bodies: left to validation)."""
-    try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
-        return [], False
+    body = await json_body(request)
     if not isinstance(body, dict):
         return [], False
     documents = body.get("documents")

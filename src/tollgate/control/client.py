@@ -13,6 +13,7 @@ Every failure becomes one of four exceptions, so a caller maps them to exit code
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -36,7 +37,7 @@ class ManagementError(Exception):
 
 
 class AuthFailedError(ManagementError):
-    """401: the admin token is missing or not accepted."""
+    """401: the token is missing or not accepted (wrong, expired or revoked)."""
 
 
 class ForbiddenError(ManagementError):
@@ -146,19 +147,51 @@ class ManagementClient:
             return response
         self._raise(response)
 
+    def apply(self, body: object, *, timeout: float, progress: Callable[[Any], object], poll: float = 0.5) -> Any:
+        """POST /apply as a job and wait for it (`progress(job)` after each poll); the answer of the apply.
+
+        A job's failure raises what the synchronous call would have (same status, message and
+        details); waiting past `timeout` seconds raises `TimedOutError` naming the job, which goes on.
+        A server without jobs answers the POST itself: that answer is returned as is.
+        """
+        response = self.send("POST", "/apply", params={"async": "true"}, json=body)
+        if response.status_code != 202:
+            return response.json()
+        job = response.json()
+        deadline = time.monotonic() + timeout
+        while job["state"] in ("queued", "running"):
+            if time.monotonic() > deadline:
+                raise TimedOutError(
+                    0,
+                    f"the apply is still running on the server as job {job['id']} ({job['done']} of {job['total']} "
+                    f"documents applied after {timeout:.0f} s); follow it at {self.url}{API_PREFIX}/jobs/{job['id']} "
+                    "or give more time with --timeout",
+                )
+            time.sleep(poll)
+            job = self.get(f"/jobs/{job['id']}")
+            progress(job)
+        if job["state"] == "failed":
+            error = job.get("error") or {}
+            raise error_from(int(error.get("status", 500)), {"error": error})
+        return job["result"]
+
     @staticmethod
-    def _raise(response: httpx.Response, body: Any = None) -> NoReturn:
-        if body is None:
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-        error = body.get("error") if isinstance(body, dict) else None
-        message = str(error.get("message")) if isinstance(error, dict) else f"HTTP {response.status_code}"
-        details = error.get("errors") if isinstance(error, dict) else None
-        cls = {401: AuthFailedError, 403: ForbiddenError, 404: NotFoundError, 409: ConflictError}.get(
-            response.status_code, ManagementError
-        )
-        if cls is AuthFailedError:
-            message = f"{message} (set --token, TOLLGATE_TOKEN or TOLLGATE_ADMIN_TOKEN to a valid token)"
-        raise cls(response.status_code, message, details if isinstance(details, list) else None)
+    def _raise(response: httpx.Response) -> NoReturn:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        raise error_from(response.status_code, body)
+
+
+def error_from(status: int, body: Any) -> ManagementError:
+    """The exception for an error answer (`body` is the API's `{"error": {...}}`, or anything else)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    message = str(error.get("message")) if isinstance(error, dict) else f"HTTP {status}"
+    details = error.get("errors") if isinstance(error, dict) else None
+    cls = {401: AuthFailedError, 403: ForbiddenError, 404: NotFoundError, 409: ConflictError}.get(
+        status, ManagementError
+    )
+    if cls is AuthFailedError:
+        message = f"{message} (set --token, TOLLGATE_TOKEN or TOLLGATE_ADMIN_TOKEN to a valid token)"
+    return cls(status, message, details if isinstance(details, list) else None)

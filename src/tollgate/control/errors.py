@@ -81,9 +81,28 @@ def allowed_methods(request: Request) -> str:
 
 
 def validation_response(exc: ResourceValidationError) -> JSONResponse:
-    errors = exc.errors if isinstance(exc, ResourceValidationGroupError) else [exc]
-    details = [{"resource": e.document, "field": e.field, "reason": e.reason} for e in errors]
-    return error_response(422, str(exc), kind="validation_error", details=details)
+    status, body = error_body(exc)
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
+    """The status and `error` object the API answers for an exception (a job's `error` reuses it)."""
+    details: list[dict[str, str]] = []
+    if isinstance(exc, ResourceValidationError):
+        errors = exc.errors if isinstance(exc, ResourceValidationGroupError) else [exc]
+        details = [{"resource": e.document, "field": e.field, "reason": e.reason} for e in errors]
+        status, kind, message = 422, "validation_error", str(exc)
+    elif isinstance(exc, ResourceNotFoundError):
+        status, kind, message = 404, _TYPES[404], str(exc)
+    elif isinstance(exc, ResourceConflictError):
+        status, kind, message = 409, _TYPES[409], str(exc)
+    elif isinstance(exc, AccessDeniedError):
+        details = [{"resource": "permission", "field": exc.permission, "reason": f"not granted to role {exc.role!r}"}]
+        status, kind, message = 403, _TYPES[403], str(exc)
+    else:
+        log.error("operation failed: %s", type(exc).__name__)
+        status, kind, message = 500, "internal", f"internal error ({type(exc).__name__})"
+    return status, {"status": status, "type": kind, "message": message, "errors": details}
 
 
 def _document_errors(request: Request, body: object) -> ResourceValidationError | None:
@@ -124,20 +143,9 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return _request_validation(request, exc)
 
-    async def on_resource_invalid(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ResourceValidationError)
-        return validation_response(exc)
-
-    async def on_not_found(_request: Request, exc: Exception) -> JSONResponse:
-        return error_response(404, str(exc))
-
-    async def on_conflict(_request: Request, exc: Exception) -> JSONResponse:
-        return error_response(409, str(exc))
-
-    async def on_denied(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, AccessDeniedError)
-        detail = {"resource": "permission", "field": exc.permission, "reason": f"not granted to role {exc.role!r}"}
-        return error_response(403, str(exc), details=[detail])
+    async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+        status, body = error_body(exc)
+        return JSONResponse({"error": body}, status_code=status)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -151,9 +159,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, f"internal error ({type(exc).__name__})", kind="internal")
 
     app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(ResourceValidationError, on_resource_invalid)
-    app.add_exception_handler(ResourceNotFoundError, on_not_found)
-    app.add_exception_handler(ResourceConflictError, on_conflict)
-    app.add_exception_handler(AccessDeniedError, on_denied)
+    for domain_error in (ResourceValidationError, ResourceNotFoundError, ResourceConflictError, AccessDeniedError):
+        app.add_exception_handler(domain_error, on_domain_error)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tollgate.gcpause import full_collections_paused
 from tollgate.security.backoff import FailureBackoff, retry_after_header
 from tollgate.security.fingerprint import fingerprint
 
@@ -25,7 +26,12 @@ log = logging.getLogger("tollgate.security")
 
 #: Largest management API request body accepted (bytes); larger ones get 413 before being read.
 DEFAULT_ADMIN_MAX_BODY = 16 * 1024 * 1024
+#: Bodies from this size on (a bulk apply of a few thousand documents) pause full garbage collections
+#: while the request runs.
+LARGE_BODY = 1024 * 1024
 _BEARER = b"bearer "
+#: What a 401 says is accepted: users log in with their own tokens; the env token is the bootstrap admin.
+_ACCEPTED = "a user's token (from `tollgate login` or `tollgate tokens create`) or the value of TOLLGATE_ADMIN_TOKEN"
 
 
 class AdminGuard:
@@ -81,7 +87,11 @@ class AdminGuard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        if len(body) < LARGE_BODY:
+            await self.app(scope, replay, send)
+            return
+        with full_collections_paused():  # a large apply: see `tollgate.gcpause`
+            await self.app(scope, replay, send)
 
     def _is_guarded(self, path: str) -> bool:
         prefix = self._prefix
@@ -91,17 +101,17 @@ class AdminGuard:
         client = _client_of(scope)
         wait = self._backoff.retry_after(client)
         if wait is not None:
-            return _Reply(429, "too_many_requests", "too many failed admin tokens; retry later", wait)
+            return _Reply(429, "too_many_requests", "too many failed tokens; retry later", wait)
         token = _bearer_token(headers)
         if token is None:
-            return _Reply(401, "unauthorized", "missing admin token: send 'Authorization: Bearer <token>'")
+            return _Reply(401, "unauthorized", f"missing token: send 'Authorization: Bearer <token>' with {_ACCEPTED}")
         principal = await asyncio.to_thread(self._verify, token)
         if principal:
             scope.setdefault("state", {})["principal"] = principal
             return None
         blocked = self._backoff.record_failure(client)
         log.warning(
-            "admin token rejected: client=%s fp=%s %s %.100r",
+            "management API token rejected: client=%s fp=%s %s %.100r",
             client,
             fingerprint(token),
             scope["method"],
@@ -109,10 +119,10 @@ class AdminGuard:
         )
         if blocked is not None:
             log.warning(
-                "client %s blocked for %.0f s after %d failed admin tokens", client, blocked, self._backoff.max_failures
+                "client %s blocked for %.0f s after %d failed tokens", client, blocked, self._backoff.max_failures
             )
-            return _Reply(429, "too_many_requests", "too many failed admin tokens; retry later", blocked)
-        return _Reply(401, "unauthorized", "invalid admin token")
+            return _Reply(429, "too_many_requests", "too many failed tokens; retry later", blocked)
+        return _Reply(401, "unauthorized", f"invalid, expired or revoked token: send {_ACCEPTED}")
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         parts: list[bytes] = []

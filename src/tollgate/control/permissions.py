@@ -54,6 +54,9 @@ _OVERRIDES: Mapping[tuple[str, str], str] = {
     ("POST", "/tokens/{token_id}/revoke"): SELF,
     ("POST", "/tokens/{token_id}/rotate"): SELF,
     ("PUT", "/users/{name}/password"): SELF,
+    # one's own apply jobs (a job is visible to its submitter only)
+    ("GET", "/jobs"): SELF,
+    ("GET", "/jobs/{job_id}"): SELF,
     # the catalogue of built-in policies and their parameter schemas: no resource, nothing secret
     ("GET", "/policies"): SELF,
 }

@@ -88,6 +88,31 @@ class ApplyResponse(APIModel):
     results: list[ApplyItem]
 
 
+JobState = Literal["queued", "running", "succeeded", "failed"]
+
+
+class JobInfo(APIModel):
+    """An apply job (`POST /apply?async=true`): where it is, then its result or its error."""
+
+    id: str = Field(description="Read it at /api/v1/jobs/{id} (on the node that accepted it).")
+    kind: Literal["apply"] = "apply"
+    state: JobState = Field(description="queued, running, then succeeded (see `result`) or failed (see `error`).")
+    done: int = Field(description="Documents committed so far (a failed job's earlier chunks stay applied).")
+    total: int = Field(description="Documents in the batch.")
+    user: str = Field(description="Who submitted it.")
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: ApplyResponse | None = Field(
+        default=None, description="When succeeded: what POST /apply would have answered (not in listings)."
+    )
+    error: ErrorBody | None = Field(
+        default=None,
+        description="When failed: the error POST /apply would have answered (422: one entry per bad "
+        "document, field and reason).",
+    )
+
+
 class OutcomeResponse(APIModel):
     kind: str
     name: str
@@ -173,12 +198,27 @@ class KeyCreated(KeyInfo):
     value: str = Field(description="The key itself: shown this once, stored only as a hash.")
 
 
+#: `GatewayWrite.base_url`'s rules as one ECMA-262 pattern, for the OpenAPI document (so generated
+#: clients send only URLs the server takes): a host that is not 0, 0.0.0.0 or [::], a port from 1 to
+#: 65535, no credentials, query or fragment, no control or space characters (`\s` alone misses some
+#: that the server refuses, e.g. \x1c). `(?![\s\S])` ends it instead of `$`, which in Python's
+#: regex (and so in test generators) also matches before a final newline. The server checks the same
+#: with `check_base_url` (the engine of pydantic's `pattern` has no lookahead).
+BASE_URL_PATTERN = (
+    r"^https?://(?!(?:0|0\.0\.0\.0|\[::\]|\[0:0:0:0:0:0:0:0\])(?:[:/]|(?![\s\S])))"
+    r"[^/\s\x00-\x20\x7f-\xa0?#@:\[\]]+"
+    r"(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+    r"(?:/[^\s\x00-\x20\x7f-\xa0?#]*)?(?![\s\S])"
+)
+
+
 class GatewayWrite(APIModel):
     base_url: str = Field(
         pattern=r"^https?://[^/\s\x00]+[^\s\x00]*$",
         max_length=2048,
         description="Public URL of the gateway's nodes: http(s), a real host (not 0, 0.0.0.0 or ::), a port "
         "from 1 to 65535, no query or fragment.",
+        json_schema_extra={"pattern": BASE_URL_PATTERN},
     )
 
     _url = field_validator("base_url")(check_base_url)

@@ -1,5 +1,6 @@
 """Optimistic concurrency on the wire: `ETag: "<resourceVersion>"` out, `If-Match` (or the body's
-`metadata.resourceVersion`) in. A stale version is a 409 raised by the store, never a silent overwrite.
+`metadata.resourceVersion`) in. A stale version is a 409 raised by the store, never a silent overwrite;
+so are two versions that disagree.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Header, Response
 
-from tollgate.errors import ResourceValidationError
+from tollgate.errors import ResourceConflictError, ResourceValidationError
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?([0-9]{1,18})"?\s*$')
 
@@ -46,11 +47,16 @@ def parse_if_match(value: str | None, document: str) -> int | None:
 
 
 def merged_version(header: int | None, body: str | None, document: str) -> str | None:
-    """One precondition from the If-Match header and the body's resourceVersion (they must agree)."""
+    """One precondition from the If-Match header and the resourceVersion of the body (or query).
+
+    Two different versions are two preconditions of which at most one holds: like any failed
+    precondition that is a 409 (as HTTP evaluates each If-Match), not a malformed request.
+    """
     if header is None:
         return body
     if body is not None and int(body) != header:
-        raise ResourceValidationError(
-            document, "metadata.resourceVersion", f"is {body} but If-Match asks for version {header}"
+        raise ResourceConflictError(
+            f"{document}: If-Match asks for version {header} and resourceVersion for {body}: at most one of them "
+            "is current; read the resource again"
         )
     return str(header)

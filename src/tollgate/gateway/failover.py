@@ -179,14 +179,14 @@ class Routing:
             attempt += 1
             ex.target = target
             ex.attempts += 1
-            if attempt > 1:
-                delay = wait if wait is not None and target is previous else _backoff(settings, attempt - 1)
-                if delay > 0:
-                    await asyncio.sleep(delay)
             health = target.health
-            trial = health.down_until != 0.0
-            started = time.monotonic()
+            trial = health.probing  # this request holds the half-open target's one trial
             try:
+                if attempt > 1:
+                    delay = wait if wait is not None and target is previous else _backoff(settings, attempt - 1)
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                started = time.monotonic()
                 resp, translation = await send(target)
             except UpstreamError as err:
                 now = time.monotonic()
@@ -197,7 +197,9 @@ class Routing:
                 sink.submit(attempt_record(ex, gateway, (now - started) * 1000.0, err.status, RETRIED + err.code))
                 previous, target, wait = target, following, None
                 continue
-            except BaseException:  # cancelled (the client left): a trial without a verdict frees its slot
+            except (
+                BaseException
+            ):  # cancelled (the client left, also while waiting): a trial without a verdict frees its slot
                 if trial:
                     health.release()
                 raise

@@ -136,6 +136,8 @@ def apply_documents(
         bulk.deploy_many(tx, gateway, deployable)
     if redeploy:
         for live_gateway, live_docs in bulk.live_gateways(tx.conn, deployable).items():
+            if deploy and live_gateway == gateway:
+                continue  # just deployed there, current documents and all
             check_shadowing(tx.conn, live_gateway, live_docs)
             bulk.deploy_many(tx, live_gateway, live_docs)
     return ApplyReport(results)

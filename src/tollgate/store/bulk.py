@@ -109,11 +109,25 @@ def upsert_many(tx: WriteTx, docs: Sequence[Resource]) -> dict[Key, tuple[Outcom
     }
 
 
-def _live(conn: Connection, gateway: str, names: Iterable[str]) -> dict[Key, Any]:
+def _by_kind(keys: Iterable[Key]) -> Iterable[tuple[str, list[str]]]:
+    """(kind, up to IN_BATCH names): lookups name the kind too, so they use the (kind, name) indexes
+    instead of filtering every live deployment of the gateway (which grows with the store)."""
+    names: dict[str, set[str]] = {}
+    for kind, name in keys:
+        names.setdefault(kind, set()).add(name)
+    for kind in sorted(names):
+        for batch in _batches(names[kind]):
+            yield kind, batch
+
+
+def _live(conn: Connection, gateway: str, keys: Iterable[Key]) -> dict[Key, Any]:
     found: dict[Key, Any] = {}
-    for batch in _batches(names):
+    for kind, batch in _by_kind(keys):
         query = select(deployments.c.kind, deployments.c.name, deployments.c.spec, deployments.c.context).where(
-            deployments.c.gateway == gateway, deployments.c.undeployed_at.is_(None), deployments.c.name.in_(batch)
+            deployments.c.kind == kind,
+            deployments.c.name.in_(batch),
+            deployments.c.gateway == gateway,
+            deployments.c.undeployed_at.is_(None),
         )
         found.update({(row.kind, row.name): row for row in conn.execute(query)})
     return found
@@ -129,12 +143,12 @@ def _context_owners(conn: Connection, gateway: str, contexts: Iterable[str]) -> 
     return owners
 
 
-def _last_revisions(conn: Connection, gateway: str, names: Iterable[str]) -> dict[Key, int]:
+def _last_revisions(conn: Connection, gateway: str, keys: Iterable[Key]) -> dict[Key, int]:
     found: dict[Key, int] = {}
-    for batch in _batches(names):
+    for kind, batch in _by_kind(keys):
         query = (
             select(deployments.c.kind, deployments.c.name, func.max(deployments.c.revision).label("last"))
-            .where(deployments.c.gateway == gateway, deployments.c.name.in_(batch))
+            .where(deployments.c.kind == kind, deployments.c.name.in_(batch), deployments.c.gateway == gateway)
             .group_by(deployments.c.kind, deployments.c.name)
         )
         found.update({(row.kind, row.name): int(row.last) for row in conn.execute(query)})
@@ -146,8 +160,8 @@ def deploy_many(tx: WriteTx, gateway: str, docs: Sequence[Resource]) -> None:
     if not docs:
         return
     deployment_rows.ensure_gateway(tx, gateway)
-    providers = {doc.spec.provider for doc in docs if isinstance(doc, LLMProxy)}
-    live = _live(tx.conn, gateway, {doc.metadata.name for doc in docs} | providers)
+    providers = {("LLMProvider", doc.spec.provider) for doc in docs if isinstance(doc, LLMProxy)}
+    live = _live(tx.conn, gateway, {(doc.kind, doc.metadata.name) for doc in docs} | providers)
     owners = _context_owners(tx.conn, gateway, {c for doc in docs if (c := context_of(doc)) is not None})
     serving: set[Key] = {key for key in live if key[0] == "LLMProvider"}
     changed: list[Key] = []
@@ -194,7 +208,7 @@ def deploy_many(tx: WriteTx, gateway: str, docs: Sequence[Resource]) -> None:
             .values(undeployed_at=tx.now)
         )
         tx.conn.execute(statement, [{"b_kind": kind, "b_name": name} for kind, name in changed])
-    last = _last_revisions(tx.conn, gateway, {key[1] for key, _, _ in fresh})
+    last = _last_revisions(tx.conn, gateway, {key for key, _, _ in fresh})
     rows = [
         {
             "gateway": gateway,
@@ -213,14 +227,13 @@ def deploy_many(tx: WriteTx, gateway: str, docs: Sequence[Resource]) -> None:
 
 def live_gateways(conn: Connection, docs: Sequence[Resource]) -> dict[str, list[Resource]]:
     """gateway -> those of `docs` live there (for redeploying changed documents where they run)."""
-    by_key = {(doc.kind, doc.metadata.name): doc for doc in docs}
-    found: dict[str, list[Resource]] = {}
-    for batch in _batches(doc.metadata.name for doc in docs):
+    keys = {(doc.kind, doc.metadata.name) for doc in docs}
+    found: dict[str, set[Key]] = {}
+    for kind, batch in _by_kind(keys):
         query = select(deployments.c.gateway, deployments.c.kind, deployments.c.name).where(
-            deployments.c.undeployed_at.is_(None), deployments.c.name.in_(batch)
+            deployments.c.kind == kind, deployments.c.name.in_(batch), deployments.c.undeployed_at.is_(None)
         )
         for row in conn.execute(query):
-            doc = by_key.get((row.kind, row.name))
-            if doc is not None:
-                found.setdefault(row.gateway, []).append(doc)
-    return {gateway: [d for d in docs if d in listed] for gateway, listed in found.items()}
+            found.setdefault(row.gateway, set()).add((row.kind, row.name))
+    # in the order of `docs` (providers first); by key: comparing documents is slow and quadratic here
+    return {gateway: [d for d in docs if (d.kind, d.metadata.name) in live] for gateway, live in found.items()}

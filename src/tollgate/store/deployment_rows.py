@@ -6,10 +6,11 @@ deployed again, and any earlier revision can be restored. Undeploying stamps `un
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, TextualSelect, delete, func, insert, select, text, update
 
 from tollgate.errors import ResourceConflictError, ResourceNotFoundError
 from tollgate.resources.contexts import Placed, ancestors
@@ -141,6 +142,25 @@ def live_at_context(
     return next(((r.kind, r.name) for r in rows if (r.kind, r.name) != exclude), None)
 
 
+#: Context ranges per descendants query (`nested_live`).
+_RANGES_PER_QUERY = 100
+
+
+@functools.cache
+def _descendants_query(ranges: int) -> TextualSelect:
+    """Live deployments on :gateway whose context is in one of `ranges` ranges [:loN, :hiN).
+
+    Each arm names the gateway: only then can SQLite answer the OR with one index range per arm
+    (without, it filtered every live deployment of the gateway: 0.1 s per query at 10,000). Written
+    as text, built once per arm count: composing 100 arms as SQLAlchemy expressions cost more than
+    running them (a third of a large apply's time).
+    """
+    arms = " OR ".join(f"(gateway = :gateway AND context >= :lo{i} AND context < :hi{i})" for i in range(ranges))
+    sql = f"SELECT kind, name, context, spec FROM deployments WHERE undeployed_at IS NULL AND ({arms})"
+    c = deployments.c
+    return text(sql).columns(c.kind, c.name, c.context, c.spec)
+
+
 def nested_live(conn: Connection, gateway: str, contexts: Iterable[str]) -> list[Placed]:
     """Live deployments on `gateway` whose context is an ancestor of, or inside, one of `contexts`.
 
@@ -154,11 +174,12 @@ def nested_live(conn: Connection, gateway: str, contexts: Iterable[str]) -> list
     rows: list[Any] = []
     for start in range(0, len(outer), 500):
         rows += conn.execute(select(*columns).where(*live, deployments.c.context.in_(outer[start : start + 500])))
-    for start in range(0, len(wanted), 100):
-        ranges = [
-            and_(deployments.c.context >= f"{c}/", deployments.c.context < f"{c}0") for c in wanted[start : start + 100]
-        ]
-        rows += conn.execute(select(*columns).where(*live, or_(*ranges)))
+    for start in range(0, len(wanted), _RANGES_PER_QUERY):
+        batch = wanted[start : start + _RANGES_PER_QUERY]
+        params: dict[str, str] = {"gateway": gateway}
+        for i, context in enumerate(batch):
+            params[f"lo{i}"], params[f"hi{i}"] = f"{context}/", f"{context}0"
+        rows += conn.execute(_descendants_query(len(batch)), params)
     placed: dict[tuple[str, str], Placed] = {}
     for row in rows:
         spec = row.spec.get("spec") if isinstance(row.spec, dict) else None

@@ -7,6 +7,7 @@ the `ResourceSet` that `load_resource_set` builds and follows `current_revision(
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ from tollgate.store import (
 )
 from tollgate.store.access import AccessStore
 from tollgate.store.audit_log import AuditLog
+from tollgate.store.chunking import ChunkSizer, StatisticsRefresher
 from tollgate.store.crypto import SecretCipher, append_key, retire_keys
 from tollgate.store.engine import build_engine
 from tollgate.store.plan import plan_documents
@@ -60,7 +62,8 @@ from tollgate.usage.pricing import PriceTable, default_table
 from tollgate.usage.record import UsageRecord
 
 DEFAULT_SECRET_KEY_FILE = Path("~/.tollgate/secret.key")
-#: Documents written per transaction by a large apply: other writers wait for one chunk at most.
+#: Up to this many documents are applied in one transaction; a larger batch is written in chunks
+#: sized by time (see `chunking`), so other writers wait for one chunk at most.
 APPLY_CHUNK = 200
 
 __all__ = ["ApplyReport", "ApplyResult", "DeploymentProblem", "DeploymentRecord", "GatewayRecord", "Store"]
@@ -175,9 +178,10 @@ class Store:
         are deleted afterwards. With `dry_run`, nothing is written: the report says what would happen.
 
         Up to `APPLY_CHUNK` documents are one transaction. A larger batch is validated as a whole
-        first, then written in transactions of `APPLY_CHUNK` documents each, in dependency order, so
-        other writers wait for one chunk at most, not for the batch; `progress(done, total)` is
-        called after each. If a chunk then fails (a concurrent change), the earlier chunks stay.
+        first, then written in dependency order in transactions sized to hold the write lock about
+        `chunking.TARGET_HOLD` seconds each, so other writers wait for one chunk at most, not for the
+        batch; `progress(done, total)` is called after each. If a chunk then fails (a concurrent
+        change), the earlier chunks stay.
         """
         templates = self.known_templates if known_templates is None else known_templates
         if dry_run:
@@ -209,12 +213,18 @@ class Store:
         applying.resolve_env(docs)
         ordered = sorted(docs, key=lambda d: applying.APPLY_ORDER[d.kind])
         results: list[ApplyResult] = []
-        for start in range(0, len(ordered), APPLY_CHUNK):
-            chunk = ordered[start : start + APPLY_CHUNK]
+        sizer, statistics = ChunkSizer(), StatisticsRefresher(self._engine)
+        done = 0
+        while done < len(ordered):
+            chunk = ordered[done : done + sizer.size]
             with write_tx(self._engine, self._gate) as tx:
+                began = time.perf_counter()
                 results += write(tx, chunk).results
+            sizer.record(len(chunk), time.perf_counter() - began)
+            done += len(chunk)
+            statistics.written(done)
             if progress is not None:
-                progress(start + len(chunk), len(ordered))
+                progress(done, len(ordered))
         if prune is not None:
             with write_tx(self._engine, self._gate) as tx:
                 results += applying.prune(tx, prune, docs)

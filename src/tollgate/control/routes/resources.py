@@ -8,6 +8,7 @@ Every document carries `metadata.resourceVersion` (also the `ETag`); a PUT or DE
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
@@ -150,21 +151,6 @@ def get_template(store: StoreDep, name: NameParam, response: Response) -> Provid
     return _get(store, ProviderTemplate, name, response)
 
 
-@router.put("/templates/{name}", tags=["templates"], description=_PUT_DOC, responses=_VERSIONED)
-def put_template(
-    store: StoreDep, name: NameParam, document: ProviderTemplate, response: Response, if_match: IfMatchHeader = None
-) -> OutcomeResponse:
-    return _put(store, name, document, False, if_match, response)
-
-
-@router.delete("/templates/{name}", tags=["templates"], status_code=204)
-def delete_template(
-    store: StoreDep, name: NameParam, if_match: IfMatchHeader = None, resource_version: VersionParam = None
-) -> Response:
-    """Refused (409) while a provider uses the template, or when the given version is stale."""
-    return _delete(store, "ProviderTemplate", name, if_match, resource_version)
-
-
 # --- providers -----------------------------------------------------------------------------------
 
 
@@ -184,27 +170,6 @@ def list_providers(
 @router.get("/providers/{name}", tags=["providers"], response_model=LLMProvider, responses=_VERSIONED)
 def get_provider(store: StoreDep, name: NameParam, response: Response) -> LLMProvider:
     return _get(store, LLMProvider, name, response)
-
-
-@router.put("/providers/{name}", tags=["providers"], description=_PUT_DOC, responses=_VERSIONED)
-def put_provider(
-    store: StoreDep,
-    name: NameParam,
-    document: LLMProvider,
-    response: Response,
-    redeploy: bool = True,
-    if_match: IfMatchHeader = None,
-) -> OutcomeResponse:
-    return _put(store, name, document, redeploy, if_match, response)
-
-
-@router.delete("/providers/{name}", tags=["providers"], status_code=204)
-def delete_provider(
-    store: StoreDep, name: NameParam, if_match: IfMatchHeader = None, resource_version: VersionParam = None
-) -> Response:
-    """Refused (409) while a proxy uses the provider or when the given version is stale; otherwise
-    undeployed everywhere and its keys revoked."""
-    return _delete(store, "LLMProvider", name, if_match, resource_version)
 
 
 # --- proxies -------------------------------------------------------------------------------------
@@ -228,21 +193,62 @@ def get_proxy(store: StoreDep, name: NameParam, response: Response) -> LLMProxy:
     return _get(store, LLMProxy, name, response)
 
 
-@router.put("/proxies/{name}", tags=["proxies"], description=_PUT_DOC, responses=_VERSIONED)
-def put_proxy(
-    store: StoreDep,
-    name: NameParam,
-    document: LLMProxy,
-    response: Response,
-    redeploy: bool = True,
-    if_match: IfMatchHeader = None,
-) -> OutcomeResponse:
-    return _put(store, name, document, redeploy, if_match, response)
+# --- writes: PUT and DELETE, the same for each kind ------------------------------------------------
 
 
-@router.delete("/proxies/{name}", tags=["proxies"], status_code=204)
-def delete_proxy(
-    store: StoreDep, name: NameParam, if_match: IfMatchHeader = None, resource_version: VersionParam = None
-) -> Response:
-    """Undeployed everywhere and its keys revoked (409 when the given version is stale)."""
-    return _delete(store, "LLMProxy", name, if_match, resource_version)
+def _add_writes(collection: str, kind: type[_R], singular: str, *, redeploys: bool, delete_doc: str) -> None:
+    """PUT and DELETE /{collection}/{name} for `kind`. The endpoints are named put_/delete_{singular}, as
+    when they were written out per kind, so their operationIds (and generated clients) are unchanged."""
+    tag = collection.strip("/")
+
+    def put(
+        store: StoreDep,
+        name: NameParam,
+        document: Resource,
+        response: Response,
+        redeploy: bool = True,
+        if_match: IfMatchHeader = None,
+    ) -> OutcomeResponse:
+        return _put(store, name, document, redeploy and redeploys, if_match, response)
+
+    def delete(
+        store: StoreDep, name: NameParam, if_match: IfMatchHeader = None, resource_version: VersionParam = None
+    ) -> Response:
+        return _delete(store, kind.__name__, name, if_match, resource_version)
+
+    put.__annotations__["document"] = kind  # the body FastAPI validates and documents
+    if not redeploys:  # templates are not deployed: no `redeploy` parameter
+        signature = inspect.signature(put)
+        put.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[p for p in signature.parameters.values() if p.name != "redeploy"]
+        )
+    put.__name__ = put.__qualname__ = f"put_{singular}"
+    delete.__name__ = delete.__qualname__ = f"delete_{singular}"
+    delete.__doc__ = delete_doc
+    path = f"{collection}/{{name}}"
+    router.put(path, tags=[tag], description=_PUT_DOC, responses=_VERSIONED)(put)
+    router.delete(path, tags=[tag], status_code=204)(delete)
+
+
+_add_writes(
+    "/templates",
+    ProviderTemplate,
+    "template",
+    redeploys=False,
+    delete_doc="Refused (409) while a provider uses the template, or when the given version is stale.",
+)
+_add_writes(
+    "/providers",
+    LLMProvider,
+    "provider",
+    redeploys=True,
+    delete_doc="Refused (409) while a proxy uses the provider or when the given version is stale; otherwise\n"
+    "undeployed everywhere and its keys revoked.",
+)
+_add_writes(
+    "/proxies",
+    LLMProxy,
+    "proxy",
+    redeploys=True,
+    delete_doc="Undeployed everywhere and its keys revoked (409 when the given version is stale).",
+)
