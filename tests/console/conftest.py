@@ -35,8 +35,11 @@ def tollgate(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> It
         process.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[object]:
+    """One browser per module. Playwright's sync API keeps an event loop running in this thread while
+    it is open: kept for the whole session, it made every later asyncio test of the suite fail with
+    "Runner.run() cannot be called from a running event loop"."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -221,3 +221,16 @@ async def test_stream_filter_holds_only_the_final_event_until_the_verdict() -> N
     stop = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
     assert anthropic_flt.feed(delta + stop) == delta
     assert anthropic_flt.close() == stop
+
+
+def test_a_guardrail_compiles_only_the_phases_of_its_side() -> None:
+    from tollgate.policies.base import PolicyChain
+
+    request_side = PolicyChain.compile((_regex(patterns=["x"]),))
+    assert len(request_side.request_body) == 1
+    assert request_side.response_complete == () and request_side.stream_filters == ()  # nothing per answer
+    response_side = PolicyChain.compile((_regex(patterns=["x"], side="response"),))
+    assert response_side.request_body == ()
+    assert len(response_side.response_complete) == 1 and len(response_side.stream_filters) == 1
+    both = PolicyChain.compile((_regex(patterns=["x"], side="both"),))
+    assert len(both.request_body) == len(both.response_complete) == len(both.stream_filters) == 1

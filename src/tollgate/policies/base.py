@@ -138,6 +138,9 @@ class Policy:
     #: the whole-response hook and the stream filter's end need I/O: the chain awaits
     #: `on_response_complete_async` and the filter's `aclose` (set per instance, at build)
     awaits_response: bool = False
+    #: hooks this instance's class overrides but its params make idle (a request-side guardrail has
+    #: no response work): left out of the chain, so they cost nothing per request (set at build)
+    unused_hooks: frozenset[str] = frozenset()
 
     async def on_request_headers(self, ex: Exchange) -> Verdict:
         """After auth, before the body is read: `ex.route`, `ex.key_id`, `ex.headers` are set."""
@@ -189,7 +192,9 @@ class Policy:
 
 
 def _overrides(policy: Policy, method: str) -> bool:
-    return getattr(type(policy), method) is not getattr(Policy, method)
+    """Whether `policy` acts in the phase of hook `method`: its class overrides it and this instance
+    has not said, from its params, that it does not use it (`unused_hooks`)."""
+    return getattr(type(policy), method) is not getattr(Policy, method) and method not in policy.unused_hooks
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,20 +107,34 @@ class Guardrail(AttachedPolicy):
         self.checks_request = params.side in ("request", "both")
         self.checks_response = params.side in ("response", "both")
         self._path = (JSONPath(params.path),) if params.path is not None else None
+        unused: set[str] = set()
+        if not self.checks_request:
+            unused.add("on_request_body")
+        if not self.checks_response:
+            unused |= {"on_response_complete", "stream_filter"}
+        self.unused_hooks = frozenset(unused)
 
     # --- texts --------------------------------------------------------------------------------------
 
     def request_text(self, api: str | None, body: JSONValue) -> str:
-        paths = self._path or text_paths(api).request
-        return "\n".join(t for p in paths for t in texts_of(p.select(body)))
+        texts: list[str] = []
+        for path in self._path or text_paths(api).request:
+            selected = path.select(body)  # [] at once when the body lacks the path's first field
+            if selected:
+                texts += texts_of(selected)
+        return "\n".join(texts)
 
     def response_text(self, api: str | None, body: bytes) -> str:
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError:
             return ""
-        paths = self._path or text_paths(api).response
-        return "\n".join(t for p in paths for t in texts_of(p.select(document)))
+        texts: list[str] = []
+        for path in self._path or text_paths(api).response:
+            selected = path.select(document)
+            if selected:
+                texts += texts_of(selected)
+        return "\n".join(texts)
 
     # --- verdicts -----------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import Field
 
 from tollgate.errors import GatewayError, RateLimitedError
-from tollgate.policies.counters.base import Counters, CountersUnavailableError, Window, WindowState
+from tollgate.policies.counters.base import Acquired, Counters, CountersUnavailableError, Window, WindowState
 from tollgate.policies.params import PolicyParams
 from tollgate.types import HeaderList
 
@@ -154,6 +154,8 @@ class Limiter:
         self._missing_user = params.missing_user
         self._horizon = params.retry_horizon
         self._counters = counters
+        #: in-process counters: charge without awaiting anything
+        self.is_local = counters.is_local
         self.windows = tuple(windows)
         sliding = params.algorithm == "sliding"
         #: compiled once; per request only the scope prefix of their keys changes
@@ -193,10 +195,20 @@ class Limiter:
 
         `what` names the limit in the 429 message ("request", "token", "cost").
         """
+        if self.is_local:
+            return self.acquire_nowait(scope_value, amounts, what)
         try:
             got = await self._counters.acquire(self._windows, amounts, f"{self._owner}:{scope_value}:")
         except CountersUnavailableError:
             raise LimitsUnavailableError("Limits cannot be checked right now; try again shortly.") from None
+        return self._ticket(got, amounts, what)
+
+    def acquire_nowait(self, scope_value: str, amounts: Sequence[int], what: str) -> LimitTicket:
+        """`acquire` on in-process counters (`is_local`), without a coroutine."""
+        got = self._counters.acquire_nowait(self._windows, amounts, f"{self._owner}:{scope_value}:")
+        return self._ticket(got, amounts, what)
+
+    def _ticket(self, got: Acquired, amounts: Sequence[int], what: str) -> LimitTicket:
         if got.allowed:
             return LimitTicket(self, self._counters, got.slots, amounts, got.states)
         headers = self.headers(got.states)

@@ -60,7 +60,13 @@ class RateLimitPolicy(AttachedPolicy):
     async def on_request_headers(self, ex: Exchange) -> GatewayError | None:
         if not self.applies(ex):
             return None
-        ticket = await self.admit(ex)
+        if self.limiter.is_local:  # in-process counters: no coroutine below this one
+            route = ex.route
+            assert route is not None
+            scope = self.limiter.scope_value(route.provider, route.proxy, ex.key_id, ex.headers)
+            ticket = None if scope is None else self.limiter.acquire_nowait(scope, self._ones, "request")
+        else:
+            ticket = await self.admit(ex)
         if ticket is not None:
             ex.set(self._ticket, ticket)
         return None

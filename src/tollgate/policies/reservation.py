@@ -85,6 +85,16 @@ class ReservingLimit(AttachedPolicy):
         prompt, completion = self.reservation(ex)
         return await self.limiter.acquire(scope, self.reserved(ex, prompt, completion), self.what)
 
+    def admit_nowait(self, ex: ExchangeView) -> LimitTicket | None:
+        """`admit` on in-process counters (`limiter.is_local`), without a coroutine."""
+        route = ex.route
+        assert route is not None
+        scope = self.limiter.scope_value(route.provider, route.proxy, ex.key_id, ex.headers)
+        if scope is None:
+            return None
+        prompt, completion = self.reservation(ex)
+        return self.limiter.acquire_nowait(scope, self.reserved(ex, prompt, completion), self.what)
+
     async def settle(self, ticket: LimitTicket, model: str | None, usage: TokenUsage | None) -> None:
         """Correct the reservation to the metered usage; unknown usage keeps the reservation."""
         amounts = self.metered(model, usage)
@@ -98,7 +108,7 @@ class ReservingLimit(AttachedPolicy):
     async def on_request_body(self, ex: Exchange) -> GatewayError | None:
         if not self.applies(ex):
             return None
-        ticket = await self.admit(ex)
+        ticket = self.admit_nowait(ex) if self.limiter.is_local else await self.admit(ex)
         if ticket is not None:
             ex.set(self._ticket, ticket)
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 __all__ = [
     "Acquired",
@@ -41,17 +41,18 @@ class Window:
     sliding: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class WindowState:
-    """A window as a client should see it after the call: limit, what remains, seconds until reset."""
+class WindowState(NamedTuple):
+    """A window as a client should see it after the call: limit, what remains, seconds until reset.
+
+    A NamedTuple, like `Acquired`, not a frozen dataclass: one or two are made per limited request, and
+    a frozen dataclass's `__init__` (one `object.__setattr__` per field) cost more than the counting."""
 
     limit: int
     remaining: int
     reset_after: float
 
 
-@dataclass(frozen=True, slots=True)
-class Acquired:
+class Acquired(NamedTuple):
     """The outcome of one `acquire`.
 
     `allowed`: every window had room and was charged. Otherwise nothing was charged and
@@ -77,6 +78,8 @@ class Counters(Protocol):
 
     #: "memory" or "redis": the `backend` label of the failure metric
     backend: str
+    #: in-process: `acquire_nowait` answers at once (the limit policies then await nothing)
+    is_local: bool
     #: how many times the backend was unreachable, all operations together
     unavailable_total: int
     #: failed calls by operation ("acquire": a request let through or refused by the fail switch,
@@ -92,6 +95,10 @@ class Counters(Protocol):
         counted) is per request. Raises CountersUnavailableError when the backend is down and
         configured to fail closed.
         """
+        ...
+
+    def acquire_nowait(self, windows: Sequence[Window], amounts: Sequence[int], scope: str = "") -> Acquired:
+        """`acquire` done at once; only for counters with `is_local` (others raise NotImplementedError)."""
         ...
 
     def adjust_nowait(self, slots: Sequence[str], deltas: Sequence[int]) -> bool:

@@ -132,6 +132,7 @@ class RedisCounters:
         self._acquire = client.register_script(_ACQUIRE)
         self._adjust = client.register_script(_ADJUST)
         self.backend = "redis"
+        self.is_local = False
         self.fail_mode = "open" if fail_open else "closed"
         self.unavailable_total = 0
         self.failures: dict[str, int] = {"acquire": 0, "adjust": 0}
@@ -173,6 +174,9 @@ class RedisCounters:
         allowed = values[0] == 1
         retry = math.inf if values[1] < 0 else values[1] / 1000.0
         return Acquired(allowed, tuple(states), 0.0 if allowed else retry, tuple(slots))
+
+    def acquire_nowait(self, windows: Sequence[Window], amounts: Sequence[int], scope: str = "") -> Acquired:
+        raise NotImplementedError("Redis counters are asynchronous: await acquire()")
 
     async def adjust(self, slots: Sequence[str], deltas: Sequence[int]) -> None:
         pairs = [(s, d) for s, d in zip(slots, deltas, strict=True) if d]
