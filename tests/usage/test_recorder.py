@@ -216,3 +216,36 @@ async def test_a_cancelled_flush_keeps_its_batch() -> None:
     gate.set()
     await recorder.aclose()
     assert (recorder.written, recorder.lost) == (1, 0)
+
+
+async def test_records_arriving_during_a_write_wait_for_the_next_flush() -> None:
+    """Under steady load, records keep arriving while a batch is written; a flush takes only what
+    was queued when it started, so the writer gets full batches, not one small batch per round trip."""
+
+    class SlowWriter:
+        def __init__(self) -> None:
+            self.batches: list[list[str]] = []
+            self.writing = asyncio.Event()
+            self.release = asyncio.Event()
+
+        async def write(self, records: list[UsageRecord]) -> int:
+            self.batches.append([r.request_id for r in records])
+            self.writing.set()
+            await self.release.wait()
+            return len(records)
+
+    writer = SlowWriter()
+    recorder = UsageRecorder(writer, batch_size=4, flush_interval=60)
+    for i in range(6):
+        recorder.submit(rec(i))
+    flushing = asyncio.create_task(recorder.flush())
+    await writer.writing.wait()
+    for i in range(6, 9):  # arrive while the first batch is being written
+        recorder.submit(rec(i))
+    writer.release.set()
+    await flushing
+    # the 6 queued at the start took two batches (the second filled up with newer records); then it stops
+    assert writer.batches == [["0", "1", "2", "3"], ["4", "5", "6", "7"]]
+    assert (recorder.queued, recorder.written) == (1, 8)
+    await recorder.aclose()  # closing writes everything left
+    assert writer.batches[2:] == [["8"]] and recorder.written == 9
