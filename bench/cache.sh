@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cache hits against the pass-through route in ONE interleaved run of the shared harness: two Tollgate
+# Cache hits against the pass-through route in ONE interleaved run of the harness (bench/harness): two Tollgate
 # processes from bench/cache.yaml, each pinned to core 0, one measured on /bench (every request goes
 # upstream), the other on /bench-cache (a `response-cache`: after the first request, hits only).
 # Usage: bench/cache.sh [gwbench options, e.g. --duration 5 --scenarios nonstream_c8,stream_c16]

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Policy overhead: the same gateway build serving the bare route, a proxy without policies, a proxy with a token limit and one
 # regex guardrail on the request, and one with the guardrail on the answer too (bench/policies.yaml),
-# measured in ONE interleaved run of the shared harness, each gateway pinned to core 0. With REDIS_URL
+# measured in ONE interleaved run of the harness (bench/harness), each gateway pinned to core 0. With REDIS_URL
 # set, one more group counts the limit in that Redis.
 #   bench/run_policies.sh [gwbench options, e.g. --duration 10 --repeats 3]
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-HARNESS="${TOLLGATE_BENCH_HARNESS:-$ROOT/../shared/bench}"
+HARNESS="${TOLLGATE_BENCH_HARNESS:-$HERE/harness}"
 PY="${TOLLGATE_PYTHON:-$ROOT/.venv/bin/python}"
 KEY="tg_0123456789ab_benchmark-key-not-a-secret-0000"
 PKEY="tg_0123456789ac_benchmark-key-not-a-secret-0001"

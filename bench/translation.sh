@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A translated route against the pass-through route in ONE interleaved run of the shared harness:
+# A translated route against the pass-through route in ONE interleaved run of the harness (bench/harness):
 # two Tollgate processes from bench/translation.yaml, each pinned to core 0, one measured on /bench
 # (pass-through), the other on /bench-tr (OpenAI client API translated to a Mistral backend).
 # Usage: bench/translation.sh [gwbench options, e.g. --duration 10 --scenarios nonstream_c8,stream_c16]
